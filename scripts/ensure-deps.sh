@@ -1,0 +1,10 @@
+#!/bin/sh
+# Installs the project's npm dependencies when they are missing or stale, then compiles TypeScript.
+# Shared by `npm start`, `npm test` and `npm run bench` so each works on a fresh clone.
+set -eu
+cd "$(dirname "$0")/.."
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "opendke: installing npm dependencies (npm ci)..." >&2
+  npm ci --no-audit --no-fund >&2
+fi
+npx tsc -p tsconfig.json

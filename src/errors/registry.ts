@@ -1,0 +1,94 @@
+/**
+ * The one registry of OpenDKE errors. Every error the library, CLI or key service raises has a stable
+ * code here, with the HTTP status the key service answers and the exit code the CLI returns.
+ * docs/errors.md lists the same table; test/errors-registry.test.ts keeps the two in step.
+ *
+ * `message` is the public text: safe to show any client. Internal detail (file paths, library
+ * messages, stack traces) goes in `DkeError.detail`, which is logged but never sent over HTTP.
+ */
+export interface ErrorSpec {
+  /** HTTP status the key service answers with. */
+  readonly status: number;
+  /** Process exit code of the CLI. */
+  readonly exit: number;
+  /** Public, stable description. */
+  readonly message: string;
+}
+
+export const EXIT = {
+  OK: 0,
+  INTERNAL: 1,
+  USAGE: 2,
+  IO: 3,
+  FORMAT: 4,
+  KEY: 5,
+  DECRYPT: 6,
+  REMOTE: 7,
+  DENIED: 8,
+  CONFIG: 9,
+  AUDIT: 10,
+} as const;
+
+export const ERRORS = {
+  // --- general ---
+  ERR_INTERNAL: { status: 500, exit: EXIT.INTERNAL, message: 'internal error' },
+  ERR_USAGE: { status: 400, exit: EXIT.USAGE, message: 'invalid usage' },
+  ERR_IO: { status: 500, exit: EXIT.IO, message: 'input/output error' },
+  ERR_CONFIG_INVALID: { status: 500, exit: EXIT.CONFIG, message: 'invalid configuration' },
+
+  // --- file format (docs/format.md) ---
+  ERR_FORMAT_MALFORMED: { status: 400, exit: EXIT.FORMAT, message: 'malformed OpenDKE header' },
+  ERR_FORMAT_UNSUPPORTED_VERSION: {
+    status: 400,
+    exit: EXIT.FORMAT,
+    message: 'unsupported OpenDKE format version',
+  },
+  ERR_HOLDER_TYPE_UNSUPPORTED: { status: 400, exit: EXIT.FORMAT, message: 'unsupported holder type' },
+  ERR_HOLDER_BINDING_MISMATCH: {
+    status: 400,
+    exit: EXIT.FORMAT,
+    message: 'holder stanza is not bound to this object and key',
+  },
+  ERR_TOO_FEW_HOLDERS: { status: 400, exit: EXIT.USAGE, message: 'an OpenDKE object needs at least two holders' },
+  ERR_DECRYPTION_FAILED: { status: 400, exit: EXIT.DECRYPT, message: 'decryption failed' },
+
+  // --- holder keys (docs/keys.md) ---
+  ERR_HOLDER_KEY_MISSING: { status: 400, exit: EXIT.KEY, message: 'no key for a holder of this file' },
+  ERR_HOLDER_UNWRAP_FAILED: { status: 400, exit: EXIT.KEY, message: 'a holder could not unwrap its share' },
+  ERR_KEY_INVALID: { status: 400, exit: EXIT.KEY, message: 'invalid key' },
+  ERR_KEY_TOO_WEAK: { status: 400, exit: EXIT.KEY, message: 'key is weaker than policy allows' },
+  ERR_KEY_PASSPHRASE: { status: 400, exit: EXIT.KEY, message: 'wrong passphrase or damaged key file' },
+
+  // --- remote holder client ---
+  ERR_REMOTE_UNAVAILABLE: { status: 502, exit: EXIT.REMOTE, message: 'key service unreachable' },
+  ERR_REMOTE_PROTOCOL: { status: 502, exit: EXIT.REMOTE, message: 'unexpected answer from key service' },
+  ERR_REMOTE_DENIED: { status: 403, exit: EXIT.DENIED, message: 'key service refused the request' },
+  ERR_REMOTE_UNAUTHENTICATED: { status: 401, exit: EXIT.DENIED, message: 'key service needs a valid token' },
+
+  // --- key service: requests ---
+  ERR_BAD_REQUEST: { status: 400, exit: EXIT.USAGE, message: 'bad request' },
+  ERR_NOT_FOUND: { status: 404, exit: EXIT.USAGE, message: 'not found' },
+  ERR_PAYLOAD_TOO_LARGE: { status: 413, exit: EXIT.USAGE, message: 'request body too large' },
+  ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, exit: EXIT.USAGE, message: 'unsupported media type' },
+  ERR_TIMEOUT: { status: 408, exit: EXIT.REMOTE, message: 'request timed out' },
+
+  // --- key service: authentication and authorization (docs/protocol.md) ---
+  ERR_AUTH_MISSING: { status: 401, exit: EXIT.DENIED, message: 'authentication required' },
+  ERR_AUTH_INVALID: { status: 401, exit: EXIT.DENIED, message: 'invalid token' },
+  ERR_FORBIDDEN: { status: 403, exit: EXIT.DENIED, message: 'not authorized for this key' },
+  ERR_OBJECT_REVOKED: { status: 403, exit: EXIT.DENIED, message: 'access to this object was revoked' },
+  ERR_ADMIN_REQUIRED: { status: 403, exit: EXIT.DENIED, message: 'admin role required' },
+
+  // --- key service: key store (docs/keys.md) ---
+  ERR_KEY_NOT_FOUND: { status: 404, exit: EXIT.KEY, message: 'unknown key' },
+  ERR_KEY_EXISTS: { status: 409, exit: EXIT.KEY, message: 'a key with this name exists' },
+  ERR_KEY_DISABLED: { status: 403, exit: EXIT.DENIED, message: 'key is disabled' },
+  ERR_KEY_DESTROYED: { status: 410, exit: EXIT.KEY, message: 'key was destroyed' },
+  ERR_MASTER_KEY: { status: 500, exit: EXIT.CONFIG, message: 'master key unavailable or wrong' },
+
+  // --- audit log (docs/audit.md) ---
+  ERR_AUDIT_UNAVAILABLE: { status: 503, exit: EXIT.AUDIT, message: 'audit log unavailable' },
+  ERR_AUDIT_CHAIN_BROKEN: { status: 500, exit: EXIT.AUDIT, message: 'audit log chain is broken' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
