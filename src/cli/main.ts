@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+/** The `dke` command: registers every sub-command and maps errors to `dke: error:` + exit codes. */
+import { Command, CommanderError } from 'commander';
+import { DkeError, EXIT } from '../errors/index.js';
+import { printError } from './output.js';
+import { commandModules } from './commands/index.js';
+
+export function buildProgram(): Command {
+  const program = new Command('dke')
+    .description('OpenDKE: double key encryption of files and streams, and the customer key service')
+    .version('0.1.0')
+    .configureOutput({ outputError: (text, write) => write(`dke: ${text}`) })
+    .showHelpAfterError('dke: hint: run dke --help for usage')
+    .exitOverride();
+  for (const register of commandModules) register(program);
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv as string[]);
+    return EXIT.OK;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander already printed its message (usage errors) or the help/version text.
+      return error.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+    }
+    return printError(error);
+  }
+}
+
+process.exitCode = await main(process.argv);
+// Unhandled rejections must not print stack traces either.
+process.on('unhandledRejection', (error) => {
+  process.exitCode = printError(error instanceof DkeError ? error : new DkeError('ERR_INTERNAL', { cause: error }));
+});
