@@ -1,0 +1,12 @@
+export { loadConfig, type LoadConfigOptions } from './load.js';
+export { ENV_OVERRIDES, type EnvOverride } from './env.js';
+export {
+  DEFAULTS,
+  configSchema,
+  type ServiceConfig,
+  type ServerConfig,
+  type StoreConfig,
+  type TlsConfig,
+  type LoggingConfig,
+  type LogLevel,
+} from './schema.js';

@@ -1,0 +1,117 @@
+/**
+ * Loads the key service configuration: file (YAML or JSON) → DKE_* environment overrides → defaults →
+ * JSON-schema validation. Errors are ERR_CONFIG_INVALID naming the field, e.g. `server.port must be integer`.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
+import { parse as parseYaml } from 'yaml';
+import { DkeError } from '../errors/index.js';
+import { applyEnvOverrides } from './env.js';
+import { configSchema, type ServiceConfig } from './schema.js';
+
+export interface LoadConfigOptions {
+  /** Config file; without it only defaults and the environment apply. */
+  readonly file?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** JSON schema of the `auth` section (src/auth owns it). */
+  readonly authSchema?: object;
+}
+
+function invalid(message: string, detail?: string): DkeError {
+  return new DkeError('ERR_CONFIG_INVALID', {
+    message: `invalid configuration: ${message}`,
+    ...(detail === undefined ? {} : { detail }),
+    hint: 'see docs/config.md',
+  });
+}
+
+function readFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new DkeError('ERR_CONFIG_INVALID', {
+      message: `cannot read config file ${file}`,
+      detail: cause instanceof Error ? cause.message : String(cause),
+      cause,
+    });
+  }
+  let value: unknown;
+  try {
+    // YAML 1.2 is a superset of JSON, so one parser reads both.
+    value = parseYaml(text);
+  } catch (cause) {
+    throw invalid(`${file} is not valid YAML or JSON`, cause instanceof Error ? cause.message : undefined);
+  }
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw invalid('the file must hold an object');
+  return value as Record<string, unknown>;
+}
+
+function fieldOf(error: ErrorObject): string {
+  const base = error.instancePath.split('/').slice(1).join('.');
+  const params = error.params as Record<string, unknown>;
+  const child = (name: unknown): string => (base === '' ? String(name) : `${base}.${String(name)}`);
+  if (error.keyword === 'required') return child(params.missingProperty);
+  if (error.keyword === 'additionalProperties') return child(params.additionalProperty);
+  return base === '' ? 'config' : base;
+}
+
+function describe(error: ErrorObject): string {
+  const params = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case 'required':
+      return 'is required';
+    case 'additionalProperties':
+      return 'is not a known field';
+    case 'enum':
+      return `must be one of ${(params.allowedValues as unknown[]).map(String).join(', ')}`;
+    case 'pattern':
+      return 'has an invalid format';
+    default:
+      return error.message ?? 'is invalid';
+  }
+}
+
+/** Relative paths in the file are relative to the file; relative paths from the environment to the cwd. */
+function resolvePaths(config: ServiceConfig, baseDir: string, fromEnv: Map<string, string>): ServiceConfig {
+  const resolve = (field: string, value: string): string =>
+    path.resolve(fromEnv.has(field) ? process.cwd() : baseDir, value);
+  const { server, store } = config;
+  return {
+    ...config,
+    server: {
+      ...server,
+      ...(server.tls === undefined
+        ? {}
+        : {
+            tls: {
+              certFile: resolve('server.tls.certFile', server.tls.certFile),
+              keyFile: resolve('server.tls.keyFile', server.tls.keyFile),
+            },
+          }),
+    },
+    store: {
+      database: resolve('store.database', store.database),
+      masterKeyFile: resolve('store.masterKeyFile', store.masterKeyFile),
+    },
+  };
+}
+
+export function loadConfig(options: LoadConfigOptions = {}): ServiceConfig {
+  const raw = options.file === undefined ? {} : readFile(options.file);
+  const fromEnv = applyEnvOverrides(raw, options.env ?? process.env);
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
+  const validate = ajv.compile<ServiceConfig>(configSchema(options.authSchema ?? { type: 'object' }));
+  if (!validate(raw)) {
+    const messages = (validate.errors ?? []).slice(0, 5).map((error) => {
+      const field = fieldOf(error);
+      const source = fromEnv.get(field);
+      return `${field} ${describe(error)}${source === undefined ? '' : ` (from ${source})`}`;
+    });
+    throw invalid(messages.join('; '));
+  }
+  const baseDir = options.file === undefined ? process.cwd() : path.dirname(path.resolve(options.file));
+  return resolvePaths(raw, baseDir, fromEnv);
+}

@@ -1,0 +1,130 @@
+/**
+ * The key service configuration file (docs/config.md): its TypeScript shape, defaults and JSON schema.
+ * The `auth` section belongs to src/auth and is validated by that module's own schema.
+ */
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface TlsConfig {
+  /** PEM certificate chain file. */
+  readonly certFile: string;
+  /** PEM private key file of the certificate. */
+  readonly keyFile: string;
+}
+
+export interface ServerConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly tls?: TlsConfig;
+  /** The externally visible base URL (scheme, host, port, optional path), used in MS DKE key ids. */
+  readonly publicBaseUrl?: string;
+  /** Proxies (IPs or CIDRs) whose X-Forwarded-For/-Proto/-Host headers are believed. */
+  readonly trustedProxies: readonly string[];
+  /** Largest accepted request body, bytes. */
+  readonly bodyLimit: number;
+  /** Time allowed to receive a whole request (headers and body), ms. */
+  readonly requestTimeoutMs: number;
+  /** Time an idle keep-alive connection stays open, ms. */
+  readonly keepAliveTimeoutMs: number;
+  /** Serve `GET /metrics` (Prometheus text format). */
+  readonly metrics: boolean;
+}
+
+export interface StoreConfig {
+  /** SQLite database file of keys, policies, revocations and the audit log. */
+  readonly database: string;
+  /** File holding the master key that encrypts private keys at rest. */
+  readonly masterKeyFile: string;
+}
+
+export interface LoggingConfig {
+  readonly level: LogLevel;
+}
+
+export interface ServiceConfig {
+  readonly server: ServerConfig;
+  readonly store: StoreConfig;
+  /** Passed to src/auth's createAuthenticator; required by `dke serve`, unused by offline CLI commands. */
+  readonly auth?: unknown;
+  readonly logging: LoggingConfig;
+}
+
+export const DEFAULTS = {
+  server: {
+    host: '127.0.0.1',
+    port: 8443,
+    trustedProxies: [],
+    bodyLimit: 64 * 1024,
+    requestTimeoutMs: 10_000,
+    keepAliveTimeoutMs: 5_000,
+    metrics: true,
+  },
+  store: { database: 'opendke.db', masterKeyFile: 'master.key' },
+  logging: { level: 'info' },
+} as const;
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** JSON schema of the file after defaults are applied (ajv `useDefaults`). */
+export function configSchema(authSchema: object): object {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      server: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          host: { type: 'string', minLength: 1, default: DEFAULTS.server.host },
+          port: { type: 'integer', minimum: 0, maximum: 65535, default: DEFAULTS.server.port },
+          tls: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['certFile', 'keyFile'],
+            properties: {
+              certFile: { type: 'string', minLength: 1 },
+              keyFile: { type: 'string', minLength: 1 },
+            },
+          },
+          publicBaseUrl: { type: 'string', pattern: '^https?://[^/?#@\\s]+(/[^?#\\s]*)?$' },
+          trustedProxies: {
+            type: 'array',
+            items: { type: 'string', minLength: 1 },
+            default: [],
+          },
+          bodyLimit: { type: 'integer', minimum: 1024, maximum: 1048576, default: DEFAULTS.server.bodyLimit },
+          requestTimeoutMs: {
+            type: 'integer',
+            minimum: 100,
+            maximum: 300000,
+            default: DEFAULTS.server.requestTimeoutMs,
+          },
+          keepAliveTimeoutMs: {
+            type: 'integer',
+            minimum: 100,
+            maximum: 300000,
+            default: DEFAULTS.server.keepAliveTimeoutMs,
+          },
+          metrics: { type: 'boolean', default: DEFAULTS.server.metrics },
+        },
+      },
+      store: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          database: { type: 'string', minLength: 1, default: DEFAULTS.store.database },
+          masterKeyFile: { type: 'string', minLength: 1, default: DEFAULTS.store.masterKeyFile },
+        },
+      },
+      auth: authSchema,
+      logging: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: { level: { enum: LOG_LEVELS, default: DEFAULTS.logging.level } },
+      },
+    },
+  };
+}
