@@ -1,0 +1,47 @@
+/** `dke decrypt`: OpenDKE file → plaintext, with every holder's key (local files or trusted key services). */
+import type { Command } from 'commander';
+import { decryptIterable } from '../../client/decrypt.js';
+import { openInput, writeOutput } from '../io.js';
+import { progressTap } from '../progress.js';
+import { loadIdentities, remoteResolver, tokenSourceFrom } from '../holder-args.js';
+
+interface DecryptOptions {
+  identity: string[];
+  keyService: string[];
+  output?: string;
+  force?: boolean;
+  passphraseFile?: string;
+  tokenFile?: string;
+  oidcIssuer?: string;
+  clientId?: string;
+  clientSecretFile?: string;
+  audience?: string;
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+export function registerDecrypt(program: Command): void {
+  program
+    .command('decrypt')
+    .description('decrypt an OpenDKE file; needs the key of every holder named in it')
+    .argument('[input]', 'file to decrypt, or - for stdin', '-')
+    .option('-i, --identity <file>', 'a holder key file made by dke keygen (repeat)', collect, [])
+    .option('-k, --key-service <url>', 'trust this key service (URL prefix, e.g. https://host/keys) to unwrap remote holders (repeat)', collect, [])
+    .option('-o, --output <file>', 'output file (default: stdout); written atomically, removed on any failure')
+    .option('-f, --force', 'replace an existing output file')
+    .option('--passphrase-file <file>', 'passphrase for protected key files (or DKE_PASSPHRASE)')
+    .option('--token-file <file>', 'bearer token for the key service (or DKE_TOKEN)')
+    .option('--oidc-issuer <url>', 'get a token from this issuer with the client-credentials grant')
+    .option('--client-id <id>', 'client id for --oidc-issuer')
+    .option('--client-secret-file <file>', 'client secret for --oidc-issuer (or DKE_CLIENT_SECRET)')
+    .option('--audience <aud>', 'audience of the key service token, for --oidc-issuer')
+    .action(async (input: string, options: DecryptOptions) => {
+      const holders = await loadIdentities(options.identity, options);
+      const tokens = await tokenSourceFrom(options);
+      const source = await openInput(input);
+      const tap = progressTap(source.size, 'decrypting');
+      const ciphertext = tap === undefined ? source.stream : source.stream.pipe(tap);
+      const plaintext = decryptIterable(ciphertext, holders, { resolveHolder: remoteResolver(options.keyService, tokens) });
+      await writeOutput(plaintext, options.output, { force: options.force === true, mode: 0o600 });
+    });
+}

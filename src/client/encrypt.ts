@@ -1,0 +1,79 @@
+/** encrypt(): plaintext stream + holders → OpenDKE v1 stream (docs/format.md). */
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { DkeError } from '../errors/index.js';
+import { DEFAULT_CHUNK_LOG2, FORMAT_VERSION, MAX_CHUNK_LOG2, MAX_HOLDERS, MIN_CHUNK_LOG2, MIN_HOLDERS, OBJECT_ID_LENGTH, SHARE_LENGTH } from '../format/constants.js';
+import { serializeUnauthenticated } from '../format/header.js';
+import { deriveObjectKeys, headerMac } from '../format/key-schedule.js';
+import { sealChunk } from '../format/chunk-cipher.js';
+import type { Holder } from '../holders/holder.js';
+import { rechunk } from './rechunk.js';
+import { orderedMap } from './ordered-map.js';
+import { defaultChunkWorkers, type ChunkWorkers } from './chunk-workers.js';
+
+export interface EncryptOptions {
+  /** log2 of the plaintext chunk size; default 16 (64 KiB). */
+  readonly chunkLog2?: number;
+  /** Parallel chunk sealing (default: one worker per extra core, see chunk-workers.ts). */
+  readonly workers?: ChunkWorkers;
+}
+
+export interface PreparedObject {
+  readonly objectId: Buffer;
+  readonly header: Buffer;
+  readonly payloadKey: Buffer;
+  readonly chunkSize: number;
+}
+
+/** Picks the object id and shares, wraps each share to its holder and builds the authenticated header. */
+export async function prepareObject(holders: readonly Holder[], options: EncryptOptions = {}): Promise<PreparedObject> {
+  const chunkLog2 = options.chunkLog2 ?? DEFAULT_CHUNK_LOG2;
+  if (!Number.isInteger(chunkLog2) || chunkLog2 < MIN_CHUNK_LOG2 || chunkLog2 > MAX_CHUNK_LOG2) {
+    throw new DkeError('ERR_USAGE', { message: `chunk size must be 2^${MIN_CHUNK_LOG2}..2^${MAX_CHUNK_LOG2}` });
+  }
+  if (holders.length < MIN_HOLDERS) {
+    throw new DkeError('ERR_TOO_FEW_HOLDERS', { hint: 'name the provider and the customer holder: --holder A --holder B' });
+  }
+  if (holders.length > MAX_HOLDERS) throw new DkeError('ERR_USAGE', { message: `at most ${MAX_HOLDERS} holders` });
+  const seen = new Set(holders.map((holder) => `${holder.type}\n${holder.keyId}\n${holder.locator}`));
+  if (seen.size !== holders.length) {
+    throw new DkeError('ERR_USAGE', { message: 'the same holder key is named twice', hint: 'every holder must have its own key' });
+  }
+  const objectId = randomBytes(OBJECT_ID_LENGTH);
+  const shares = holders.map(() => randomBytes(SHARE_LENGTH));
+  try {
+    const stanzas = await Promise.all(holders.map((holder, i) => holder.wrap(shares[i] as Buffer, { objectId })));
+    const keys = deriveObjectKeys(shares, objectId);
+    const authenticated = serializeUnauthenticated({ version: FORMAT_VERSION, objectId, chunkLog2, stanzas, commitment: keys.commitment });
+    const header = Buffer.concat([authenticated, headerMac(keys.macKey, authenticated)]);
+    keys.macKey.fill(0);
+    return { objectId, header, payloadKey: keys.payloadKey, chunkSize: 2 ** chunkLog2 };
+  } finally {
+    for (const share of shares) share.fill(0);
+  }
+}
+
+/** The encrypted stream as an async generator of buffers: the header, then sealed chunks. */
+export async function* encryptIterable(
+  source: AsyncIterable<Uint8Array>,
+  holders: readonly Holder[],
+  options: EncryptOptions = {},
+): AsyncGenerator<Buffer> {
+  const prepared = await prepareObject(holders, options);
+  yield prepared.header;
+  const workers = options.workers ?? defaultChunkWorkers();
+  try {
+    yield* orderedMap(rechunk(source, prepared.chunkSize), workers.concurrency, (piece, index) =>
+      workers.available(piece.data.length)
+        ? workers.seal(prepared.payloadKey, index, piece.last, piece.data)
+        : sealChunk(prepared.payloadKey, index, piece.last, piece.data),
+    );
+  } finally {
+    prepared.payloadKey.fill(0);
+  }
+}
+
+/** Library entry point: a Readable of the OpenDKE object for a plaintext stream. */
+export function encrypt(source: AsyncIterable<Uint8Array>, holders: readonly Holder[], options?: EncryptOptions): Readable {
+  return Readable.from(encryptIterable(source, holders, options), { objectMode: false });
+}
