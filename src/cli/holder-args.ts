@@ -2,7 +2,12 @@
 import { promises as fs } from 'node:fs';
 import type { JWK } from 'jose';
 import { DkeError } from '../errors/index.js';
-import { RECIPIENT_PREFIX, decodeRecipient, publicKeyFromJwk, publicKeyFromPem } from '../crypto/holder-keys.js';
+import {
+  RECIPIENT_PREFIX,
+  decodeRecipient,
+  publicKeyFromJwk,
+  publicKeyFromPem,
+} from '../crypto/holder-keys.js';
 import type { Holder, Stanza } from '../holders/holder.js';
 import { LocalKeyHolder } from '../holders/local-key.js';
 import { isKeyFileText, keyFileNeedsPassphrase, parseKeyFile } from '../holders/key-file.js';
@@ -14,7 +19,10 @@ async function readText(file: string, what: string): Promise<string> {
     return await fs.readFile(file, 'utf8');
   } catch (cause) {
     const missing = (cause as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new DkeError('ERR_IO', { message: `cannot read ${what} ${file}${missing ? ': no such file' : ''}`, cause });
+    throw new DkeError('ERR_IO', {
+      message: `cannot read ${what} ${file}${missing ? ': no such file' : ''}`,
+      cause,
+    });
   }
 }
 
@@ -25,11 +33,13 @@ export async function resolveHolder(spec: string): Promise<Holder> {
   const text = await readText(spec, 'holder key');
   if (isKeyFileText(text)) {
     const recipient = (JSON.parse(text) as { recipient?: unknown }).recipient;
-    if (typeof recipient !== 'string') throw new DkeError('ERR_KEY_INVALID', { message: `${spec} names no recipient` });
+    if (typeof recipient !== 'string')
+      throw new DkeError('ERR_KEY_INVALID', { message: `${spec} names no recipient` });
     return LocalKeyHolder.fromKey(decodeRecipient(recipient));
   }
   const trimmed = text.trim();
-  if (trimmed.startsWith(RECIPIENT_PREFIX)) return LocalKeyHolder.fromKey(decodeRecipient(trimmed.split(/\s/)[0] as string));
+  if (trimmed.startsWith(RECIPIENT_PREFIX))
+    return LocalKeyHolder.fromKey(decodeRecipient(trimmed.split(/\s/)[0] as string));
   if (trimmed.startsWith('{')) {
     let jwk: JWK;
     try {
@@ -51,23 +61,35 @@ export interface PassphraseOptions {
 }
 
 async function passphrase(options: PassphraseOptions): Promise<string | undefined> {
-  if (options.passphraseFile !== undefined) return (await readText(options.passphraseFile, 'passphrase file')).replace(/\r?\n$/, '');
+  if (options.passphraseFile !== undefined)
+    return (await readText(options.passphraseFile, 'passphrase file')).replace(/\r?\n$/, '');
   return process.env.DKE_PASSPHRASE;
 }
 
 /** Loads private key files given with --identity. */
-export async function loadIdentities(files: readonly string[], options: PassphraseOptions): Promise<Holder[]> {
+export async function loadIdentities(
+  files: readonly string[],
+  options: PassphraseOptions,
+): Promise<Holder[]> {
   const holders: Holder[] = [];
   for (const file of files) {
     const text = await readText(file, 'key file');
     if (!isKeyFileText(text)) {
-      throw new DkeError('ERR_KEY_INVALID', { message: `${file} is not an OpenDKE key file`, hint: 'identities are files made by dke keygen' });
+      throw new DkeError('ERR_KEY_INVALID', {
+        message: `${file} is not an OpenDKE key file`,
+        hint: 'identities are files made by dke keygen',
+      });
     }
     const secret = keyFileNeedsPassphrase(text) ? await passphrase(options) : undefined;
     try {
       holders.push(await LocalKeyHolder.fromKey(await parseKeyFile(text, secret)));
     } catch (error) {
-      if (error instanceof DkeError) throw new DkeError(error.code, { message: `${file}: ${error.message}`, hint: error.hint, cause: error });
+      if (error instanceof DkeError)
+        throw new DkeError(error.code, {
+          message: `${file}: ${error.message}`,
+          hint: error.hint,
+          cause: error,
+        });
       throw error;
     }
   }
@@ -87,21 +109,34 @@ export interface RemoteOptions {
 export async function tokenSourceFrom(options: RemoteOptions): Promise<TokenSource | undefined> {
   if (options.tokenFile !== undefined) return staticToken(await readText(options.tokenFile, 'token file'));
   if (options.oidcIssuer !== undefined) {
-    const secret = options.clientSecretFile !== undefined ? (await readText(options.clientSecretFile, 'client secret file')).trim() : process.env.DKE_CLIENT_SECRET;
+    const secret =
+      options.clientSecretFile !== undefined
+        ? (await readText(options.clientSecretFile, 'client secret file')).trim()
+        : process.env.DKE_CLIENT_SECRET;
     if (options.clientId === undefined || secret === undefined || options.audience === undefined) {
       throw new DkeError('ERR_USAGE', {
         message: '--oidc-issuer needs --client-id, --audience and a client secret',
         hint: 'give the secret with --client-secret-file or DKE_CLIENT_SECRET',
       });
     }
-    return clientCredentials({ issuer: options.oidcIssuer, clientId: options.clientId, clientSecret: secret, audience: options.audience });
+    return clientCredentials({
+      issuer: options.oidcIssuer,
+      clientId: options.clientId,
+      clientSecret: secret,
+      audience: options.audience,
+    });
   }
   if (process.env.DKE_TOKEN !== undefined) return staticToken(process.env.DKE_TOKEN);
   return undefined;
 }
 
 /** Builds remote holders for stanzas whose key service the user trusts (never for other URLs: tokens stay home). */
-export function remoteResolver(trusted: readonly string[], tokens: TokenSource | undefined): (stanza: Stanza) => Holder | undefined {
+export function remoteResolver(
+  trusted: readonly string[],
+  tokens: TokenSource | undefined,
+): (stanza: Stanza) => Holder | undefined {
   return (stanza) =>
-    stanza.type === REMOTE_TYPE && isTrustedLocator(stanza.locator, trusted) ? RemoteHolder.forStanza(stanza, tokens) : undefined;
+    stanza.type === REMOTE_TYPE && isTrustedLocator(stanza.locator, trusted)
+      ? RemoteHolder.forStanza(stanza, tokens)
+      : undefined;
 }

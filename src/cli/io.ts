@@ -22,12 +22,20 @@ const READ_CHUNK = 256 * 1024;
 
 function ioError(message: string, cause: unknown, hint?: string): DkeError {
   const code = (cause as NodeJS.ErrnoException | undefined)?.code;
-  const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : code;
+  const why =
+    code === 'ENOENT'
+      ? 'no such file'
+      : code === 'EACCES' || code === 'EPERM'
+        ? 'permission denied'
+        : code === 'EISDIR'
+          ? 'is a directory'
+          : code;
   return new DkeError('ERR_IO', { message: why === undefined ? message : `${message}: ${why}`, hint, cause });
 }
 
 export async function openInput(file: string | undefined): Promise<Input> {
-  if (file === undefined || file === '-') return { stream: process.stdin, size: undefined, name: 'standard input' };
+  if (file === undefined || file === '-')
+    return { stream: process.stdin, size: undefined, name: 'standard input' };
   let stats: Stats;
   try {
     stats = await fs.stat(file);
@@ -47,7 +55,11 @@ export interface OutputOptions {
 }
 
 /** Streams `source` into `target` (a path, `-` or undefined for stdout), atomically for regular files. */
-export async function writeOutput(source: AsyncIterable<Uint8Array>, target: string | undefined, options: OutputOptions): Promise<void> {
+export async function writeOutput(
+  source: AsyncIterable<Uint8Array>,
+  target: string | undefined,
+  options: OutputOptions,
+): Promise<void> {
   if (target === undefined || target === '-') {
     await pipeline(source, process.stdout, { end: false });
     return;
@@ -59,7 +71,8 @@ export async function writeOutput(source: AsyncIterable<Uint8Array>, target: str
     if ((cause as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(`cannot write ${target}`, cause);
   }
   if (existing !== undefined && !existing.isFile()) {
-    if (existing.isDirectory()) throw new DkeError('ERR_IO', { message: `cannot write ${target}: is a directory` });
+    if (existing.isDirectory())
+      throw new DkeError('ERR_IO', { message: `cannot write ${target}: is a directory` });
     await pipeline(source, createWriteStream(target, { flags: 'w' })); // device or pipe: nothing to rename
     return;
   }
@@ -89,13 +102,22 @@ function removeTemporariesOnSignal(): void {
   }
 }
 
-async function writeAtomically(source: AsyncIterable<Uint8Array>, target: string, mode: number): Promise<void> {
-  const temporary = path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(6).toString('hex')}.dke-tmp`);
+async function writeAtomically(
+  source: AsyncIterable<Uint8Array>,
+  target: string,
+  mode: number,
+): Promise<void> {
+  const temporary = path.join(
+    path.dirname(target),
+    `.${path.basename(target)}.${randomBytes(6).toString('hex')}.dke-tmp`,
+  );
   removeTemporariesOnSignal();
   liveTemporaries.add(temporary);
   try {
     await pipeline(source, createWriteStream(temporary, { flags: 'wx', mode })).catch((cause: unknown) => {
-      throw (cause as NodeJS.ErrnoException).syscall !== undefined ? ioError(`cannot write ${target}`, cause) : cause;
+      throw (cause as NodeJS.ErrnoException).syscall !== undefined
+        ? ioError(`cannot write ${target}`, cause)
+        : cause;
     });
     // Durable before it becomes visible under the target name.
     const handle = await fs.open(temporary, 'r+');

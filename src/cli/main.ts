@@ -32,5 +32,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 process.exitCode = await main(process.argv);
 // Unhandled rejections must not print stack traces either.
 process.on('unhandledRejection', (error) => {
-  process.exitCode = printError(error instanceof DkeError ? error : new DkeError('ERR_INTERNAL', { cause: error }));
+  process.exitCode = printError(
+    error instanceof DkeError ? error : new DkeError('ERR_INTERNAL', { cause: error }),
+  );
 });

@@ -10,7 +10,8 @@ export function printError(error: unknown): number {
   }
   process.stderr.write('dke: error: internal error\n');
   process.stderr.write('dke: hint: run again with DKE_DEBUG=1 to see details, and report it\n');
-  if (process.env.DKE_DEBUG) process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  if (process.env.DKE_DEBUG)
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   return EXIT.INTERNAL;
 }
 

@@ -5,9 +5,14 @@ import { SingleBar, Presets } from 'cli-progress';
 const MIN_SIZE_FOR_BAR = 16 * 1024 * 1024;
 
 export function progressTap(total: number | undefined, label: string): Transform | undefined {
-  if (total === undefined || total < MIN_SIZE_FOR_BAR || !process.stderr.isTTY || process.env.CI) return undefined;
+  if (total === undefined || total < MIN_SIZE_FOR_BAR || !process.stderr.isTTY || process.env.CI)
+    return undefined;
   const bar = new SingleBar(
-    { format: `${label} [{bar}] {percentage}% | {value}/{total} MiB | {eta_formatted}`, stream: process.stderr, hideCursor: true },
+    {
+      format: `${label} [{bar}] {percentage}% | {value}/{total} MiB | {eta_formatted}`,
+      stream: process.stderr,
+      hideCursor: true,
+    },
     Presets.shades_classic,
   );
   const mib = (bytes: number): number => Math.round(bytes / 1048576);

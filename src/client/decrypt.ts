@@ -7,13 +7,14 @@ import { DkeError, isDkeError } from '../errors/index.js';
 import { TAG_LENGTH } from '../format/constants.js';
 import { serializeUnauthenticated, type Header, type Stanza } from '../format/header.js';
 import { deriveObjectKeys, verifyHeaderKeys } from '../format/key-schedule.js';
-import { openChunk } from '../format/chunk-cipher.js';
 import { readShareHeader } from '../format/share-jwe.js';
 import { describeStanza, type Holder } from '../holders/holder.js';
 import { readHeader } from './read-header.js';
 import { rechunk } from './rechunk.js';
 import { orderedMap } from './ordered-map.js';
-import { defaultChunkWorkers, type ChunkWorkers } from './chunk-workers.js';
+import { BATCH_CHUNKS, inFlightBatches, pickWorkers } from './batching.js';
+import type { ChunkWorkers } from './chunk-workers.js';
+import { GarbageBudget } from './memory.js';
 
 /** Holder types this implementation knows; others are reported as unsupported. */
 export const KNOWN_HOLDER_TYPES: readonly string[] = ['local', 'remote'];
@@ -66,7 +67,7 @@ function assignHolders(header: Header, holders: readonly Holder[], options: Decr
       message: `missing key for ${missing.length === 1 ? 'holder' : 'holders'}: ${names}`,
       hint: missing.some((stanza) => stanza.type === 'remote')
         ? 'pass the key file with --identity, or trust the key service with --key-service'
-        : 'pass that holder\'s key file with --identity',
+        : "pass that holder's key file with --identity",
     });
   }
   return assigned as Holder[];
@@ -75,7 +76,9 @@ function assignHolders(header: Header, holders: readonly Holder[], options: Decr
 /** Unwraps all shares: local holders first, so a missing local key never costs an (audited) remote call. */
 async function unwrapAll(header: Header, holders: Holder[]): Promise<Buffer[]> {
   const shares: Buffer[] = new Array<Buffer>(header.stanzas.length);
-  const order = header.stanzas.map((_, i) => i).sort((a, b) => Number(holders[a]?.type === 'remote') - Number(holders[b]?.type === 'remote'));
+  const order = header.stanzas
+    .map((_, i) => i)
+    .sort((a, b) => Number(holders[a]?.type === 'remote') - Number(holders[b]?.type === 'remote'));
   for (const i of order) {
     const stanza = header.stanzas[i] as Stanza;
     try {
@@ -108,23 +111,34 @@ export async function* decryptIterable(
   try {
     verifyHeaderKeys(keys, header.commitment, serializeUnauthenticated(header), header.mac);
     options.onHeader?.(header);
-    const workers = options.workers ?? defaultChunkWorkers();
-    const sealedSize = 2 ** header.chunkLog2 + TAG_LENGTH;
-    yield* orderedMap(rechunk(rest.stream, sealedSize, rest.buffered), workers.concurrency, (piece, index) => {
-      // Only the very first chunk may be empty (an empty file); a non-final chunk is always full.
-      if (piece.last && index > 0 && piece.data.length === TAG_LENGTH) {
-        throw new DkeError('ERR_DECRYPTION_FAILED', { detail: 'empty final chunk after data' });
-      }
-      return workers.available(piece.data.length)
-        ? workers.open(keys.payloadKey, index, piece.last, piece.data)
-        : openChunk(keys.payloadKey, index, piece.last, piece.data);
-    });
+    const chunkSize = 2 ** header.chunkLog2;
+    const batchSize = (chunkSize + TAG_LENGTH) * BATCH_CHUNKS;
+    const budget = new GarbageBudget();
+    for await (const output of orderedMap(
+      rechunk(rest.stream, batchSize, rest.buffered),
+      inFlightBatches(options.workers),
+      (batch, index) =>
+        pickWorkers(options.workers, index).run('open', {
+          key: keys.payloadKey,
+          chunkSize,
+          firstIndex: index * BATCH_CHUNKS,
+          data: batch.data,
+          last: batch.last,
+        }),
+    )) {
+      yield output;
+      budget.spend(output.length);
+    }
   } finally {
     keys.payloadKey.fill(0);
     keys.macKey.fill(0);
   }
 }
 
-export function decrypt(source: AsyncIterable<Uint8Array>, holders: readonly Holder[], options?: DecryptOptions): Readable {
+export function decrypt(
+  source: AsyncIterable<Uint8Array>,
+  holders: readonly Holder[],
+  options?: DecryptOptions,
+): Readable {
   return Readable.from(decryptIterable(source, holders, options), { objectMode: false });
 }

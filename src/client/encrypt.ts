@@ -2,19 +2,29 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { DkeError } from '../errors/index.js';
-import { DEFAULT_CHUNK_LOG2, FORMAT_VERSION, MAX_CHUNK_LOG2, MAX_HOLDERS, MIN_CHUNK_LOG2, MIN_HOLDERS, OBJECT_ID_LENGTH, SHARE_LENGTH } from '../format/constants.js';
+import {
+  DEFAULT_CHUNK_LOG2,
+  FORMAT_VERSION,
+  MAX_CHUNK_LOG2,
+  MAX_HOLDERS,
+  MIN_CHUNK_LOG2,
+  MIN_HOLDERS,
+  OBJECT_ID_LENGTH,
+  SHARE_LENGTH,
+} from '../format/constants.js';
 import { serializeUnauthenticated } from '../format/header.js';
 import { deriveObjectKeys, headerMac } from '../format/key-schedule.js';
-import { sealChunk } from '../format/chunk-cipher.js';
 import type { Holder } from '../holders/holder.js';
 import { rechunk } from './rechunk.js';
 import { orderedMap } from './ordered-map.js';
-import { defaultChunkWorkers, type ChunkWorkers } from './chunk-workers.js';
+import { BATCH_CHUNKS, inFlightBatches, pickWorkers } from './batching.js';
+import type { ChunkWorkers } from './chunk-workers.js';
+import { GarbageBudget } from './memory.js';
 
 export interface EncryptOptions {
   /** log2 of the plaintext chunk size; default 16 (64 KiB). */
   readonly chunkLog2?: number;
-  /** Parallel chunk sealing (default: one worker per extra core, see chunk-workers.ts). */
+  /** Where chunks are sealed (default: a worker thread per core for all but the first batch). */
   readonly workers?: ChunkWorkers;
 }
 
@@ -26,25 +36,44 @@ export interface PreparedObject {
 }
 
 /** Picks the object id and shares, wraps each share to its holder and builds the authenticated header. */
-export async function prepareObject(holders: readonly Holder[], options: EncryptOptions = {}): Promise<PreparedObject> {
+export async function prepareObject(
+  holders: readonly Holder[],
+  options: EncryptOptions = {},
+): Promise<PreparedObject> {
   const chunkLog2 = options.chunkLog2 ?? DEFAULT_CHUNK_LOG2;
   if (!Number.isInteger(chunkLog2) || chunkLog2 < MIN_CHUNK_LOG2 || chunkLog2 > MAX_CHUNK_LOG2) {
-    throw new DkeError('ERR_USAGE', { message: `chunk size must be 2^${MIN_CHUNK_LOG2}..2^${MAX_CHUNK_LOG2}` });
+    throw new DkeError('ERR_USAGE', {
+      message: `chunk size must be 2^${MIN_CHUNK_LOG2}..2^${MAX_CHUNK_LOG2}`,
+    });
   }
   if (holders.length < MIN_HOLDERS) {
-    throw new DkeError('ERR_TOO_FEW_HOLDERS', { hint: 'name the provider and the customer holder: --holder A --holder B' });
+    throw new DkeError('ERR_TOO_FEW_HOLDERS', {
+      hint: 'name the provider and the customer holder: --holder A --holder B',
+    });
   }
-  if (holders.length > MAX_HOLDERS) throw new DkeError('ERR_USAGE', { message: `at most ${MAX_HOLDERS} holders` });
+  if (holders.length > MAX_HOLDERS)
+    throw new DkeError('ERR_USAGE', { message: `at most ${MAX_HOLDERS} holders` });
   const seen = new Set(holders.map((holder) => `${holder.type}\n${holder.keyId}\n${holder.locator}`));
   if (seen.size !== holders.length) {
-    throw new DkeError('ERR_USAGE', { message: 'the same holder key is named twice', hint: 'every holder must have its own key' });
+    throw new DkeError('ERR_USAGE', {
+      message: 'the same holder key is named twice',
+      hint: 'every holder must have its own key',
+    });
   }
   const objectId = randomBytes(OBJECT_ID_LENGTH);
   const shares = holders.map(() => randomBytes(SHARE_LENGTH));
   try {
-    const stanzas = await Promise.all(holders.map((holder, i) => holder.wrap(shares[i] as Buffer, { objectId })));
+    const stanzas = await Promise.all(
+      holders.map((holder, i) => holder.wrap(shares[i] as Buffer, { objectId })),
+    );
     const keys = deriveObjectKeys(shares, objectId);
-    const authenticated = serializeUnauthenticated({ version: FORMAT_VERSION, objectId, chunkLog2, stanzas, commitment: keys.commitment });
+    const authenticated = serializeUnauthenticated({
+      version: FORMAT_VERSION,
+      objectId,
+      chunkLog2,
+      stanzas,
+      commitment: keys.commitment,
+    });
     const header = Buffer.concat([authenticated, headerMac(keys.macKey, authenticated)]);
     keys.macKey.fill(0);
     return { objectId, header, payloadKey: keys.payloadKey, chunkSize: 2 ** chunkLog2 };
@@ -61,19 +90,31 @@ export async function* encryptIterable(
 ): AsyncGenerator<Buffer> {
   const prepared = await prepareObject(holders, options);
   yield prepared.header;
-  const workers = options.workers ?? defaultChunkWorkers();
+  const batchSize = prepared.chunkSize * BATCH_CHUNKS;
   try {
-    yield* orderedMap(rechunk(source, prepared.chunkSize), workers.concurrency, (piece, index) =>
-      workers.available(piece.data.length)
-        ? workers.seal(prepared.payloadKey, index, piece.last, piece.data)
-        : sealChunk(prepared.payloadKey, index, piece.last, piece.data),
-    );
+    const budget = new GarbageBudget();
+    for await (const output of orderedMap(rechunk(source, batchSize), inFlightBatches(options.workers), (batch, index) =>
+      pickWorkers(options.workers, index).run('seal', {
+        key: prepared.payloadKey,
+        chunkSize: prepared.chunkSize,
+        firstIndex: index * BATCH_CHUNKS,
+        data: batch.data,
+        last: batch.last,
+      }),
+    )) {
+      yield output;
+      budget.spend(output.length);
+    }
   } finally {
     prepared.payloadKey.fill(0);
   }
 }
 
 /** Library entry point: a Readable of the OpenDKE object for a plaintext stream. */
-export function encrypt(source: AsyncIterable<Uint8Array>, holders: readonly Holder[], options?: EncryptOptions): Readable {
+export function encrypt(
+  source: AsyncIterable<Uint8Array>,
+  holders: readonly Holder[],
+  options?: EncryptOptions,
+): Readable {
   return Readable.from(encryptIterable(source, holders, options), { objectMode: false });
 }

@@ -9,7 +9,9 @@ export interface AfterHeader {
   readonly stream: AsyncIterable<Uint8Array>;
 }
 
-export async function readHeader(source: AsyncIterable<Uint8Array>): Promise<{ header: Header; rest: AfterHeader }> {
+export async function readHeader(
+  source: AsyncIterable<Uint8Array>,
+): Promise<{ header: Header; rest: AfterHeader }> {
   const iterator = source[Symbol.asyncIterator]();
   let buffered = Buffer.alloc(0);
   for (;;) {

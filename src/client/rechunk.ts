@@ -8,7 +8,11 @@ export interface Piece {
   readonly last: boolean;
 }
 
-export async function* rechunk(source: AsyncIterable<Uint8Array>, size: number, initial?: Buffer): AsyncGenerator<Piece> {
+export async function* rechunk(
+  source: AsyncIterable<Uint8Array>,
+  size: number,
+  initial?: Buffer,
+): AsyncGenerator<Piece> {
   let pending = Buffer.allocUnsafe(size);
   let filled = 0;
   let full: Buffer | undefined; // a complete piece waiting to learn whether it is the last

@@ -2,7 +2,13 @@
  * Asymmetric holder keys: which algorithms are allowed (BSI TR-02102-1), how they are generated,
  * identified (RFC 7638 thumbprint) and written as recipient strings. See docs/keys.md.
  */
-import { generateKeyPairSync, createPublicKey, createPrivateKey, type KeyObject, type JsonWebKey } from 'node:crypto';
+import {
+  generateKeyPairSync,
+  createPublicKey,
+  createPrivateKey,
+  type KeyObject,
+  type JsonWebKey,
+} from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import { DkeError } from '../errors/index.js';
 import { fromB64url, toB64url } from './encoding.js';
@@ -17,7 +23,8 @@ export const RECIPIENT_PREFIX = 'dkepub1:';
 
 export function generateHolderKey(spec: KeySpec = DEFAULT_KEY_SPEC): KeyObject {
   if (spec.startsWith('RSA-')) {
-    return generateKeyPairSync('rsa', { modulusLength: Number(spec.slice(4)), publicExponent: 65537 }).privateKey;
+    return generateKeyPairSync('rsa', { modulusLength: Number(spec.slice(4)), publicExponent: 65537 })
+      .privateKey;
   }
   return generateKeyPairSync('ec', { namedCurve: spec }).privateKey;
 }
@@ -33,10 +40,14 @@ export function wrapAlgFor(key: KeyObject, minRsaBits = 3072): WrapAlg {
         hint: 'use an RSA key of 3072 bits or more, or an EC key (P-256, P-384, P-521)',
       });
     }
-    if (details.publicExponent !== 65537n) throw new DkeError('ERR_KEY_INVALID', { message: 'RSA exponent must be 65537' });
+    if (details.publicExponent !== 65537n)
+      throw new DkeError('ERR_KEY_INVALID', { message: 'RSA exponent must be 65537' });
     return 'RSA-OAEP-256';
   }
-  if (key.asymmetricKeyType === 'ec' && ['prime256v1', 'secp384r1', 'secp521r1'].includes(details.namedCurve ?? '')) {
+  if (
+    key.asymmetricKeyType === 'ec' &&
+    ['prime256v1', 'secp384r1', 'secp521r1'].includes(details.namedCurve ?? '')
+  ) {
     return 'ECDH-ES+A256KW';
   }
   throw new DkeError('ERR_KEY_INVALID', {
@@ -66,7 +77,9 @@ export function publicKeyFromJwk(jwk: JWK): KeyObject {
 }
 
 function publicJwkMembers(jwk: JWK): JWK {
-  return jwk.kty === 'RSA' ? { kty: 'RSA', n: jwk.n, e: jwk.e } : ({ kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y } as JWK);
+  return jwk.kty === 'RSA'
+    ? { kty: 'RSA', n: jwk.n, e: jwk.e }
+    : ({ kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y } as JWK);
 }
 
 /** `dkepub1:` + base64url(JSON of the canonical public JWK). */
@@ -75,7 +88,9 @@ export function encodeRecipient(key: KeyObject): string {
 }
 
 export function decodeRecipient(text: string): KeyObject {
-  const body = text.startsWith(RECIPIENT_PREFIX) ? fromB64url(text.slice(RECIPIENT_PREFIX.length)) : undefined;
+  const body = text.startsWith(RECIPIENT_PREFIX)
+    ? fromB64url(text.slice(RECIPIENT_PREFIX.length))
+    : undefined;
   if (body === undefined) {
     throw new DkeError('ERR_KEY_INVALID', { message: 'not a valid dkepub1 recipient string' });
   }
@@ -85,7 +100,8 @@ export function decodeRecipient(text: string): KeyObject {
   } catch (cause) {
     throw new DkeError('ERR_KEY_INVALID', { message: 'not a valid dkepub1 recipient string', cause });
   }
-  if (typeof jwk !== 'object' || jwk === null) throw new DkeError('ERR_KEY_INVALID', { message: 'not a valid dkepub1 recipient string' });
+  if (typeof jwk !== 'object' || jwk === null)
+    throw new DkeError('ERR_KEY_INVALID', { message: 'not a valid dkepub1 recipient string' });
   return publicKeyFromJwk(jwk as JWK);
 }
 

@@ -30,7 +30,8 @@ export function sealChunk(key: Buffer, index: number, last: boolean, plaintext: 
 
 /** Opens one chunk; any failure is the vague ERR_DECRYPTION_FAILED. Returns nothing unauthenticated. */
 export function openChunk(key: Buffer, index: number, last: boolean, sealed: Uint8Array): Buffer {
-  if (sealed.length < TAG_LENGTH) throw new DkeError('ERR_DECRYPTION_FAILED', { detail: 'chunk shorter than tag' });
+  if (sealed.length < TAG_LENGTH)
+    throw new DkeError('ERR_DECRYPTION_FAILED', { detail: 'chunk shorter than tag' });
   const decipher = createDecipheriv('aes-256-gcm', key, chunkNonce(index, last));
   decipher.setAuthTag(sealed.subarray(sealed.length - TAG_LENGTH));
   const head = decipher.update(sealed.subarray(0, sealed.length - TAG_LENGTH));

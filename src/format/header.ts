@@ -53,17 +53,21 @@ function malformed(detail: string): DkeError {
 /** Validates one stanza's fields against the charset and length rules. */
 export function checkStanza(stanza: Stanza): void {
   const { type, keyId, locator, body } = stanza;
-  if (type.length < 1 || type.length > LIMITS.typeLength || !TYPE_CHARS.test(type)) throw malformed('bad stanza type');
-  if (keyId.length < 1 || keyId.length > LIMITS.keyIdLength || !KEY_ID_CHARS.test(keyId)) throw malformed('bad key id');
+  if (type.length < 1 || type.length > LIMITS.typeLength || !TYPE_CHARS.test(type))
+    throw malformed('bad stanza type');
+  if (keyId.length < 1 || keyId.length > LIMITS.keyIdLength || !KEY_ID_CHARS.test(keyId))
+    throw malformed('bad key id');
   if (Buffer.byteLength(locator, 'utf8') > LIMITS.locatorLength || LOCATOR_FORBIDDEN.test(locator)) {
     throw malformed('bad locator');
   }
-  if (body.length < 1 || body.length > LIMITS.bodyLength || !JWE_CHARS.test(body)) throw malformed('bad stanza body');
+  if (body.length < 1 || body.length > LIMITS.bodyLength || !JWE_CHARS.test(body))
+    throw malformed('bad stanza body');
 }
 
 /** Everything the MAC covers: from the magic through the commitment. */
 export function serializeUnauthenticated(header: Omit<Header, 'mac'>): Buffer {
-  if (header.stanzas.length < MIN_HOLDERS || header.stanzas.length > MAX_HOLDERS) throw malformed('holder count');
+  if (header.stanzas.length < MIN_HOLDERS || header.stanzas.length > MAX_HOLDERS)
+    throw malformed('holder count');
   const parts: Buffer[] = [
     MAGIC,
     Buffer.from([header.version]),
@@ -105,7 +109,8 @@ class Cursor {
   }
 }
 
-export type ParseResult = { readonly header: Header; readonly length: number } | { readonly incomplete: true };
+export type ParseResult =
+  { readonly header: Header; readonly length: number } | { readonly incomplete: true };
 
 /**
  * Parses a header from the start of `bytes`. Returns `{ incomplete: true }` if more bytes are needed
@@ -157,7 +162,8 @@ function parseStanza(cursor: Cursor): Stanza | undefined {
   const keyId = type && lengthPrefixed(1, LIMITS.keyIdLength);
   const locator = keyId && lengthPrefixed(2, LIMITS.locatorLength);
   const body = locator && lengthPrefixed(2, LIMITS.bodyLength);
-  if (type === undefined || keyId === undefined || locator === undefined || body === undefined) return undefined;
+  if (type === undefined || keyId === undefined || locator === undefined || body === undefined)
+    return undefined;
   const locatorText = new TextDecoder('utf-8', { fatal: false }).decode(locator);
   if (!Buffer.from(locatorText, 'utf8').equals(locator)) throw malformed('locator is not UTF-8');
   const stanza: Stanza = {

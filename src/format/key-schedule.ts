@@ -47,6 +47,8 @@ export function verifyHeaderKeys(
   const commitmentOk = timingSafeEqual(keys.commitment, commitment);
   const macOk = timingSafeEqual(headerMac(keys.macKey, authenticatedBytes), mac);
   if (!commitmentOk || !macOk) {
-    throw new DkeError('ERR_DECRYPTION_FAILED', { detail: commitmentOk ? 'header MAC mismatch' : 'key commitment mismatch' });
+    throw new DkeError('ERR_DECRYPTION_FAILED', {
+      detail: commitmentOk ? 'header MAC mismatch' : 'key commitment mismatch',
+    });
   }
 }

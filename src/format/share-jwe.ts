@@ -31,7 +31,11 @@ export interface ShareHeader {
   readonly objectId: Buffer;
 }
 
-export async function wrapShare(share: Uint8Array, publicKey: KeyObject, binding: ShareBinding): Promise<string> {
+export async function wrapShare(
+  share: Uint8Array,
+  publicKey: KeyObject,
+  binding: ShareBinding,
+): Promise<string> {
   if (share.length !== SHARE_LENGTH) throw new DkeError('ERR_INTERNAL', { detail: 'share must be 32 bytes' });
   return new CompactEncrypt(share)
     .setProtectedHeader({
@@ -59,7 +63,8 @@ export function readShareHeader(jwe: string): ShareHeader {
   }
   const { alg, enc, kid, oid, typ } = header;
   if (typ !== SHARE_TYP) throw fail('JWE typ is not opendke-share');
-  if (typeof alg !== 'string' || !(SHARE_ALGS as readonly string[]).includes(alg)) throw fail('JWE alg not allowed');
+  if (typeof alg !== 'string' || !(SHARE_ALGS as readonly string[]).includes(alg))
+    throw fail('JWE alg not allowed');
   if (enc !== SHARE_ENC) throw fail('JWE enc not allowed');
   if (typeof kid !== 'string' || kid.length === 0) throw fail('JWE kid missing');
   const objectId = typeof oid === 'string' ? fromB64url(oid) : undefined;

@@ -28,5 +28,7 @@ export interface Holder {
 
 /** How messages name a holder: its type, key id and, for remote holders, where it lives. */
 export function describeStanza(stanza: Pick<Stanza, 'type' | 'keyId' | 'locator'>): string {
-  return stanza.locator === '' ? `${stanza.type} key ${stanza.keyId}` : `${stanza.type} key ${stanza.keyId} at ${stanza.locator}`;
+  return stanza.locator === ''
+    ? `${stanza.type} key ${stanza.keyId}`
+    : `${stanza.type} key ${stanza.keyId} at ${stanza.locator}`;
 }

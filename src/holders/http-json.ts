@@ -29,12 +29,23 @@ export async function requestJson<T>(url: string, request: JsonRequest): Promise
   }
   let response: Response;
   try {
-    response = await fetch(url, { method: request.method, headers, body, redirect: 'error', signal: AbortSignal.timeout(request.timeoutMs ?? 15_000) });
+    response = await fetch(url, {
+      method: request.method,
+      headers,
+      body,
+      redirect: 'error',
+      signal: AbortSignal.timeout(request.timeoutMs ?? 15_000),
+    });
   } catch (cause) {
-    throw new DkeError('ERR_REMOTE_UNAVAILABLE', { message: `cannot reach ${url}`, cause, detail: String(cause) });
+    throw new DkeError('ERR_REMOTE_UNAVAILABLE', {
+      message: `cannot reach ${url}`,
+      cause,
+      detail: String(cause),
+    });
   }
   const text = await response.text();
-  if (text.length > MAX_ANSWER_BYTES) throw new DkeError('ERR_REMOTE_PROTOCOL', { message: `answer from ${url} is too large` });
+  if (text.length > MAX_ANSWER_BYTES)
+    throw new DkeError('ERR_REMOTE_PROTOCOL', { message: `answer from ${url} is too large` });
   let json: unknown;
   try {
     json = text === '' ? {} : JSON.parse(text);
@@ -42,7 +53,8 @@ export async function requestJson<T>(url: string, request: JsonRequest): Promise
     json = undefined;
   }
   if (!response.ok) throw statusError(url, response.status, json);
-  if (typeof json !== 'object' || json === null) throw new DkeError('ERR_REMOTE_PROTOCOL', { message: `answer from ${url} is not JSON` });
+  if (typeof json !== 'object' || json === null)
+    throw new DkeError('ERR_REMOTE_PROTOCOL', { message: `answer from ${url} is not JSON` });
   return json as T;
 }
 
@@ -50,9 +62,17 @@ function statusError(url: string, status: number, json: unknown): DkeError {
   const said = (json as { message?: unknown; error?: unknown } | undefined) ?? {};
   const serverMessage = typeof said.message === 'string' ? said.message.slice(0, 200) : undefined;
   const serverCode = typeof said.error === 'string' ? said.error.slice(0, 64) : undefined;
-  const suffix = serverMessage === undefined ? `HTTP ${status}` : `${serverMessage}${serverCode === undefined ? '' : ` (${serverCode})`}`;
-  if (status === 401) return new DkeError('ERR_REMOTE_UNAUTHENTICATED', { message: `${url} refused the token: ${suffix}`, hint: 'get a fresh token for this key service' });
-  if (status === 403 || status === 404 || status === 410) return new DkeError('ERR_REMOTE_DENIED', { message: `${url} refused: ${suffix}` });
+  const suffix =
+    serverMessage === undefined
+      ? `HTTP ${status}`
+      : `${serverMessage}${serverCode === undefined ? '' : ` (${serverCode})`}`;
+  if (status === 401)
+    return new DkeError('ERR_REMOTE_UNAUTHENTICATED', {
+      message: `${url} refused the token: ${suffix}`,
+      hint: 'get a fresh token for this key service',
+    });
+  if (status === 403 || status === 404 || status === 410)
+    return new DkeError('ERR_REMOTE_DENIED', { message: `${url} refused: ${suffix}` });
   if (status === 400 && serverCode === 'ERR_HOLDER_UNWRAP_FAILED') {
     return new DkeError('ERR_HOLDER_UNWRAP_FAILED', { message: `${url}: ${suffix}` });
   }

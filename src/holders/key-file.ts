@@ -2,7 +2,14 @@
  * Holder key files (docs/keys.md §2): JSON holding a PKCS#8 private key, either in the clear or sealed
  * with AES-256-GCM under a key derived from a passphrase with scrypt. Created with mode 0600.
  */
-import { createCipheriv, createDecipheriv, createPrivateKey, randomBytes, scrypt, type KeyObject } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createPrivateKey,
+  randomBytes,
+  scrypt,
+  type KeyObject,
+} from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { DkeError } from '../errors/index.js';
 import { fromB64url, toB64url } from '../crypto/encoding.js';
@@ -31,10 +38,18 @@ interface KeyFileJson {
   readonly sealedPrivateKey?: SealedKey;
 }
 
-function deriveKey(passphrase: string, salt: Buffer, params: { N: number; r: number; p: number }): Promise<Buffer> {
+function deriveKey(
+  passphrase: string,
+  salt: Buffer,
+  params: { N: number; r: number; p: number },
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    scrypt(passphrase.normalize('NFC'), salt, 32, { ...params, maxmem: 256 * params.N * params.r }, (error, key) =>
-      error ? reject(error) : resolve(key),
+    scrypt(
+      passphrase.normalize('NFC'),
+      salt,
+      32,
+      { ...params, maxmem: 256 * params.N * params.r },
+      (error, key) => (error ? reject(error) : resolve(key)),
     );
   });
 }
@@ -114,7 +129,8 @@ export async function parseKeyFile(text: string, passphrase?: string): Promise<K
     }
     der = await unseal(json.sealedPrivateKey, json.keyId, passphrase);
   }
-  if (der === undefined) throw new DkeError('ERR_KEY_INVALID', { message: 'key file holds no readable private key' });
+  if (der === undefined)
+    throw new DkeError('ERR_KEY_INVALID', { message: 'key file holds no readable private key' });
   let key: KeyObject;
   try {
     key = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
@@ -134,7 +150,18 @@ async function unseal(sealed: SealedKey, keyId: string, passphrase: string): Pro
   const { N, r, p } = sealed;
   // Bounded cost parameters: a hostile key file must not make us allocate gigabytes.
   const sane = [N, r, p].every(Number.isSafeInteger) && N >= 2 ** 14 && N <= 2 ** 20 && (N & (N - 1)) === 0;
-  if (sealed.kdf !== 'scrypt' || !sane || r < 1 || r > 32 || p < 1 || p > 16 || salt?.length !== 16 || nonce?.length !== 12 || ciphertext === undefined || ciphertext.length < 17) {
+  if (
+    sealed.kdf !== 'scrypt' ||
+    !sane ||
+    r < 1 ||
+    r > 32 ||
+    p < 1 ||
+    p > 16 ||
+    salt?.length !== 16 ||
+    nonce?.length !== 12 ||
+    ciphertext === undefined ||
+    ciphertext.length < 17
+  ) {
     throw new DkeError('ERR_KEY_INVALID', { message: 'key file has an unsupported or damaged sealed key' });
   }
   const wrappingKey = await deriveKey(passphrase, salt, { N, r, p });

@@ -35,7 +35,8 @@ export class LocalKeyHolder implements Holder {
   }
 
   async unwrap(stanza: Stanza, context: HolderContext): Promise<Buffer> {
-    if (this.privateKey === undefined) throw new DkeError('ERR_HOLDER_KEY_MISSING', { detail: 'public key only' });
+    if (this.privateKey === undefined)
+      throw new DkeError('ERR_HOLDER_KEY_MISSING', { detail: 'public key only' });
     const { share } = await unwrapShare(stanza.body, this.privateKey, {
       keyId: this.keyId,
       objectId: context.objectId,

@@ -23,12 +23,15 @@ export function checkKeyUrl(text: string): URL {
   } catch {
     throw new DkeError('ERR_USAGE', { message: `not a key service URL: ${text}` });
   }
-  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname) || url.hostname.startsWith('127.');
+  const loopback =
+    ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname) || url.hostname.startsWith('127.');
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
     throw new DkeError('ERR_USAGE', { message: `key service URL must use https: ${text}` });
   }
   if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
-    throw new DkeError('ERR_USAGE', { message: `key service URL must not carry a query, fragment or credentials: ${text}` });
+    throw new DkeError('ERR_USAGE', {
+      message: `key service URL must not carry a query, fragment or credentials: ${text}`,
+    });
   }
   return url;
 }
@@ -63,7 +66,9 @@ export class RemoteHolder implements Holder {
     const publicKey = publicKeyFromJwk(answer.jwk);
     wrapAlgFor(publicKey);
     if ((await keyIdOf(publicKey)) !== answer.keyId) {
-      throw new DkeError('ERR_REMOTE_PROTOCOL', { message: `key service at ${locator} sent a key that does not match its key id` });
+      throw new DkeError('ERR_REMOTE_PROTOCOL', {
+        message: `key service at ${locator} sent a key that does not match its key id`,
+      });
     }
     return new RemoteHolder(locator, answer.keyId, publicKey, tokens);
   }
@@ -74,7 +79,8 @@ export class RemoteHolder implements Holder {
   }
 
   async wrap(share: Uint8Array, context: HolderContext): Promise<Stanza> {
-    if (this.publicKey === undefined) throw new DkeError('ERR_INTERNAL', { detail: 'remote holder without public key' });
+    if (this.publicKey === undefined)
+      throw new DkeError('ERR_INTERNAL', { detail: 'remote holder without public key' });
     const body = await wrapShare(share, this.publicKey, { objectId: context.objectId, keyId: this.keyId });
     return { type: this.type, keyId: this.keyId, locator: this.locator, body };
   }
@@ -98,7 +104,9 @@ export class RemoteHolder implements Holder {
     });
     const share = typeof answer.share === 'string' ? fromB64url(answer.share) : undefined;
     if (share?.length !== SHARE_LENGTH) {
-      throw new DkeError('ERR_REMOTE_PROTOCOL', { message: `key service at ${this.locator} sent no valid share` });
+      throw new DkeError('ERR_REMOTE_PROTOCOL', {
+        message: `key service at ${this.locator} sent no valid share`,
+      });
     }
     return share;
   }
@@ -115,6 +123,8 @@ export function isTrustedLocator(locator: string, trusted: readonly string[]): b
   return trusted.some((prefix) => {
     const base = new URL(prefix);
     const basePath = base.pathname.replace(/\/+$/, '');
-    return base.origin === url.origin && (url.pathname === basePath || url.pathname.startsWith(`${basePath}/`));
+    return (
+      base.origin === url.origin && (url.pathname === basePath || url.pathname.startsWith(`${basePath}/`))
+    );
   });
 }

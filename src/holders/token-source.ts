@@ -37,7 +37,8 @@ export function clientCredentials(config: ClientCredentialsConfig): TokenSource 
         form,
         basicAuth: { user: config.clientId, password: config.clientSecret },
       });
-      if (typeof answer.access_token !== 'string') throw new DkeError('ERR_REMOTE_PROTOCOL', { message: 'token endpoint sent no access_token' });
+      if (typeof answer.access_token !== 'string')
+        throw new DkeError('ERR_REMOTE_PROTOCOL', { message: 'token endpoint sent no access_token' });
       const lifetime = typeof answer.expires_in === 'number' ? answer.expires_in : 60;
       cached = { token: answer.access_token, expiresAt: Date.now() + Math.max(0, lifetime - 30) * 1000 };
       return cached.token;
@@ -48,6 +49,7 @@ export function clientCredentials(config: ClientCredentialsConfig): TokenSource 
 async function discoverTokenEndpoint(issuer: string): Promise<string> {
   const url = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
   const doc = await requestJson<{ token_endpoint?: unknown; issuer?: unknown }>(url, { method: 'GET' });
-  if (typeof doc.token_endpoint !== 'string') throw new DkeError('ERR_REMOTE_PROTOCOL', { message: `${url} names no token_endpoint` });
+  if (typeof doc.token_endpoint !== 'string')
+    throw new DkeError('ERR_REMOTE_PROTOCOL', { message: `${url} names no token_endpoint` });
   return doc.token_endpoint;
 }

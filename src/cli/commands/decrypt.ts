@@ -26,8 +26,16 @@ export function registerDecrypt(program: Command): void {
     .description('decrypt an OpenDKE file; needs the key of every holder named in it')
     .argument('[input]', 'file to decrypt, or - for stdin', '-')
     .option('-i, --identity <file>', 'a holder key file made by dke keygen (repeat)', collect, [])
-    .option('-k, --key-service <url>', 'trust this key service (URL prefix, e.g. https://host/keys) to unwrap remote holders (repeat)', collect, [])
-    .option('-o, --output <file>', 'output file (default: stdout); written atomically, removed on any failure')
+    .option(
+      '-k, --key-service <url>',
+      'trust this key service (URL prefix, e.g. https://host/keys) to unwrap remote holders (repeat)',
+      collect,
+      [],
+    )
+    .option(
+      '-o, --output <file>',
+      'output file (default: stdout); written atomically, removed on any failure',
+    )
     .option('-f, --force', 'replace an existing output file')
     .option('--passphrase-file <file>', 'passphrase for protected key files (or DKE_PASSPHRASE)')
     .option('--token-file <file>', 'bearer token for the key service (or DKE_TOKEN)')
@@ -41,7 +49,9 @@ export function registerDecrypt(program: Command): void {
       const source = await openInput(input);
       const tap = progressTap(source.size, 'decrypting');
       const ciphertext = tap === undefined ? source.stream : source.stream.pipe(tap);
-      const plaintext = decryptIterable(ciphertext, holders, { resolveHolder: remoteResolver(options.keyService, tokens) });
+      const plaintext = decryptIterable(ciphertext, holders, {
+        resolveHolder: remoteResolver(options.keyService, tokens),
+      });
       await writeOutput(plaintext, options.output, { force: options.force === true, mode: 0o600 });
     });
 }

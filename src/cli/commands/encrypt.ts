@@ -20,18 +20,28 @@ export function registerEncrypt(program: Command): void {
     .command('encrypt')
     .description('encrypt a file or stdin so that it opens only with the keys of every holder')
     .argument('[input]', 'file to encrypt, or - for stdin', '-')
-    .option('-H, --holder <holder>', 'a holder: dkepub1:... recipient, key file, JWK/PEM public key, or https://host/keys/NAME (repeat; at least two)', collect, [])
+    .option(
+      '-H, --holder <holder>',
+      'a holder: dkepub1:... recipient, key file, JWK/PEM public key, or https://host/keys/NAME (repeat; at least two)',
+      collect,
+      [],
+    )
     .option('-o, --output <file>', 'output file (default: stdout); written atomically')
     .option('-f, --force', 'replace an existing output file')
     .action(async (input: string, options: EncryptOptions) => {
       if (options.holder.length < 2) {
-        throw new DkeError('ERR_TOO_FEW_HOLDERS', { hint: 'name at least two holders: --holder PROVIDER --holder CUSTOMER' });
+        throw new DkeError('ERR_TOO_FEW_HOLDERS', {
+          hint: 'name at least two holders: --holder PROVIDER --holder CUSTOMER',
+        });
       }
       const holders: Holder[] = [];
       for (const spec of options.holder) holders.push(await resolveHolder(spec));
       const source = await openInput(input);
       const tap = progressTap(source.size, 'encrypting');
       const plaintext = tap === undefined ? source.stream : source.stream.pipe(tap);
-      await writeOutput(encryptIterable(plaintext, holders), options.output, { force: options.force === true, mode: 0o644 });
+      await writeOutput(encryptIterable(plaintext, holders), options.output, {
+        force: options.force === true,
+        mode: 0o644,
+      });
     });
 }

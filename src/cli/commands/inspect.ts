@@ -11,7 +11,9 @@ import { readShareHeader } from '../../format/share-jwe.js';
 export function registerInspect(program: Command): void {
   program
     .command('inspect')
-    .description('show format version, object id, holders and sizes of an OpenDKE file (no key needed; unauthenticated)')
+    .description(
+      'show format version, object id, holders and sizes of an OpenDKE file (no key needed; unauthenticated)',
+    )
     .argument('<file>', 'the OpenDKE file')
     .option('--json', 'print JSON')
     .action(async (file: string, options: { json?: boolean }) => {
@@ -41,7 +43,12 @@ export function registerInspect(program: Command): void {
           } catch {
             alg = null;
           }
-          return { type: stanza.type, keyId: stanza.keyId, locator: stanza.locator === '' ? null : stanza.locator, wrap: alg };
+          return {
+            type: stanza.type,
+            keyId: stanza.keyId,
+            locator: stanza.locator === '' ? null : stanza.locator,
+            wrap: alg,
+          };
         }),
       };
       if (options.json === true) {
@@ -55,7 +62,10 @@ export function registerInspect(program: Command): void {
         `chunk size:  ${report.chunkSize} bytes`,
         `sizes:       ${report.fileBytes} bytes on disk, header ${report.headerBytes}, ${report.chunks} chunk(s), plaintext ${report.plaintextBytes ?? 'invalid'} bytes`,
         `holders:     ${report.holders.length}`,
-        ...report.holders.map((h, i) => `  ${i + 1}. ${h.type} key ${h.keyId}${h.locator === null ? '' : ` at ${h.locator}`} (${h.wrap ?? 'unreadable wrap'})`),
+        ...report.holders.map(
+          (h, i) =>
+            `  ${i + 1}. ${h.type} key ${h.keyId}${h.locator === null ? '' : ` at ${h.locator}`} (${h.wrap ?? 'unreadable wrap'})`,
+        ),
       ];
       process.stdout.write(`${lines.join('\n')}\n`);
     });

@@ -2,7 +2,14 @@
 import { Command, Option } from 'commander';
 import { promises as fs } from 'node:fs';
 import { DkeError } from '../../errors/index.js';
-import { DEFAULT_KEY_SPEC, NATIVE_KEY_SPECS, encodeRecipient, generateHolderKey, keyIdOf, type KeySpec } from '../../crypto/holder-keys.js';
+import {
+  DEFAULT_KEY_SPEC,
+  NATIVE_KEY_SPECS,
+  encodeRecipient,
+  generateHolderKey,
+  keyIdOf,
+  type KeySpec,
+} from '../../crypto/holder-keys.js';
 import { writeKeyFile } from '../../holders/key-file.js';
 import { info } from '../output.js';
 
@@ -17,21 +24,39 @@ export function registerKeygen(program: Command): void {
   program
     .command('keygen')
     .description('create a holder key file and print its public recipient string')
-    .requiredOption('-o, --output <file>', 'where to write the private key file (created 0600, never overwritten)')
-    .addOption(new Option('-t, --type <type>', 'key type').choices(NATIVE_KEY_SPECS as string[]).default(DEFAULT_KEY_SPEC))
-    .option('--passphrase-file <file>', 'protect the key file with the passphrase in this file (scrypt + AES-256-GCM); DKE_PASSPHRASE works too')
+    .requiredOption(
+      '-o, --output <file>',
+      'where to write the private key file (created 0600, never overwritten)',
+    )
+    .addOption(
+      new Option('-t, --type <type>', 'key type')
+        .choices(NATIVE_KEY_SPECS as string[])
+        .default(DEFAULT_KEY_SPEC),
+    )
+    .option(
+      '--passphrase-file <file>',
+      'protect the key file with the passphrase in this file (scrypt + AES-256-GCM); DKE_PASSPHRASE works too',
+    )
     .option('-q, --quiet', 'print only the recipient string')
     .action(async (options: KeygenOptions) => {
       let passphrase = process.env.DKE_PASSPHRASE;
       if (options.passphraseFile !== undefined) {
-        passphrase = (await fs.readFile(options.passphraseFile, 'utf8').catch((cause: unknown) => {
-          throw new DkeError('ERR_IO', { message: `cannot read passphrase file ${options.passphraseFile}`, cause });
-        })).replace(/\r?\n$/, '');
+        passphrase = (
+          await fs.readFile(options.passphraseFile, 'utf8').catch((cause: unknown) => {
+            throw new DkeError('ERR_IO', {
+              message: `cannot read passphrase file ${options.passphraseFile}`,
+              cause,
+            });
+          })
+        ).replace(/\r?\n$/, '');
       }
       if (passphrase === '') throw new DkeError('ERR_USAGE', { message: 'the passphrase is empty' });
       const key = generateHolderKey(options.type);
       await writeKeyFile(options.output, key, passphrase);
-      if (options.quiet !== true) info(`dke: wrote ${options.type} key ${await keyIdOf(key)} to ${options.output}${passphrase === undefined ? '' : ' (passphrase-protected)'}`);
+      if (options.quiet !== true)
+        info(
+          `dke: wrote ${options.type} key ${await keyIdOf(key)} to ${options.output}${passphrase === undefined ? '' : ' (passphrase-protected)'}`,
+        );
       process.stdout.write(`${encodeRecipient(key)}\n`);
     });
 }

@@ -1,0 +1,43 @@
+/**
+ * Bounded memory for large streams. Each sealed or opened chunk is a fresh Buffer outside the V8 heap;
+ * V8 only collects such garbage once about 64 MiB of it has piled up (its external-memory soft limit),
+ * which alone would break the 64 MiB peak-RSS budget. Streams therefore ask for a cheap young-generation
+ * collection every few MiB. `gc` is reached through V8's documented --expose-gc flag, set at run time.
+ */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+type GcFunction = (options?: { type?: 'minor' | 'major'; execution?: 'sync' | 'async' }) => void;
+
+let gc: GcFunction | null | undefined;
+
+function collector(): GcFunction | null {
+  if (gc === undefined) {
+    try {
+      setFlagsFromString('--expose-gc');
+      gc = runInNewContext('gc') as GcFunction;
+    } catch {
+      gc = null; // not available (e.g. a restricted runtime): memory is then bounded by V8's own limit
+    }
+  }
+  return gc;
+}
+
+/** Bytes of chunk traffic between young-generation collections. */
+export const COLLECT_EVERY_BYTES = 4 * 1024 * 1024;
+/** Every so many young collections, a full one: buffers still in flight at a young collection get promoted. */
+export const FULL_COLLECT_EVERY = 8;
+
+/** Counts processed bytes and collects young garbage every COLLECT_EVERY_BYTES. */
+export class GarbageBudget {
+  private sinceCollect = 0;
+  private collections = 0;
+  spend(bytes: number): void {
+    this.sinceCollect += bytes;
+    if (this.sinceCollect >= COLLECT_EVERY_BYTES) {
+      this.sinceCollect = 0;
+      this.collections++;
+      collector()?.({ type: this.collections % FULL_COLLECT_EVERY === 0 ? 'major' : 'minor' });
+    }
+  }
+}
