@@ -159,5 +159,42 @@ export interface KeyCore {
    * (ERR_OBJECT_REVOKED, when objectId is given). State is read per call, so lifecycle changes made by
    * another process take effect on the next request.
    */
-  privateKeyFor(name: string, keyId: string, principal: Principal, objectId?: string): { key: KeyObject; version: KeyVersionInfo };
+  privateKeyFor(
+    name: string,
+    keyId: string,
+    principal: Principal,
+    objectId?: string,
+  ): { key: KeyObject; version: KeyVersionInfo };
+}
+
+// ---------------------------------------------------------------- key administration (src/keystore)
+
+/** Key lifecycle operations the admin API and the `dke key` CLI call (implemented by src/keystore). */
+export interface KeyAdmin {
+  create(
+    name: string,
+    options?: { readonly protocol?: KeyProtocol; readonly spec?: KeySpec; readonly cacheSeconds?: number },
+  ): Promise<KeyInfo>;
+  /** Imports a PKCS#1 or PKCS#8 PEM private key as version 1 of a new key. */
+  import(
+    name: string,
+    pem: string,
+    options?: { readonly protocol?: KeyProtocol; readonly spec?: KeySpec; readonly cacheSeconds?: number },
+  ): Promise<KeyInfo>;
+  /** New active version (generated, or from `pem`); older versions keep working. */
+  rotate(name: string, options?: { readonly pem?: string; readonly spec?: KeySpec }): Promise<KeyInfo>;
+  disable(name: string): KeyInfo;
+  enable(name: string): KeyInfo;
+  /** Crypto-shreds every version's private key; irreversible. */
+  destroy(name: string): KeyInfo;
+  list(): KeyInfo[];
+  describe(name: string): KeyInfo;
+  /** Replaces the whole policy (validated and normalised; ERR_BAD_REQUEST names a bad field). */
+  setPolicy(name: string, policy: KeyPolicy): KeyInfo;
+  setCacheSeconds(name: string, seconds: number | undefined): KeyInfo;
+  /** False when already revoked. */
+  revokeObject(name: string, objectId: string): boolean;
+  /** False when not revoked. */
+  unrevokeObject(name: string, objectId: string): boolean;
+  listRevokedObjects(name: string): { readonly objectId: string; readonly revokedAt: string }[];
 }

@@ -1,0 +1,119 @@
+/**
+ * The native OpenDKE key-service protocol (docs/protocol.md):
+ *   GET  /keys/{name}         public key of the active version (no auth)
+ *   POST /keys/{name}/unwrap  unwrap one holder share (bearer token), audited
+ */
+import { DkeError } from '../../errors/index.js';
+import { toB64url } from '../../crypto/encoding.js';
+import { publicKeyFromJwk, wrapAlgFor } from '../../crypto/holder-keys.js';
+import { readShareHeader, unwrapShare, MAX_JWE_LENGTH } from '../../format/share-jwe.js';
+import type { KeyInfo, KeyVersionInfo } from '../../service/contracts.js';
+import type { DkeApp, RouteContext } from '../../service/app.js';
+import { errorResponses, keyNameParam } from './schemas.js';
+
+interface NameParams {
+  readonly name: string;
+}
+
+/** The active version of an enabled native key: what new files may be encrypted to. */
+function activeVersion(key: KeyInfo): KeyVersionInfo {
+  if (key.state === 'destroyed') throw new DkeError('ERR_KEY_DESTROYED');
+  if (key.state === 'disabled') throw new DkeError('ERR_KEY_DISABLED');
+  const version = key.versions.find((v) => v.version === key.activeVersion);
+  if (version === undefined || version.destroyed) throw new DkeError('ERR_KEY_DESTROYED');
+  return version;
+}
+
+function nativeKey(ctx: RouteContext, name: string): KeyInfo {
+  const key = ctx.keys.describe(name);
+  if (key.protocol !== 'native')
+    throw new DkeError('ERR_KEY_NOT_FOUND', { detail: `${name} is ${key.protocol}` });
+  return key;
+}
+
+export function registerNativeRoutes(app: DkeApp, ctx: RouteContext): void {
+  app.get<{ Params: NameParams }>(
+    '/keys/:name',
+    {
+      schema: {
+        params: keyNameParam,
+        response: {
+          200: {
+            type: 'object',
+            required: ['name', 'keyId', 'version', 'alg', 'jwk'],
+            properties: {
+              name: { type: 'string' },
+              keyId: { type: 'string' },
+              version: { type: 'integer' },
+              alg: { type: 'string' },
+              jwk: { type: 'object', additionalProperties: { type: 'string' } },
+            },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    (request) => {
+      const key = nativeKey(ctx, request.params.name);
+      const version = activeVersion(key);
+      return {
+        name: key.name,
+        keyId: version.keyId,
+        version: version.version,
+        alg: wrapAlgFor(publicKeyFromJwk(version.publicJwk)),
+        jwk: version.publicJwk,
+      };
+    },
+  );
+
+  app.post<{ Params: NameParams; Body: { stanza: string } }>(
+    '/keys/:name/unwrap',
+    {
+      schema: {
+        params: keyNameParam,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['stanza'],
+          properties: { stanza: { type: 'string', minLength: 1, maxLength: MAX_JWE_LENGTH } },
+        },
+        response: {
+          200: {
+            type: 'object',
+            required: ['share', 'keyId', 'version', 'objectId'],
+            properties: {
+              share: { type: 'string' },
+              keyId: { type: 'string' },
+              version: { type: 'integer' },
+              objectId: { type: 'string' },
+            },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const { stanza } = request.body;
+      // Only a routing hint until the JWE decrypts: the AES-GCM tag authenticates this header.
+      const claimed = readShareHeader(stanza);
+      return ctx.unwrap.run({
+        protocol: 'native',
+        action: 'native.unwrap',
+        keyName: request.params.name,
+        keyId: claimed.kid,
+        objectId: toB64url(claimed.objectId),
+        authorization: request.headers.authorization,
+        clientAddress: request.ip,
+        requestId: request.id,
+        operate: async (privateKey, version) => {
+          const { share, header } = await unwrapShare(stanza, privateKey, { keyId: version.keyId });
+          const objectId = toB64url(header.objectId);
+          return {
+            value: { share: toB64url(share), keyId: version.keyId, version: version.version, objectId },
+            objectId,
+          };
+        },
+      });
+    },
+  );
+}

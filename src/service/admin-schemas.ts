@@ -1,0 +1,108 @@
+/** JSON schemas of the admin API (docs/protocol.md "Admin API"). */
+
+export const KEY_SPECS = ['P-256', 'P-384', 'P-521', 'RSA-2048', 'RSA-3072', 'RSA-4096'] as const;
+const PEM_MAX = 16 * 1024;
+
+const stringList = { type: 'array', maxItems: 1000, items: { type: 'string', maxLength: 512 } } as const;
+
+export const policySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { users: stringList, groups: stringList, roles: stringList, tenants: stringList },
+} as const;
+
+export const nameParams = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: { type: 'string', minLength: 1, maxLength: 64 } },
+} as const;
+
+export const revocationParams = {
+  type: 'object',
+  required: ['name', 'objectId'],
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: 64 },
+    objectId: { type: 'string', minLength: 1, maxLength: 128 },
+  },
+} as const;
+
+export const createKeyBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name'],
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: 64 },
+    protocol: { enum: ['native', 'ms-dke'] },
+    spec: { enum: KEY_SPECS },
+    cacheSeconds: { type: 'integer', minimum: 0 },
+    policy: policySchema,
+    /** Present: import this PKCS#1/PKCS#8 PEM instead of generating a key. */
+    privateKeyPem: { type: 'string', minLength: 1, maxLength: PEM_MAX },
+  },
+} as const;
+
+export const rotateKeyBody = {
+  type: ['object', 'null'],
+  additionalProperties: false,
+  properties: {
+    spec: { enum: KEY_SPECS },
+    privateKeyPem: { type: 'string', minLength: 1, maxLength: PEM_MAX },
+  },
+} as const;
+
+export const destroyKeyBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['confirm'],
+  properties: { confirm: { type: 'string', maxLength: 64 } },
+} as const;
+
+export const cacheBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['cacheSeconds'],
+  properties: { cacheSeconds: { type: 'integer', minimum: 0 } },
+} as const;
+
+export const auditQuerystring = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    key: { type: 'string', maxLength: 64 },
+    object: { type: 'string', maxLength: 128 },
+    subject: { type: 'string', maxLength: 512 },
+    identity: { type: 'string', maxLength: 512 },
+    since: { type: 'string', maxLength: 64 },
+    limit: { type: 'integer', minimum: 1, maximum: 1000 },
+  },
+} as const;
+
+const versionSchema = {
+  type: 'object',
+  properties: {
+    version: { type: 'integer' },
+    keyId: { type: 'string' },
+    spec: { type: 'string' },
+    publicJwk: { type: 'object', additionalProperties: { type: 'string' } },
+    createdAt: { type: 'string' },
+    destroyed: { type: 'boolean' },
+  },
+} as const;
+
+/** Response whitelist: nothing but these fields of a key ever leaves the admin API. */
+export const keyInfoSchema = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    protocol: { type: 'string' },
+    state: { type: 'string' },
+    activeVersion: { type: 'integer' },
+    cacheSeconds: { type: 'integer' },
+    policy: {
+      type: 'object',
+      properties: { users: stringList, groups: stringList, roles: stringList, tenants: stringList },
+    },
+    versions: { type: 'array', items: versionSchema },
+    createdAt: { type: 'string' },
+  },
+} as const;

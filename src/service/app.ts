@@ -1,0 +1,176 @@
+/**
+ * `buildApp(deps)`: the key service as a Fastify instance, routes registered, not listening (tests inject
+ * or listen on port 0; `startServer` listens for real). Everything process-wide (store, config files,
+ * logger destination) comes in through `deps`, so one process can run several independent apps.
+ */
+import { randomUUID } from 'node:crypto';
+import fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import type { AuditLog, Authenticator, KeyCore } from './contracts.js';
+import { createAuditedUnwrap, type AuditedUnwrap } from './audited-unwrap.js';
+import { bearerChallenge } from './challenge.js';
+import { problemOf, problem, type HttpProblem, type ProblemMapper } from './http-errors.js';
+import { createMetrics, type ServiceMetrics } from './metrics.js';
+import { registerAdminRoutes, type KeyAdmin } from './admin-routes.js';
+import { registerNativeRoutes } from '../protocols/native/routes.js';
+import { registerMsDkeRoutes } from '../protocols/ms-dke/routes.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The protocol's adjustments to error answers (MS DKE: 400 for unknown keys, empty 403). */
+    problem?: ProblemMapper;
+  }
+}
+
+export interface AppOptions {
+  /** Externally visible base URL; without it, scheme and host come from the request (trusted proxies only). */
+  readonly publicBaseUrl?: string;
+  readonly trustedProxies?: readonly string[];
+  readonly bodyLimit?: number;
+  readonly requestTimeoutMs?: number;
+  readonly keepAliveTimeoutMs?: number;
+  /** Serve GET /metrics. Default true. */
+  readonly metrics?: boolean;
+  /** PEM certificate chain and key: serve HTTPS. */
+  readonly tls?: { readonly cert: Buffer | string; readonly key: Buffer | string };
+}
+
+export interface AppDeps {
+  readonly keys: KeyCore;
+  /** Key lifecycle for the admin API; without it, /admin routes are not served. */
+  readonly admin?: KeyAdmin;
+  readonly audit: AuditLog;
+  readonly authenticator: Authenticator;
+  readonly options?: AppOptions;
+  /** Structured logger (createLogger); default: no logging. */
+  readonly logger?: FastifyBaseLogger;
+  readonly metrics?: ServiceMetrics;
+}
+
+/** What route modules receive. */
+export interface RouteContext {
+  readonly keys: KeyCore;
+  readonly admin: KeyAdmin | undefined;
+  readonly audit: AuditLog;
+  readonly authenticator: Authenticator;
+  readonly unwrap: AuditedUnwrap;
+  readonly publicBaseUrl: string | undefined;
+}
+
+export type DkeApp = FastifyInstance;
+
+const DEFAULT_BODY_LIMIT = 64 * 1024;
+const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+/** How often Node checks requestTimeout/headersTimeout (its default, 30 s, would make a 10 s limit 40 s). */
+const TIMEOUT_CHECK_INTERVAL_MS = 250;
+
+function sendProblem(reply: FastifyReply, answer: HttpProblem): FastifyReply {
+  reply.code(answer.status);
+  for (const [name, value] of Object.entries(answer.headers ?? {})) reply.header(name, value);
+  if (answer.emptyBody === true) return reply.send();
+  return reply.type('application/json; charset=utf-8').send({ error: answer.code, message: answer.message });
+}
+
+export function buildApp(deps: AppDeps): DkeApp {
+  const options = deps.options ?? {};
+  const metrics = deps.metrics ?? createMetrics();
+  const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const serverOptions = {
+    connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
+    headersTimeout: requestTimeout,
+  };
+  const trusted = options.trustedProxies ?? [];
+
+  const app = fastify({
+    ...(options.tls === undefined
+      ? { http: serverOptions }
+      : { https: { ...serverOptions, ...options.tls } }),
+    ...(deps.logger === undefined ? { logger: false } : { loggerInstance: deps.logger }),
+    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    requestTimeout,
+    connectionTimeout: requestTimeout * 2,
+    keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000,
+    trustProxy: trusted.length === 0 ? false : [...trusted],
+    genReqId: () => randomUUID(),
+    // A trailing slash must not change which key is meant (and must not end up in an MS DKE kid).
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 },
+    return503OnClosing: true,
+    // Unknown fields are refused, not silently dropped (Fastify's default strips them).
+    ajv: { customOptions: { removeAdditional: false } },
+  }) as unknown as DkeApp;
+
+  // JSON only: without this, Fastify would parse text/plain bodies too (415 is the documented answer).
+  app.removeContentTypeParser('text/plain');
+
+  const ctx: RouteContext = {
+    keys: deps.keys,
+    admin: deps.admin,
+    audit: deps.audit,
+    authenticator: deps.authenticator,
+    unwrap: createAuditedUnwrap({
+      keys: deps.keys,
+      audit: deps.audit,
+      authenticator: deps.authenticator,
+      metrics,
+    }),
+    publicBaseUrl: options.publicBaseUrl?.replace(/\/+$/, ''),
+  };
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    reply.header('cache-control', 'no-store');
+    reply.header('x-content-type-options', 'nosniff');
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.observeRequest(
+      request.routeOptions.url ?? 'unmatched',
+      request.method,
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  // The single error handler: every route's errors, Fastify's parsing and validation errors included.
+  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    let answer = problemOf(error);
+    const detail = (error as { detail?: unknown }).detail;
+    if (answer.status >= 500) {
+      request.log.error({ code: answer.code, detail, err: error }, 'request failed');
+    } else {
+      request.log.info({ code: answer.code, detail }, 'request refused');
+    }
+    if (answer.status === 401) {
+      const invalid = answer.code === 'ERR_AUTH_INVALID';
+      answer = {
+        ...answer,
+        headers: { 'www-authenticate': bearerChallenge(deps.authenticator.challenge, invalid) },
+      };
+    }
+    const mapper = request.routeOptions.config.problem;
+    return sendProblem(reply, mapper === undefined ? answer : mapper(answer));
+  });
+  app.setNotFoundHandler((_request, reply) => sendProblem(reply, problem('ERR_NOT_FOUND')));
+
+  app.get(
+    '/healthz',
+    { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } },
+    () => ({ status: 'ok' }),
+  );
+  if (options.metrics !== false) {
+    app.get('/metrics', { schema: { querystring: { type: 'object' } } }, async (_request, reply) => {
+      reply.type(metrics.registry.contentType);
+      return metrics.registry.metrics();
+    });
+  }
+
+  registerNativeRoutes(app, ctx);
+  if (deps.admin !== undefined) registerAdminRoutes(app, ctx, deps.admin);
+  // Last: MS DKE owns the catch-all `/{keyName}` routes; static routes above win over them.
+  registerMsDkeRoutes(app, ctx);
+  return app;
+}
