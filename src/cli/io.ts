@@ -7,12 +7,12 @@
 import { createReadStream, createWriteStream, promises as fs, unlinkSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { DkeError } from '../errors/index.js';
 
 export interface Input {
-  readonly stream: Readable;
+  /** The bytes; for files a reused buffer: each piece is valid until the next is requested. */
+  readonly stream: AsyncIterable<Uint8Array>;
   /** Byte size when known (regular files), for the progress bar. */
   readonly size: number | undefined;
   readonly name: string;
@@ -43,8 +43,55 @@ export async function openInput(file: string | undefined): Promise<Input> {
     throw ioError(`cannot read ${file}`, cause);
   }
   if (stats.isDirectory()) throw new DkeError('ERR_IO', { message: `cannot read ${file}: is a directory` });
-  const stream = createReadStream(file, { highWaterMark: READ_CHUNK });
+  const stream = stats.isFile()
+    ? readFileReusing(file)
+    : createReadStream(file, { highWaterMark: READ_CHUNK });
   return { stream, size: stats.isFile() ? stats.size : undefined, name: file };
+}
+
+/** Reads a regular file into one reused buffer (no garbage per read; consumers copy what they keep). */
+async function* readFileReusing(file: string): AsyncGenerator<Buffer> {
+  const handle = await fs.open(file, 'r').catch((cause: unknown) => {
+    throw ioError(`cannot read ${file}`, cause);
+  });
+  const buffer = Buffer.allocUnsafeSlow(READ_CHUNK);
+  try {
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) return;
+      yield buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Writes every buffer and waits until the stream is done with it before taking the next, so sources
+ * may reuse their buffers (and memory stays flat).
+ */
+async function writeEach(source: AsyncIterable<Uint8Array>, sink: Writable): Promise<void> {
+  const failed = new Promise<never>((_, reject) => sink.once('error', reject));
+  failed.catch(() => undefined);
+  for await (const chunk of source) {
+    await Promise.race([
+      new Promise<void>((resolve, reject) =>
+        sink.write(chunk, (error) => (error ? reject(error) : resolve())),
+      ),
+      failed,
+    ]);
+  }
+}
+
+async function writeFully(handle: fs.FileHandle, chunk: Uint8Array, target: string): Promise<void> {
+  for (let offset = 0; offset < chunk.length;) {
+    const { bytesWritten } = await handle
+      .write(chunk, offset, chunk.length - offset)
+      .catch((cause: unknown) => {
+        throw ioError(`cannot write ${target}`, cause);
+      });
+    offset += bytesWritten;
+  }
 }
 
 export interface OutputOptions {
@@ -61,7 +108,7 @@ export async function writeOutput(
   options: OutputOptions,
 ): Promise<void> {
   if (target === undefined || target === '-') {
-    await pipeline(source, process.stdout, { end: false });
+    await writeEach(source, process.stdout);
     return;
   }
   let existing: Stats | undefined;
@@ -73,7 +120,8 @@ export async function writeOutput(
   if (existing !== undefined && !existing.isFile()) {
     if (existing.isDirectory())
       throw new DkeError('ERR_IO', { message: `cannot write ${target}: is a directory` });
-    await pipeline(source, createWriteStream(target, { flags: 'w' })); // device or pipe: nothing to rename
+    const device = createWriteStream(target, { flags: 'w' }); // device or pipe: nothing to rename
+    await writeEach(source, device).finally(() => device.destroy());
     return;
   }
   if (existing !== undefined && !options.force) {
@@ -114,15 +162,12 @@ async function writeAtomically(
   removeTemporariesOnSignal();
   liveTemporaries.add(temporary);
   try {
-    await pipeline(source, createWriteStream(temporary, { flags: 'wx', mode })).catch((cause: unknown) => {
-      throw (cause as NodeJS.ErrnoException).syscall !== undefined
-        ? ioError(`cannot write ${target}`, cause)
-        : cause;
+    const handle = await fs.open(temporary, 'wx', mode).catch((cause: unknown) => {
+      throw ioError(`cannot write ${target}`, cause);
     });
-    // Durable before it becomes visible under the target name.
-    const handle = await fs.open(temporary, 'r+');
     try {
-      await handle.sync();
+      for await (const chunk of source) await writeFully(handle, chunk, target);
+      await handle.sync(); // durable before it becomes visible under the target name
     } finally {
       await handle.close();
     }

@@ -18,7 +18,7 @@ export function buildProgram(): Command {
 
 export async function main(argv: readonly string[]): Promise<number> {
   try {
-    await buildProgram().parseAsync(argv as string[]);
+    await buildProgram().parseAsync(argv);
     return EXIT.OK;
   } catch (error) {
     if (error instanceof CommanderError) {

@@ -1,12 +1,19 @@
 /** A progress bar on stderr for large inputs, only when stderr is a terminal. */
-import { Transform } from 'node:stream';
-import { SingleBar, Presets } from 'cli-progress';
 
 const MIN_SIZE_FOR_BAR = 16 * 1024 * 1024;
 
-export function progressTap(total: number | undefined, label: string): Transform | undefined {
-  if (total === undefined || total < MIN_SIZE_FOR_BAR || !process.stderr.isTTY || process.env.CI)
-    return undefined;
+/** Passes the bytes through, drawing a bar when stderr is a terminal and the input is large. */
+export async function* withProgress(
+  source: AsyncIterable<Uint8Array>,
+  total: number | undefined,
+  label: string,
+): AsyncGenerator<Uint8Array> {
+  if (total === undefined || total < MIN_SIZE_FOR_BAR || !process.stderr.isTTY || process.env.CI) {
+    yield* source;
+    return;
+  }
+  // Loaded only when a bar is drawn: it costs memory that a piped run should not pay.
+  const { SingleBar, Presets } = await import('cli-progress');
   const bar = new SingleBar(
     {
       format: `${label} [{bar}] {percentage}% | {value}/{total} MiB | {eta_formatted}`,
@@ -18,19 +25,13 @@ export function progressTap(total: number | undefined, label: string): Transform
   const mib = (bytes: number): number => Math.round(bytes / 1048576);
   bar.start(mib(total), 0);
   let seen = 0;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, done) {
+  try {
+    for await (const chunk of source) {
       seen += chunk.length;
       bar.update(mib(seen));
-      done(null, chunk);
-    },
-    flush(done) {
-      bar.stop();
-      done();
-    },
-    destroy(error, done) {
-      bar.stop();
-      done(error);
-    },
-  });
+      yield chunk;
+    }
+  } finally {
+    bar.stop();
+  }
 }

@@ -4,17 +4,12 @@
  */
 import { Readable } from 'node:stream';
 import { DkeError, isDkeError } from '../errors/index.js';
-import { TAG_LENGTH } from '../format/constants.js';
 import { serializeUnauthenticated, type Header, type Stanza } from '../format/header.js';
 import { deriveObjectKeys, verifyHeaderKeys } from '../format/key-schedule.js';
 import { readShareHeader } from '../format/share-jwe.js';
 import { describeStanza, type Holder } from '../holders/holder.js';
 import { readHeader } from './read-header.js';
-import { rechunk } from './rechunk.js';
-import { orderedMap } from './ordered-map.js';
-import { BATCH_CHUNKS, inFlightBatches, pickWorkers } from './batching.js';
-import type { ChunkWorkers } from './chunk-workers.js';
-import { GarbageBudget } from './memory.js';
+import { batchStream, copied } from './batch-stream.js';
 
 /** Holder types this implementation knows; others are reported as unsupported. */
 export const KNOWN_HOLDER_TYPES: readonly string[] = ['local', 'remote'];
@@ -22,7 +17,6 @@ export const KNOWN_HOLDER_TYPES: readonly string[] = ['local', 'remote'];
 export interface DecryptOptions {
   /** Called for stanzas no given holder can unwrap (e.g. builds remote holders for trusted key services). */
   readonly resolveHolder?: (stanza: Stanza) => Holder | undefined;
-  readonly workers?: ChunkWorkers;
   /** Called once the header is authenticated, before any plaintext. */
   readonly onHeader?: (header: Header) => void;
 }
@@ -97,8 +91,12 @@ async function unwrapAll(header: Header, holders: Holder[]): Promise<Buffer[]> {
   return shares;
 }
 
-/** The plaintext as an async generator of buffers. */
-export async function* decryptIterable(
+/**
+ * The plaintext as an async generator of reused buffers: each is valid only until the next is requested.
+ * Every yielded byte is authenticated; a failure later in the stream still means the whole output is
+ * invalid (docs/format.md §7). Use decryptIterable() or decrypt() to keep references.
+ */
+export async function* decryptReusing(
   source: AsyncIterable<Uint8Array>,
   holders: readonly Holder[],
   options: DecryptOptions = {},
@@ -111,28 +109,26 @@ export async function* decryptIterable(
   try {
     verifyHeaderKeys(keys, header.commitment, serializeUnauthenticated(header), header.mac);
     options.onHeader?.(header);
-    const chunkSize = 2 ** header.chunkLog2;
-    const batchSize = (chunkSize + TAG_LENGTH) * BATCH_CHUNKS;
-    const budget = new GarbageBudget();
-    for await (const output of orderedMap(
-      rechunk(rest.stream, batchSize, rest.buffered),
-      inFlightBatches(options.workers),
-      (batch, index) =>
-        pickWorkers(options.workers, index).run('open', {
-          key: keys.payloadKey,
-          chunkSize,
-          firstIndex: index * BATCH_CHUNKS,
-          data: batch.data,
-          last: batch.last,
-        }),
-    )) {
-      yield output;
-      budget.spend(output.length);
-    }
+    yield* batchStream({
+      op: 'open',
+      key: keys.payloadKey,
+      chunkSize: 2 ** header.chunkLog2,
+      source: rest.stream,
+      initial: rest.buffered,
+    });
   } finally {
     keys.payloadKey.fill(0);
     keys.macKey.fill(0);
   }
+}
+
+/** The plaintext as an async generator of independent buffers. */
+export function decryptIterable(
+  source: AsyncIterable<Uint8Array>,
+  holders: readonly Holder[],
+  options?: DecryptOptions,
+): AsyncGenerator<Buffer> {
+  return copied(decryptReusing(source, holders, options));
 }
 
 export function decrypt(

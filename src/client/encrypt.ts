@@ -15,17 +15,11 @@ import {
 import { serializeUnauthenticated } from '../format/header.js';
 import { deriveObjectKeys, headerMac } from '../format/key-schedule.js';
 import type { Holder } from '../holders/holder.js';
-import { rechunk } from './rechunk.js';
-import { orderedMap } from './ordered-map.js';
-import { BATCH_CHUNKS, inFlightBatches, pickWorkers } from './batching.js';
-import type { ChunkWorkers } from './chunk-workers.js';
-import { GarbageBudget } from './memory.js';
+import { batchStream, copied } from './batch-stream.js';
 
 export interface EncryptOptions {
   /** log2 of the plaintext chunk size; default 16 (64 KiB). */
   readonly chunkLog2?: number;
-  /** Where chunks are sealed (default: a worker thread per core for all but the first batch). */
-  readonly workers?: ChunkWorkers;
 }
 
 export interface PreparedObject {
@@ -82,32 +76,32 @@ export async function prepareObject(
   }
 }
 
-/** The encrypted stream as an async generator of buffers: the header, then sealed chunks. */
-export async function* encryptIterable(
+/**
+ * The encrypted object as an async generator: the header, then sealed batches. Buffers are reused for
+ * flat memory: each yielded buffer is valid only until the next is requested (the CLI writes each one
+ * before asking for more). Use encryptIterable() or encrypt() to keep references.
+ */
+export async function* encryptReusing(
   source: AsyncIterable<Uint8Array>,
   holders: readonly Holder[],
   options: EncryptOptions = {},
 ): AsyncGenerator<Buffer> {
   const prepared = await prepareObject(holders, options);
   yield prepared.header;
-  const batchSize = prepared.chunkSize * BATCH_CHUNKS;
   try {
-    const budget = new GarbageBudget();
-    for await (const output of orderedMap(rechunk(source, batchSize), inFlightBatches(options.workers), (batch, index) =>
-      pickWorkers(options.workers, index).run('seal', {
-        key: prepared.payloadKey,
-        chunkSize: prepared.chunkSize,
-        firstIndex: index * BATCH_CHUNKS,
-        data: batch.data,
-        last: batch.last,
-      }),
-    )) {
-      yield output;
-      budget.spend(output.length);
-    }
+    yield* batchStream({ op: 'seal', key: prepared.payloadKey, chunkSize: prepared.chunkSize, source });
   } finally {
     prepared.payloadKey.fill(0);
   }
+}
+
+/** The encrypted object as an async generator of independent buffers. */
+export function encryptIterable(
+  source: AsyncIterable<Uint8Array>,
+  holders: readonly Holder[],
+  options?: EncryptOptions,
+): AsyncGenerator<Buffer> {
+  return copied(encryptReusing(source, holders, options));
 }
 
 /** Library entry point: a Readable of the OpenDKE object for a plaintext stream. */

@@ -1,7 +1,10 @@
 /**
  * Cuts a byte stream into pieces of exactly `size` bytes, except the last, and says which piece is the
  * last: a piece is only released once at least one more byte (or the end) has been seen, so a stream
- * whose length is a multiple of `size` ends with a full last piece. Memory stays at about one piece.
+ * whose length is a multiple of `size` ends with a full last piece.
+ *
+ * Memory is two piece buffers, reused: a yielded piece is valid only until the consumer asks for the
+ * next-but-one piece, so consumers must finish with a piece before requesting the next.
  */
 export interface Piece {
   readonly data: Buffer;
@@ -13,7 +16,8 @@ export async function* rechunk(
   size: number,
   initial?: Buffer,
 ): AsyncGenerator<Piece> {
-  let pending = Buffer.allocUnsafe(size);
+  const buffers = [Buffer.allocUnsafeSlow(size), Buffer.allocUnsafeSlow(size)];
+  let current = 0;
   let filled = 0;
   let full: Buffer | undefined; // a complete piece waiting to learn whether it is the last
 
@@ -29,17 +33,18 @@ export async function* rechunk(
         yield { data: full, last: false };
         full = undefined;
       }
+      const pending = buffers[current] as Buffer;
       const take = Math.min(size - filled, input.length - offset);
       pending.set(input.subarray(offset, offset + take), filled);
       filled += take;
       offset += take;
       if (filled === size) {
         full = pending;
-        pending = Buffer.allocUnsafe(size);
+        current = 1 - current;
         filled = 0;
       }
     }
   }
   if (full !== undefined) yield { data: full, last: true };
-  else yield { data: pending.subarray(0, filled), last: true };
+  else yield { data: (buffers[current] as Buffer).subarray(0, filled), last: true };
 }

@@ -60,7 +60,7 @@ export function wrapAlgFor(key: KeyObject, minRsaBits = 3072): WrapAlg {
 export function publicJwk(key: KeyObject): JWK {
   const jwk = (key.type === 'public' ? key : createPublicKey(key)).export({ format: 'jwk' }) as JWK;
   if (jwk.kty === 'RSA') return { kty: 'RSA', n: jwk.n, e: jwk.e };
-  return { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y } as JWK;
+  return { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y };
 }
 
 /** A holder's key id: the RFC 7638 JWK SHA-256 thumbprint of its public key, base64url. */
@@ -79,7 +79,7 @@ export function publicKeyFromJwk(jwk: JWK): KeyObject {
 function publicJwkMembers(jwk: JWK): JWK {
   return jwk.kty === 'RSA'
     ? { kty: 'RSA', n: jwk.n, e: jwk.e }
-    : ({ kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y } as JWK);
+    : ({ kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y });
 }
 
 /** `dkepub1:` + base64url(JSON of the canonical public JWK). */
@@ -102,7 +102,7 @@ export function decodeRecipient(text: string): KeyObject {
   }
   if (typeof jwk !== 'object' || jwk === null)
     throw new DkeError('ERR_KEY_INVALID', { message: 'not a valid dkepub1 recipient string' });
-  return publicKeyFromJwk(jwk as JWK);
+  return publicKeyFromJwk(jwk);
 }
 
 /** Reads a PEM public or private key (SPKI, PKCS#1, PKCS#8, SEC1); returns the public half. */

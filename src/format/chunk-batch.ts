@@ -5,7 +5,7 @@
  */
 import { DkeError } from '../errors/index.js';
 import { TAG_LENGTH } from './constants.js';
-import { openChunk, sealChunk } from './chunk-cipher.js';
+import { openChunk, sealChunkInto } from './chunk-cipher.js';
 
 export interface BatchJob {
   readonly key: Buffer;
@@ -27,21 +27,34 @@ function lengths(total: number, size: number, last: boolean): number[] {
   return out;
 }
 
-export function sealBatch(job: BatchJob): Buffer {
+/** Sealed size of a batch of `length` plaintext bytes. */
+export function sealedBatchLength(length: number, chunkSize: number): number {
+  return length + Math.max(1, Math.ceil(length / chunkSize)) * TAG_LENGTH;
+}
+
+/** Seals a batch into `out` (reused by streams) or a new buffer; returns the sealed bytes. */
+export function sealBatch(job: BatchJob, out?: Buffer): Buffer {
   const sizes = lengths(job.data.length, job.chunkSize, job.last);
-  const out = Buffer.allocUnsafeSlow(job.data.length + sizes.length * TAG_LENGTH);
+  const target = sizedBuffer(out, job.data.length + sizes.length * TAG_LENGTH);
   let read = 0;
   let written = 0;
   sizes.forEach((length, i) => {
     const isLast = job.last && i === sizes.length - 1;
-    const sealed = sealChunk(job.key, job.firstIndex + i, isLast, job.data.subarray(read, read + length));
-    written += sealed.copy(out, written);
+    const plaintext = job.data.subarray(read, read + length);
+    written += sealChunkInto(job.key, job.firstIndex + i, isLast, plaintext, target, written);
     read += length;
   });
-  return out;
+  return target;
 }
 
-export function openBatch(job: BatchJob): Buffer {
+function sizedBuffer(out: Buffer | undefined, length: number): Buffer {
+  if (out === undefined) return Buffer.allocUnsafeSlow(length);
+  if (out.length < length) throw new DkeError('ERR_INTERNAL', { detail: 'batch output buffer too small' });
+  return out.subarray(0, length);
+}
+
+/** Opens a batch into `out` (reused by streams) or a new buffer; returns the plaintext bytes. */
+export function openBatch(job: BatchJob, out?: Buffer): Buffer {
   const sealedSize = job.chunkSize + TAG_LENGTH;
   const total = job.data.length;
   if (!job.last && total % sealedSize !== 0)
@@ -54,7 +67,7 @@ export function openBatch(job: BatchJob): Buffer {
   if (job.last && finalLength === TAG_LENGTH && job.firstIndex + count - 1 > 0) {
     throw new DkeError('ERR_DECRYPTION_FAILED', { detail: 'empty last chunk after data' });
   }
-  const out = Buffer.allocUnsafeSlow(total - count * TAG_LENGTH);
+  const target = sizedBuffer(out, total - count * TAG_LENGTH);
   let written = 0;
   try {
     for (let i = 0; i < count; i++) {
@@ -66,11 +79,12 @@ export function openBatch(job: BatchJob): Buffer {
         isLast,
         job.data.subarray(start, Math.min(start + sealedSize, total)),
       );
-      written += plain.copy(out, written);
+      written += plain.copy(target, written);
+      plain.fill(0);
     }
   } catch (error) {
-    out.fill(0, 0, written); // nothing of a failed batch leaves this function
+    target.fill(0, 0, written); // nothing of a failed batch leaves this function
     throw error;
   }
-  return out;
+  return target;
 }

@@ -21,11 +21,20 @@ export function chunkNonce(index: number, last: boolean): Buffer {
   return nonce;
 }
 
-export function sealChunk(key: Buffer, index: number, last: boolean, plaintext: Uint8Array): Buffer {
+/** Seals one chunk into `target` at `offset` (ciphertext then tag); returns the bytes written. */
+export function sealChunkInto(
+  key: Buffer,
+  index: number,
+  last: boolean,
+  plaintext: Uint8Array,
+  target: Buffer,
+  offset: number,
+): number {
   const cipher = createCipheriv('aes-256-gcm', key, chunkNonce(index, last));
-  const head = cipher.update(plaintext);
-  const tail = cipher.final();
-  return Buffer.concat([head, tail, cipher.getAuthTag()], plaintext.length + TAG_LENGTH);
+  let at = offset + cipher.update(plaintext).copy(target, offset);
+  at += cipher.final().copy(target, at);
+  at += cipher.getAuthTag().copy(target, at);
+  return at - offset;
 }
 
 /** Opens one chunk; any failure is the vague ERR_DECRYPTION_FAILED. Returns nothing unauthenticated. */

@@ -42,6 +42,7 @@ const TYPE_CHARS = /^[a-z0-9-]+$/;
 const KEY_ID_CHARS = /^[A-Za-z0-9_-]+$/;
 const JWE_CHARS = /^[A-Za-z0-9_.-]+$/;
 // Locators are URLs: printable, no controls (they are shown to users).
+// eslint-disable-next-line no-control-regex -- rejecting control characters is the point
 const LOCATOR_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f]/;
 
 const PREFIX_LENGTH = MAGIC.length + 1 + OBJECT_ID_LENGTH + 1 + 1;
@@ -57,7 +58,13 @@ export function checkStanza(stanza: Stanza): void {
     throw malformed('bad stanza type');
   if (keyId.length < 1 || keyId.length > LIMITS.keyIdLength || !KEY_ID_CHARS.test(keyId))
     throw malformed('bad key id');
-  if (Buffer.byteLength(locator, 'utf8') > LIMITS.locatorLength || LOCATOR_FORBIDDEN.test(locator)) {
+  const locatorBytes = Buffer.from(locator, 'utf8');
+  // A string with a lone surrogate has no UTF-8 form (Buffer would silently substitute U+FFFD).
+  if (
+    locatorBytes.length > LIMITS.locatorLength ||
+    LOCATOR_FORBIDDEN.test(locator) ||
+    locatorBytes.toString('utf8') !== locator
+  ) {
     throw malformed('bad locator');
   }
   if (body.length < 1 || body.length > LIMITS.bodyLength || !JWE_CHARS.test(body))
@@ -122,7 +129,8 @@ export function parseHeader(bytes: Buffer): ParseResult {
   if (!MAGIC.subarray(0, prefix.length).equals(prefix)) {
     throw new DkeError('ERR_FORMAT_MALFORMED', { message: 'not an OpenDKE file', detail: 'bad magic' });
   }
-  if (bytes.length < PREFIX_LENGTH) return { incomplete: true };
+  // The version byte alone decides (§4.3): checked before waiting for the rest of the fixed prefix.
+  if (bytes.length < MAGIC.length + 1) return { incomplete: true };
   const cursor = new Cursor(bytes);
   cursor.take(MAGIC.length);
   const version = cursor.take(1)[0] as number;
@@ -132,6 +140,7 @@ export function parseHeader(bytes: Buffer): ParseResult {
       hint: 'this file was written by a newer OpenDKE; upgrade to read it',
     });
   }
+  if (bytes.length < PREFIX_LENGTH) return { incomplete: true };
   const objectId = Buffer.from(cursor.take(OBJECT_ID_LENGTH));
   const [chunkLog2, holderCount] = cursor.take(2) as unknown as [number, number];
   if (chunkLog2 < MIN_CHUNK_LOG2 || chunkLog2 > MAX_CHUNK_LOG2) throw malformed('chunk size out of range');
@@ -164,7 +173,7 @@ function parseStanza(cursor: Cursor): Stanza | undefined {
   const body = locator && lengthPrefixed(2, LIMITS.bodyLength);
   if (type === undefined || keyId === undefined || locator === undefined || body === undefined)
     return undefined;
-  const locatorText = new TextDecoder('utf-8', { fatal: false }).decode(locator);
+  const locatorText = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true }).decode(locator);
   if (!Buffer.from(locatorText, 'utf8').equals(locator)) throw malformed('locator is not UTF-8');
   const stanza: Stanza = {
     type: type.toString('latin1'),

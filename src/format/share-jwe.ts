@@ -57,7 +57,7 @@ export function readShareHeader(jwe: string): ShareHeader {
   if (jwe.length > MAX_JWE_LENGTH || jwe.split('.').length !== 5) throw fail('not a compact JWE');
   let header: Record<string, unknown>;
   try {
-    header = decodeProtectedHeader(jwe) as Record<string, unknown>;
+    header = decodeProtectedHeader(jwe);
   } catch {
     throw fail('unreadable JWE protected header');
   }

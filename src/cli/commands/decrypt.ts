@@ -1,8 +1,8 @@
 /** `dke decrypt`: OpenDKE file → plaintext, with every holder's key (local files or trusted key services). */
 import type { Command } from 'commander';
-import { decryptIterable } from '../../client/decrypt.js';
+import { decryptReusing } from '../../client/decrypt.js';
 import { openInput, writeOutput } from '../io.js';
-import { progressTap } from '../progress.js';
+import { withProgress } from '../progress.js';
 import { loadIdentities, remoteResolver, tokenSourceFrom } from '../holder-args.js';
 
 interface DecryptOptions {
@@ -47,9 +47,8 @@ export function registerDecrypt(program: Command): void {
       const holders = await loadIdentities(options.identity, options);
       const tokens = await tokenSourceFrom(options);
       const source = await openInput(input);
-      const tap = progressTap(source.size, 'decrypting');
-      const ciphertext = tap === undefined ? source.stream : source.stream.pipe(tap);
-      const plaintext = decryptIterable(ciphertext, holders, {
+      const ciphertext = withProgress(source.stream, source.size, 'decrypting');
+      const plaintext = decryptReusing(ciphertext, holders, {
         resolveHolder: remoteResolver(options.keyService, tokens),
       });
       await writeOutput(plaintext, options.output, { force: options.force === true, mode: 0o600 });

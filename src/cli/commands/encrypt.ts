@@ -1,9 +1,9 @@
 /** `dke encrypt`: plaintext → OpenDKE file under two or more holders. */
 import type { Command } from 'commander';
 import { DkeError } from '../../errors/index.js';
-import { encryptIterable } from '../../client/encrypt.js';
+import { encryptReusing } from '../../client/encrypt.js';
 import { openInput, writeOutput } from '../io.js';
-import { progressTap } from '../progress.js';
+import { withProgress } from '../progress.js';
 import { resolveHolder } from '../holder-args.js';
 import type { Holder } from '../../holders/holder.js';
 
@@ -37,9 +37,8 @@ export function registerEncrypt(program: Command): void {
       const holders: Holder[] = [];
       for (const spec of options.holder) holders.push(await resolveHolder(spec));
       const source = await openInput(input);
-      const tap = progressTap(source.size, 'encrypting');
-      const plaintext = tap === undefined ? source.stream : source.stream.pipe(tap);
-      await writeOutput(encryptIterable(plaintext, holders), options.output, {
+      const plaintext = withProgress(source.stream, source.size, 'encrypting');
+      await writeOutput(encryptReusing(plaintext, holders), options.output, {
         force: options.force === true,
         mode: 0o644,
       });

@@ -1,0 +1,57 @@
+/**
+ * The payload pump shared by encryption and decryption: cuts the input into batches of whole chunks,
+ * seals or opens each batch into one reused output buffer, and yields it. Memory stays flat whatever
+ * the object size (two input batches, one output batch, plus young garbage collected by GarbageBudget).
+ * A yielded buffer is valid until the next one is requested.
+ */
+import { openBatch, sealBatch, type BatchJob } from '../format/chunk-batch.js';
+import { TAG_LENGTH } from '../format/constants.js';
+import { GarbageBudget } from './memory.js';
+import { rechunk } from './rechunk.js';
+
+/** Chunks per batch: 4 × 64 KiB = 256 KiB, small buffers with negligible per-batch overhead. */
+export const BATCH_CHUNKS = 4;
+
+export interface BatchStreamOptions {
+  readonly op: 'seal' | 'open';
+  readonly key: Buffer;
+  readonly chunkSize: number;
+  readonly source: AsyncIterable<Uint8Array>;
+  /** Bytes already read past the header (decryption). */
+  readonly initial?: Buffer;
+}
+
+export async function* batchStream(options: BatchStreamOptions): AsyncGenerator<Buffer> {
+  const { op, key, chunkSize } = options;
+  const plainBatch = chunkSize * BATCH_CHUNKS;
+  const sealedBatch = (chunkSize + TAG_LENGTH) * BATCH_CHUNKS;
+  const out = Buffer.allocUnsafeSlow(op === 'seal' ? sealedBatch : plainBatch);
+  const budget = new GarbageBudget();
+  let index = 0;
+  try {
+    for await (const piece of rechunk(
+      options.source,
+      op === 'seal' ? plainBatch : sealedBatch,
+      options.initial,
+    )) {
+      const job: BatchJob = {
+        key,
+        chunkSize,
+        firstIndex: index * BATCH_CHUNKS,
+        data: piece.data,
+        last: piece.last,
+      };
+      const result = op === 'seal' ? sealBatch(job, out) : openBatch(job, out);
+      index++;
+      yield result;
+      budget.spend(result.length);
+    }
+  } finally {
+    out.fill(0);
+  }
+}
+
+/** Copies each buffer of a reusing iterable, for consumers that keep references (streams, arrays). */
+export async function* copied(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  for await (const chunk of source) yield Buffer.from(chunk);
+}
