@@ -1,6 +1,6 @@
 /**
  * Asymmetric holder keys: which algorithms are allowed (BSI TR-02102-1), how they are generated,
- * identified (RFC 7638 thumbprint) and written as recipient strings. See docs/keys.md.
+ * identified (RFC 7638 thumbprint) and written as recipient strings. See docs/key-files.md.
  */
 import {
   generateKeyPairSync,
@@ -29,7 +29,7 @@ export function generateHolderKey(spec: KeySpec = DEFAULT_KEY_SPEC): KeyObject {
   return generateKeyPairSync('ec', { namedCurve: spec }).privateKey;
 }
 
-/** The key-wrapping algorithm for a key; throws ERR_KEY_TOO_WEAK / ERR_KEY_INVALID per docs/keys.md. */
+/** The key-wrapping algorithm for a key; throws ERR_KEY_TOO_WEAK / ERR_KEY_INVALID per docs/key-files.md. */
 export function wrapAlgFor(key: KeyObject, minRsaBits = 3072): WrapAlg {
   const details = key.asymmetricKeyDetails ?? {};
   if (key.asymmetricKeyType === 'rsa') {

@@ -1,5 +1,5 @@
 /**
- * Holder key files (docs/keys.md §2): JSON holding a PKCS#8 private key, either in the clear or sealed
+ * Holder key files (docs/key-files.md): JSON holding a PKCS#8 private key, either in the clear or sealed
  * with AES-256-GCM under a key derived from a passphrase with scrypt. Created with mode 0600.
  */
 import {

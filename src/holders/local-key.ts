@@ -18,7 +18,7 @@ export class LocalKeyHolder implements Holder {
     private readonly privateKey: KeyObject | undefined,
   ) {}
 
-  /** From a public or private key; enforces the key policy of docs/keys.md (RSA >= 3072, NIST EC). */
+  /** From a public or private key; enforces the key policy of docs/key-files.md (RSA >= 3072, NIST EC). */
   static async fromKey(key: KeyObject): Promise<LocalKeyHolder> {
     wrapAlgFor(key);
     const publicKey = key.type === 'private' ? createPublicKey(key) : key;
