@@ -99,7 +99,9 @@ export function buildApp(deps: AppDeps): DkeApp {
     genReqId: () => randomUUID(),
     // A trailing slash must not change which key is meant (and must not end up in an MS DKE kid).
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 },
-    return503OnClosing: true,
+    // During shutdown, requests on open connections are still served in full (their audit records too):
+    // Fastify's own 503 body would not be a registry error.
+    return503OnClosing: false,
     // Unknown fields are refused, not silently dropped (Fastify's default strips them).
     ajv: { customOptions: { removeAdditional: false } },
   }) as unknown as DkeApp;
