@@ -49,38 +49,65 @@ export async function openInput(file: string | undefined): Promise<Input> {
   return { stream, size: stats.isFile() ? stats.size : undefined, name: file };
 }
 
-/** Reads a regular file into one reused buffer (no garbage per read; consumers copy what they keep). */
+/**
+ * Reads a regular file into two alternating buffers, starting the next read before yielding the current
+ * piece so disk reads overlap the caller's crypto. A piece is valid until the next one is requested.
+ */
 async function* readFileReusing(file: string): AsyncGenerator<Buffer> {
   const handle = await fs.open(file, 'r').catch((cause: unknown) => {
     throw ioError(`cannot read ${file}`, cause);
   });
-  const buffer = Buffer.allocUnsafeSlow(READ_CHUNK);
+  const buffers = [Buffer.allocUnsafeSlow(READ_CHUNK), Buffer.allocUnsafeSlow(READ_CHUNK)];
+  let current = 0;
+  let pending = handle.read(buffers[0] as Buffer, 0, READ_CHUNK, null);
   try {
     for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      const { bytesRead } = await pending;
       if (bytesRead === 0) return;
-      yield buffer.subarray(0, bytesRead);
+      const piece = (buffers[current] as Buffer).subarray(0, bytesRead);
+      current = 1 - current;
+      pending = handle.read(buffers[current] as Buffer, 0, READ_CHUNK, null);
+      yield piece;
     }
   } finally {
+    await pending.catch(() => undefined);
     await handle.close();
   }
 }
 
 /**
- * Writes every buffer and waits until the stream is done with it before taking the next, so sources
- * may reuse their buffers (and memory stays flat).
+ * Writes a stream of reused buffers with one write in flight while the next buffer is produced: the
+ * source may reuse a buffer once the consumer has asked for the buffer after the next (batch-stream.ts).
  */
+async function writeOverlapped(
+  source: AsyncIterable<Uint8Array>,
+  write: (chunk: Uint8Array) => Promise<void>,
+): Promise<void> {
+  let inFlight: Promise<void> | undefined;
+  try {
+    for await (const chunk of source) {
+      await inFlight;
+      inFlight = write(chunk);
+      inFlight.catch(() => undefined); // observed by the next await
+    }
+    await inFlight;
+  } finally {
+    await inFlight?.catch(() => undefined);
+  }
+}
+
+/** Writes to a stream (stdout, a device or pipe), failing on the stream's error events too. */
 async function writeEach(source: AsyncIterable<Uint8Array>, sink: Writable): Promise<void> {
   const failed = new Promise<never>((_, reject) => sink.once('error', reject));
   failed.catch(() => undefined);
-  for await (const chunk of source) {
-    await Promise.race([
+  await writeOverlapped(source, (chunk) =>
+    Promise.race([
       new Promise<void>((resolve, reject) =>
         sink.write(chunk, (error) => (error ? reject(error) : resolve())),
       ),
       failed,
-    ]);
-  }
+    ]),
+  );
 }
 
 async function writeFully(handle: fs.FileHandle, chunk: Uint8Array, target: string): Promise<void> {
@@ -166,7 +193,7 @@ async function writeAtomically(
       throw ioError(`cannot write ${target}`, cause);
     });
     try {
-      for await (const chunk of source) await writeFully(handle, chunk, target);
+      await writeOverlapped(source, (chunk) => writeFully(handle, chunk, target));
       await handle.sync(); // durable before it becomes visible under the target name
     } finally {
       await handle.close();

@@ -2,7 +2,8 @@
  * The payload pump shared by encryption and decryption: cuts the input into batches of whole chunks,
  * seals or opens each batch into one reused output buffer, and yields it. Memory stays flat whatever
  * the object size (two input batches, one output batch, plus young garbage collected by GarbageBudget).
- * A yielded buffer is valid until the next one is requested.
+ * Output alternates between two buffers: a yielded buffer stays valid until the consumer asks for the
+ * buffer after the next, so it can write one batch while the next is being sealed or opened.
  */
 import { openBatch, sealBatch, type BatchJob } from '../format/chunk-batch.js';
 import { TAG_LENGTH } from '../format/constants.js';
@@ -25,29 +26,27 @@ export async function* batchStream(options: BatchStreamOptions): AsyncGenerator<
   const { op, key, chunkSize } = options;
   const plainBatch = chunkSize * BATCH_CHUNKS;
   const sealedBatch = (chunkSize + TAG_LENGTH) * BATCH_CHUNKS;
-  const out = Buffer.allocUnsafeSlow(op === 'seal' ? sealedBatch : plainBatch);
+  const outputs = [0, 1].map(() => Buffer.allocUnsafeSlow(op === 'seal' ? sealedBatch : plainBatch));
   const budget = new GarbageBudget();
+  // Not zeroed when done: the consumer may still be writing the last buffer.
   let index = 0;
-  try {
-    for await (const piece of rechunk(
-      options.source,
-      op === 'seal' ? plainBatch : sealedBatch,
-      options.initial,
-    )) {
-      const job: BatchJob = {
-        key,
-        chunkSize,
-        firstIndex: index * BATCH_CHUNKS,
-        data: piece.data,
-        last: piece.last,
-      };
-      const result = op === 'seal' ? sealBatch(job, out) : openBatch(job, out);
-      index++;
-      yield result;
-      budget.spend(result.length);
-    }
-  } finally {
-    out.fill(0);
+  for await (const piece of rechunk(
+    options.source,
+    op === 'seal' ? plainBatch : sealedBatch,
+    options.initial,
+  )) {
+    const job: BatchJob = {
+      key,
+      chunkSize,
+      firstIndex: index * BATCH_CHUNKS,
+      data: piece.data,
+      last: piece.last,
+    };
+    const out = outputs[index % 2] as Buffer;
+    const result = op === 'seal' ? sealBatch(job, out) : openBatch(job, out);
+    index++;
+    yield result;
+    budget.spend(result.length);
   }
 }
 

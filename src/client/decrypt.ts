@@ -92,7 +92,8 @@ async function unwrapAll(header: Header, holders: Holder[]): Promise<Buffer[]> {
 }
 
 /**
- * The plaintext as an async generator of reused buffers: each is valid only until the next is requested.
+ * The plaintext as an async generator of reused buffers: each is valid only until the buffer after the next
+ * is requested.
  * Every yielded byte is authenticated; a failure later in the stream still means the whole output is
  * invalid (docs/format.md §7). Use decryptIterable() or decrypt() to keep references.
  */

@@ -78,8 +78,8 @@ export async function prepareObject(
 
 /**
  * The encrypted object as an async generator: the header, then sealed batches. Buffers are reused for
- * flat memory: each yielded buffer is valid only until the next is requested (the CLI writes each one
- * before asking for more). Use encryptIterable() or encrypt() to keep references.
+ * flat memory: a yielded buffer is valid only until the buffer after the next is requested (the CLI
+ * writes one while the next is sealed). Use encryptIterable() or encrypt() to keep references.
  */
 export async function* encryptReusing(
   source: AsyncIterable<Uint8Array>,
