@@ -5,6 +5,7 @@ set -eu
 cd "$(dirname "$0")/.."
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "opendke: installing npm dependencies (npm ci)..." >&2
-  npm ci --no-audit --no-fund >&2
+  # Native addons (better-sqlite3) build from source with node-gyp: no prebuilt-binary downloads.
+  npm_config_build_from_source=true npm ci --no-audit --no-fund >&2
 fi
 npx tsc -p tsconfig.json
