@@ -8,11 +8,11 @@
 import type { FastifyRequest } from 'fastify';
 import { DkeError } from '../errors/index.js';
 import { normalizePolicy } from '../policy/evaluate.js';
-import type { AuditQuery, KeyAdmin, KeyInfo, KeyPolicy, KeyProtocol, Principal } from './contracts.js';
+import type { AuditQuery, KeyAdmin, KeyPolicy, KeyProtocol, Principal } from './contracts.js';
 import type { KeySpec } from '../crypto/holder-keys.js';
 import type { DkeApp, RouteContext } from './app.js';
 import { assertKeyNameAllowed } from './key-names.js';
-import { appendOrFail, runAudited, type AuditTarget } from './audited-action.js';
+import { appendOrFail, keyTarget, runAudited, type AuditTarget } from './audited-action.js';
 import {
   auditQuerystring,
   cacheBody,
@@ -51,11 +51,6 @@ interface AuditQuerystring {
 }
 
 const keyReply = { 200: keyInfoSchema };
-
-function activeOf(info: KeyInfo): AuditTarget {
-  const active = info.versions.find((v) => v.version === info.activeVersion);
-  return { keyName: info.name, keyVersion: info.activeVersion, ...(active ? { keyId: active.keyId } : {}) };
-}
 
 export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAdmin): void {
   /** Authenticate → admin check (refusals audited as `denied`) → runAudited. */
@@ -114,7 +109,7 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
               : await admin.import(name, privateKeyPem, options);
           return normalized === undefined ? created : admin.setPolicy(name, normalized);
         },
-        activeOf,
+        keyTarget,
       );
       return reply.code(201).send(info);
     },
@@ -139,7 +134,7 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
         'admin.key.rotate',
         { keyName: request.params.name },
         () => admin.rotate(request.params.name, { spec, pem: privateKeyPem }),
-        activeOf,
+        keyTarget,
       );
     },
   );

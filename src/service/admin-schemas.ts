@@ -1,6 +1,9 @@
 /** JSON schemas of the admin API (docs/protocol.md "Admin API"). */
 
-export const KEY_SPECS = ['P-256', 'P-384', 'P-521', 'RSA-2048', 'RSA-3072', 'RSA-4096'] as const;
+import { NATIVE_KEY_SPECS, type KeySpec } from '../crypto/holder-keys.js';
+
+/** Every key type some protocol allows (RSA-2048 is for Microsoft DKE only; docs/keys.md). */
+export const KEY_SPECS: readonly KeySpec[] = [...NATIVE_KEY_SPECS, 'RSA-2048'];
 const PEM_MAX = 16 * 1024;
 
 const stringList = { type: 'array', maxItems: 1000, items: { type: 'string', maxLength: 512 } } as const;

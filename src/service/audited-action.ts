@@ -4,9 +4,15 @@
  * or `failed` (with the error code) after. An audit failure is ERR_AUDIT_UNAVAILABLE.
  */
 import { DkeError, isDkeError } from '../errors/index.js';
-import type { AuditEvent, AuditLog } from './contracts.js';
+import type { AuditEvent, AuditLog, KeyInfo } from './contracts.js';
 
 export type AuditTarget = Pick<AuditEvent, 'keyName' | 'objectId' | 'keyVersion' | 'keyId'>;
+
+/** What a key-changing action leaves behind: the key and its (new) active version. */
+export function keyTarget(key: KeyInfo): AuditTarget {
+  const active = key.versions.find((v) => v.version === key.activeVersion);
+  return { keyName: key.name, keyVersion: key.activeVersion, ...(active ? { keyId: active.keyId } : {}) };
+}
 
 export async function appendOrFail(audit: AuditLog, event: AuditEvent): Promise<void> {
   try {

@@ -11,6 +11,7 @@
 import type { KeyObject } from 'node:crypto';
 import { DkeError, isDkeError } from '../errors/index.js';
 import { appendOrFail } from './audited-action.js';
+import { protocolKey } from './key-lookup.js';
 import type {
   AuditEvent,
   AuditLog,
@@ -58,11 +59,11 @@ export interface AuditedUnwrapDeps {
   readonly metrics: ServiceMetrics;
 }
 
-/** The key and version a request names, if both exist and the key belongs to the protocol. */
+/** The key a request names, if it exists under the protocol and has a version with that key id. */
 function locate(keys: KeyCore, protocol: KeyProtocol, name: string, keyId: string): KeyInfo {
-  const key = keys.describe(name);
-  if (key.protocol !== protocol || !key.versions.some((v) => v.keyId === keyId)) {
-    throw new DkeError('ERR_KEY_NOT_FOUND', { detail: `no ${protocol} key ${name} with version ${keyId}` });
+  const key = protocolKey(keys, protocol, name);
+  if (!key.versions.some((v) => v.keyId === keyId)) {
+    throw new DkeError('ERR_KEY_NOT_FOUND', { detail: `${name} has no version ${keyId}` });
   }
   return key;
 }

@@ -8,7 +8,8 @@
 import { constants, privateDecrypt, type KeyObject } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { DkeError } from '../../errors/index.js';
-import type { KeyInfo, Principal } from '../../service/contracts.js';
+import type { Principal } from '../../service/contracts.js';
+import { protocolKey, publishedVersion } from '../../service/key-lookup.js';
 import type { DkeApp, RouteContext } from '../../service/app.js';
 import type { ProblemMapper } from '../../service/http-errors.js';
 import { b64urlToStdBase64, cacheExpiry, exponentNumber, fromStdBase64 } from './encoding.js';
@@ -54,13 +55,6 @@ function msDkeProblem(challenge: RouteContext['authenticator']['challenge']): Pr
   };
 }
 
-function msDkeKey(ctx: RouteContext, name: string): KeyInfo {
-  const key = ctx.keys.describe(name);
-  if (key.protocol !== 'ms-dke')
-    throw new DkeError('ERR_KEY_NOT_FOUND', { detail: `${name} is ${key.protocol}` });
-  return key;
-}
-
 /** Scheme://host[:port][/prefix] as the client sees it: config first, else the request (trusted proxies). */
 function baseUrl(ctx: RouteContext, request: FastifyRequest): string {
   return ctx.publicBaseUrl ?? `${request.protocol}://${request.host}`;
@@ -104,13 +98,11 @@ export function registerMsDkeRoutes(app: DkeApp, ctx: RouteContext): void {
       },
     },
     (request) => {
-      const key = msDkeKey(ctx, request.params.keyName);
-      if (key.state === 'destroyed') throw new DkeError('ERR_KEY_DESTROYED');
-      if (key.state === 'disabled') throw new DkeError('ERR_KEY_DISABLED');
-      const active = key.versions.find((v) => v.version === key.activeVersion);
-      const { kty, n, e } = active?.publicJwk ?? {};
-      if (active === undefined || active.destroyed || kty !== 'RSA' || n === undefined || e === undefined) {
-        throw new DkeError('ERR_KEY_DESTROYED', { detail: `${key.name} has no usable active RSA version` });
+      const key = protocolKey(ctx.keys, 'ms-dke', request.params.keyName);
+      const active = publishedVersion(key);
+      const { kty, n, e } = active.publicJwk;
+      if (kty !== 'RSA' || n === undefined || e === undefined) {
+        throw new DkeError('ERR_INTERNAL', { detail: `ms-dke key ${key.name} is not RSA` });
       }
       return {
         key: {

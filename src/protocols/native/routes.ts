@@ -3,32 +3,15 @@
  *   GET  /keys/{name}         public key of the active version (no auth)
  *   POST /keys/{name}/unwrap  unwrap one holder share (bearer token), audited
  */
-import { DkeError } from '../../errors/index.js';
 import { toB64url } from '../../crypto/encoding.js';
 import { publicKeyFromJwk, wrapAlgFor } from '../../crypto/holder-keys.js';
 import { readShareHeader, unwrapShare, MAX_JWE_LENGTH } from '../../format/share-jwe.js';
-import type { KeyInfo, KeyVersionInfo } from '../../service/contracts.js';
+import { protocolKey, publishedVersion } from '../../service/key-lookup.js';
 import type { DkeApp, RouteContext } from '../../service/app.js';
 import { errorResponses, keyNameParam } from './schemas.js';
 
 interface NameParams {
   readonly name: string;
-}
-
-/** The active version of an enabled native key: what new files may be encrypted to. */
-function activeVersion(key: KeyInfo): KeyVersionInfo {
-  if (key.state === 'destroyed') throw new DkeError('ERR_KEY_DESTROYED');
-  if (key.state === 'disabled') throw new DkeError('ERR_KEY_DISABLED');
-  const version = key.versions.find((v) => v.version === key.activeVersion);
-  if (version === undefined || version.destroyed) throw new DkeError('ERR_KEY_DESTROYED');
-  return version;
-}
-
-function nativeKey(ctx: RouteContext, name: string): KeyInfo {
-  const key = ctx.keys.describe(name);
-  if (key.protocol !== 'native')
-    throw new DkeError('ERR_KEY_NOT_FOUND', { detail: `${name} is ${key.protocol}` });
-  return key;
 }
 
 export function registerNativeRoutes(app: DkeApp, ctx: RouteContext): void {
@@ -54,8 +37,8 @@ export function registerNativeRoutes(app: DkeApp, ctx: RouteContext): void {
       },
     },
     (request) => {
-      const key = nativeKey(ctx, request.params.name);
-      const version = activeVersion(key);
+      const key = protocolKey(ctx.keys, 'native', request.params.name);
+      const version = publishedVersion(key);
       return {
         name: key.name,
         keyId: version.keyId,
