@@ -102,6 +102,10 @@ export function buildApp(deps: AppDeps): DkeApp {
     // During shutdown, requests on open connections are still served in full (their audit records too):
     // Fastify's own 503 body would not be a registry error.
     return503OnClosing: false,
+    // URL errors Fastify answers before routing (bad %-escapes, over-long segments): same error format.
+    frameworkErrors: (error, _request, reply) => {
+      void sendProblem(reply, problemOf(error));
+    },
     // Unknown fields are refused, not silently dropped (Fastify's default strips them).
     ajv: { customOptions: { removeAdditional: false } },
   }) as unknown as DkeApp;
