@@ -10,3 +10,4 @@ export {
   type LoggingConfig,
   type LogLevel,
 } from './schema.js';
+export { resolveStoreConfig, type StoreFlags } from './store-options.js';

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { DkeError } from '../errors/index.js';
+import { authConfigSchema } from '../auth/config.js';
 import { applyEnvOverrides } from './env.js';
 import { configSchema, type ServiceConfig } from './schema.js';
 
@@ -14,7 +15,7 @@ export interface LoadConfigOptions {
   /** Config file; without it only defaults and the environment apply. */
   readonly file?: string;
   readonly env?: NodeJS.ProcessEnv;
-  /** JSON schema of the `auth` section (src/auth owns it). */
+  /** JSON schema of the `auth` section; default src/auth's. */
   readonly authSchema?: object;
 }
 
@@ -103,7 +104,7 @@ export function loadConfig(options: LoadConfigOptions = {}): ServiceConfig {
   const raw = options.file === undefined ? {} : readFile(options.file);
   const fromEnv = applyEnvOverrides(raw, options.env ?? process.env);
   const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
-  const validate = ajv.compile<ServiceConfig>(configSchema(options.authSchema ?? { type: 'object' }));
+  const validate = ajv.compile<ServiceConfig>(configSchema(options.authSchema ?? authConfigSchema));
   if (!validate(raw)) {
     const messages = (validate.errors ?? []).slice(0, 5).map((error) => {
       const field = fieldOf(error);

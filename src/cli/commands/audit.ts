@@ -1,0 +1,118 @@
+/**
+ * `dke audit verify|list`: the key service's audit log, read-only and without the master key, on the same
+ * store the server writes (docs/audit.md).
+ */
+import type { Command } from 'commander';
+import { DkeError } from '../../errors/index.js';
+import { resolveStoreConfig, type StoreFlags } from '../../config/index.js';
+import { openAuditStore, type AuditStore } from '../../keystore/index.js';
+import type { AuditQuery, AuditRecord } from '../../service/contracts.js';
+import { info } from '../output.js';
+import { addStoreOptions as withStoreOptions } from './key.js';
+
+const addStoreOptions = (command: Command): Command => withStoreOptions(command, false);
+
+interface AuditOptions extends StoreFlags {
+  readonly json?: boolean;
+}
+
+function withAudit<T>(options: StoreFlags, run: (store: AuditStore) => T): T {
+  const { database } = resolveStoreConfig(options);
+  const store = openAuditStore({ dbPath: database, readonly: true });
+  try {
+    return run(store);
+  } finally {
+    store.close();
+  }
+}
+
+function parseAnchor(value: string): { seq: number; hash: string } {
+  const match = /^(\d+):([0-9a-f]{64})$/.exec(value);
+  if (match?.[1] === undefined || match[2] === undefined) {
+    throw new DkeError('ERR_USAGE', {
+      message: 'the anchor is <seq>:<64 hex digits>, as printed by dke audit verify',
+    });
+  }
+  return { seq: Number(match[1]), hash: match[2] };
+}
+
+function parseLimit(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1)
+    throw new DkeError('ERR_USAGE', { message: `invalid limit: ${value}` });
+  return Number(value);
+}
+
+function formatRecord(r: AuditRecord): string {
+  const who = r.userName ?? r.subject ?? '-';
+  const key =
+    r.keyName === undefined ? '-' : `${r.keyName}${r.keyVersion === undefined ? '' : `@v${r.keyVersion}`}`;
+  const extra = [r.reason, r.objectId === undefined ? undefined : `object=${r.objectId}`]
+    .filter(Boolean)
+    .join(' ');
+  return `${r.seq}\t${r.time}\t${r.action}\t${r.result}\t${who}\t${key}${extra === '' ? '' : `\t${extra}`}`;
+}
+
+export function registerAudit(program: Command): void {
+  const audit = program.command('audit').description('verify and read the key service audit log');
+
+  addStoreOptions(audit.command('verify').description('verify the hash chain of the whole audit log'))
+    .option(
+      '--anchor <seq:hash>',
+      'also require this record (printed by an earlier verify) to be unchanged',
+      parseAnchor,
+    )
+    .addHelpText(
+      'after',
+      '\nExits 0 when the chain is intact, 10 (ERR_AUDIT_CHAIN_BROKEN) naming the first bad record.',
+    )
+    .action((o: AuditOptions & { anchor?: { seq: number; hash: string } }) =>
+      withAudit(o, ({ audit: log }) => {
+        const report = log.verify(o.anchor);
+        if (o.json === true) process.stdout.write(`${JSON.stringify(report)}\n`);
+        if (!report.ok) {
+          const broken = report.firstBroken;
+          throw new DkeError('ERR_AUDIT_CHAIN_BROKEN', {
+            message: `audit log chain is broken at record ${broken?.seq ?? '?'}: ${broken?.reason ?? 'unknown'}`,
+            hint: `records 1-${report.records} verify; investigate record ${broken?.seq ?? '?'} and what follows it`,
+          });
+        }
+        if (o.json !== true) {
+          const anchor = report.last === undefined ? '' : ` (anchor: ${report.last.seq}:${report.last.hash})`;
+          info(`dke: audit log intact: ${report.records} records${anchor}`);
+        }
+      }),
+    );
+
+  addStoreOptions(audit.command('list').description('list audit records, newest first'))
+    .option('--key <name>', 'only records of this key')
+    .option('--object <objectId>', 'only records of this object id')
+    .option('--subject <sub>', 'only records of this token subject')
+    .option('--identity <name>', 'only records whose subject or user name is this')
+    .option('--since <time>', 'only records at or after this ISO-8601 time')
+    .option('--limit <n>', 'at most this many records (default 100)', parseLimit)
+    .action(
+      (
+        o: AuditOptions & {
+          key?: string;
+          object?: string;
+          subject?: string;
+          identity?: string;
+          since?: string;
+          limit?: number;
+        },
+      ) =>
+        withAudit(o, ({ audit: log }) => {
+          const query: AuditQuery = {
+            ...(o.key === undefined ? {} : { keyName: o.key }),
+            ...(o.object === undefined ? {} : { objectId: o.object }),
+            ...(o.subject === undefined ? {} : { subject: o.subject }),
+            ...(o.identity === undefined ? {} : { identity: o.identity }),
+            ...(o.since === undefined ? {} : { since: o.since }),
+            ...(o.limit === undefined ? {} : { limit: o.limit }),
+          };
+          for (const record of log.query(query)) {
+            process.stdout.write(`${o.json === true ? JSON.stringify(record) : formatRecord(record)}\n`);
+          }
+        }),
+    );
+}

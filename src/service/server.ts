@@ -1,0 +1,109 @@
+/**
+ * `startServer(config)`: opens the key store, audit log and authenticator the config names, builds the
+ * app and listens. `dke serve` is this plus signal handling.
+ */
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { DestinationStream } from 'pino';
+import { DkeError } from '../errors/index.js';
+import { createAuthenticator, isLoopbackIp, type AuthConfig } from '../auth/index.js';
+import { loadMasterKey, openKeyService } from '../keystore/index.js';
+import type { ServiceConfig } from '../config/index.js';
+import { buildApp, type DkeApp } from './app.js';
+import { createLogger } from './logger.js';
+import { createMetrics } from './metrics.js';
+
+export interface StartServerOptions {
+  /** Where JSON log lines go; default stdout. */
+  readonly logDestination?: DestinationStream;
+  /** Environment for DKE_MASTER_KEY; default process.env. */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export interface RunningServer {
+  readonly app: DkeApp;
+  /** e.g. http://127.0.0.1:8443 */
+  readonly url: string;
+  readonly port: number;
+  /** Stops accepting requests, lets running ones finish, commits pending audit records, closes the store. */
+  close(): Promise<void>;
+}
+
+function readPem(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (cause) {
+    throw new DkeError('ERR_CONFIG_INVALID', {
+      message: `cannot read the TLS ${what} file ${file}`,
+      detail: cause instanceof Error ? cause.message : String(cause),
+      cause,
+    });
+  }
+}
+
+export async function startServer(
+  config: ServiceConfig,
+  options: StartServerOptions = {},
+): Promise<RunningServer> {
+  if (config.auth === undefined) {
+    throw new DkeError('ERR_CONFIG_INVALID', {
+      message: 'invalid configuration: auth is required to serve',
+      hint: 'see docs/config.md and docs/auth.md',
+    });
+  }
+  const logger = createLogger(config.logging.level, options.logDestination);
+  const authenticator = createAuthenticator(config.auth as AuthConfig);
+  const { server } = config;
+  const tls = server.tls && {
+    cert: readPem(server.tls.certFile, 'certificate'),
+    key: readPem(server.tls.keyFile, 'key'),
+  };
+  const master = loadMasterKey({
+    file: config.store.masterKeyFile,
+    createIfMissing: true,
+    ...(options.env === undefined ? {} : { env: options.env }),
+  });
+  if (master.source === 'created')
+    logger.warn({ file: master.file }, 'created a new master key file: back it up');
+  const service = openKeyService({ dbPath: config.store.database, masterKey: master.masterKey });
+
+  let app: DkeApp;
+  try {
+    app = buildApp({
+      keys: service.keys,
+      admin: service.keys,
+      audit: service.audit,
+      authenticator,
+      logger,
+      metrics: createMetrics({ processMetrics: true }),
+      options: {
+        ...(server.publicBaseUrl === undefined ? {} : { publicBaseUrl: server.publicBaseUrl }),
+        ...(tls === undefined ? {} : { tls }),
+        trustedProxies: server.trustedProxies,
+        bodyLimit: server.bodyLimit,
+        requestTimeoutMs: server.requestTimeoutMs,
+        keepAliveTimeoutMs: server.keepAliveTimeoutMs,
+        metrics: server.metrics,
+      },
+    });
+    app.addHook('onClose', (_instance, done) => {
+      service.close();
+      done();
+    });
+    await app.listen({ host: server.host, port: server.port });
+  } catch (error) {
+    service.close();
+    throw error;
+  }
+  if (tls === undefined && !isLoopbackIp(server.host)) {
+    logger.warn(
+      { host: server.host },
+      'serving plain HTTP on a non-loopback address: terminate TLS in front of it',
+    );
+  }
+  const port = (app.server.address() as AddressInfo).port;
+  const host = server.host.includes(':') ? `[${server.host}]` : server.host;
+  const url = `${tls === undefined ? 'http' : 'https'}://${host}:${port}`;
+  logger.info({ url, database: config.store.database }, 'OpenDKE key service listening');
+  return { app, url, port, close: () => app.close() };
+}

@@ -1,0 +1,124 @@
+/** The config loader: YAML and JSON files, defaults, DKE_* overrides, errors naming the field. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { DEFAULTS, ENV_OVERRIDES, loadConfig } from '../../src/config/index.js';
+import { isDkeError } from '../../src/errors/index.js';
+import { MASTER_KEY_ENV } from '../../src/keystore/index.js';
+import { repoRoot } from '../support/paths.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'dke-config-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, text: string): string {
+  const full = path.join(dir, name);
+  writeFileSync(full, text);
+  return full;
+}
+
+function configError(run: () => unknown): string {
+  try {
+    run();
+  } catch (error) {
+    assert.ok(isDkeError(error, 'ERR_CONFIG_INVALID'), String(error));
+    return error.message;
+  }
+  assert.fail('no error');
+}
+
+const auth = {
+  audience: 'https://dke.example.test',
+  issuers: [{ issuer: 'https://idp.example.test/', algorithms: ['RS256'] }],
+};
+
+void describe('config', () => {
+  void it('defaults: loopback listen address, small body limit, paths relative to the cwd', () => {
+    const config = loadConfig({ env: {} });
+    assert.equal(config.server.host, '127.0.0.1');
+    assert.equal(config.server.port, DEFAULTS.server.port);
+    assert.equal(config.server.bodyLimit, 64 * 1024);
+    assert.equal(config.store.database, path.resolve('opendke.db'));
+    assert.equal(config.logging.level, 'info');
+  });
+
+  void it('reads YAML, resolves relative paths against the file, validates auth with its schema', () => {
+    const yaml = file(
+      'dke.yaml',
+      `server:\n  port: 9443\n  publicBaseUrl: https://dke.example.test\n  tls: {certFile: tls/cert.pem, keyFile: tls/key.pem}\nstore:\n  database: data/dke.db\nauth: ${JSON.stringify(auth)}\n`,
+    );
+    const config = loadConfig({ file: yaml, env: {} });
+    assert.equal(config.server.port, 9443);
+    assert.equal(config.server.tls?.certFile, path.join(dir, 'tls/cert.pem'));
+    assert.equal(config.store.database, path.join(dir, 'data/dke.db'));
+    assert.equal(config.store.masterKeyFile, path.join(dir, 'master.key'));
+    assert.deepEqual(config.auth, auth);
+  });
+
+  void it('DKE_* variables override the file; every documented variable exists', () => {
+    const json = file('dke.json', JSON.stringify({ server: { port: 1 }, logging: { level: 'debug' } }));
+    const config = loadConfig({
+      file: json,
+      env: {
+        DKE_PORT: '8000',
+        DKE_TRUSTED_PROXIES: '10.0.0.1, 10.0.0.0/8',
+        DKE_LOG_LEVEL: 'warn',
+        DKE_METRICS: 'false',
+      },
+    });
+    assert.equal(config.server.port, 8000);
+    assert.deepEqual(config.server.trustedProxies, ['10.0.0.1', '10.0.0.0/8']);
+    assert.equal(config.logging.level, 'warn');
+    assert.equal(config.server.metrics, false);
+    assert.equal(ENV_OVERRIDES.length, new Set(ENV_OVERRIDES.map((o) => o.variable)).size);
+  });
+
+  void it('errors name the field (and the variable it came from)', () => {
+    assert.match(
+      configError(() => loadConfig({ file: file('a.json', '{"server":{"port":"x"}}'), env: {} })),
+      /server\.port must be integer/,
+    );
+    assert.match(
+      configError(() => loadConfig({ env: { DKE_PORT: 'eighty' } })),
+      /server\.port must be integer \(from DKE_PORT\)/,
+    );
+    assert.match(
+      configError(() => loadConfig({ file: file('b.json', '{"server":{"prot":1}}'), env: {} })),
+      /server\.prot is not a known field/,
+    );
+    assert.match(
+      configError(() => loadConfig({ file: file('c.json', '{"server":{"tls":{"certFile":"c"}}}'), env: {} })),
+      /server\.tls\.keyFile is required/,
+    );
+    assert.match(
+      configError(() => loadConfig({ file: file('d.json', '{"logging":{"level":"loud"}}'), env: {} })),
+      /logging\.level must be one of/,
+    );
+    assert.match(
+      configError(() =>
+        loadConfig({ file: file('e.json', '{"server":{"publicBaseUrl":"dke.example.test"}}'), env: {} }),
+      ),
+      /server\.publicBaseUrl has an invalid format/,
+    );
+    assert.match(
+      configError(() => loadConfig({ file: file('f.json', '{"auth":{"issuers":[]}}'), env: {} })),
+      /auth\.audience is required/,
+    );
+    assert.match(
+      configError(() => loadConfig({ file: file('g.yaml', 'server: [\n'), env: {} })),
+      /not valid YAML or JSON/,
+    );
+    assert.match(
+      configError(() => loadConfig({ file: path.join(dir, 'missing.yaml'), env: {} })),
+      /cannot read config file/,
+    );
+  });
+
+  void it('docs/config.md lists exactly the environment variables the loader reads', () => {
+    const doc = readFileSync(path.join(repoRoot, 'docs', 'config.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('## Environment variables'));
+    const documented = [...section.matchAll(/^\| `(DKE_[A-Z_]+)` \|/gm)].map((m) => m[1]).sort();
+    assert.deepEqual(documented, [...ENV_OVERRIDES.map((o) => o.variable), MASTER_KEY_ENV].sort());
+  });
+});
