@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import type { DestinationStream } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
 import { DkeError } from '../errors/index.js';
 import { createAuthenticator, isLoopbackIp, type AuthConfig } from '../auth/index.js';
 import { loadMasterKey, openKeyService } from '../keystore/index.js';
@@ -38,6 +38,26 @@ function readPem(file: string, what: string): Buffer {
       detail: cause instanceof Error ? cause.message : String(cause),
       cause,
     });
+  }
+}
+
+/**
+ * Microsoft DKE clients get tokens for the `resource` of the 401 challenge, which must be the service's own
+ * https URL; a mismatch only shows once Office fails, so say it at start-up.
+ */
+function warnOnAudienceMismatch(logger: Logger, audience: string, publicBaseUrl: string | undefined): void {
+  if (publicBaseUrl === undefined) return;
+  let sameHost = false;
+  try {
+    sameHost = new URL(audience).host === new URL(publicBaseUrl).host;
+  } catch {
+    // Not a URL (e.g. api://...): fine for native clients, never for Microsoft DKE.
+  }
+  if (!sameHost || !audience.startsWith('https://')) {
+    logger.warn(
+      { audience, publicBaseUrl },
+      'auth.audience is not an https URL on the publicBaseUrl host: Microsoft DKE clients will not get usable tokens',
+    );
   }
 }
 
@@ -101,6 +121,7 @@ export async function startServer(
       'serving plain HTTP on a non-loopback address: terminate TLS in front of it',
     );
   }
+  warnOnAudienceMismatch(logger, (config.auth as AuthConfig).audience, server.publicBaseUrl);
   const port = (app.server.address() as AddressInfo).port;
   const host = server.host.includes(':') ? `[${server.host}]` : server.host;
   const url = `${tls === undefined ? 'http' : 'https'}://${host}:${port}`;

@@ -363,6 +363,10 @@ void describe('Microsoft DKE behind a proxy', () => {
       const key = answer.json?.key as { kid: string; n: string };
       assert.equal(key.kid, `https://dke.example.test/label/${keyId}`);
       assert.equal(key.n, (JSON.parse(vector('key.json')) as PublishedKey).key.n);
+      // The test audience (api://…) is not the public https URL: the operator is told at start-up.
+      assert.ok(
+        h.logs.some((line) => line.includes('auth.audience is not an https URL on the publicBaseUrl host')),
+      );
     } finally {
       await h.close();
     }
