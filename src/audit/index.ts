@@ -1,0 +1,17 @@
+/** The tamper-evident audit log (docs/audit.md). */
+export {
+  StoreAuditLog,
+  DEFAULT_QUERY_LIMIT,
+  MAX_AUDIT_FIELD_CHARS,
+  MAX_QUERY_LIMIT,
+  type AuditLogOptions,
+} from './audit-log.js';
+export {
+  auditRecordHash,
+  canonicalAuditText,
+  AUDIT_HASH_DOMAIN,
+  GENESIS_HASH,
+  sha256Hex,
+  type HashedFields,
+} from './canonical.js';
+export { verifyAuditChain, type AuditVerificationReport } from './verify.js';

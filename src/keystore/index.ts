@@ -1,0 +1,28 @@
+/** The key store (docs/keys.md): master key, key lifecycle, policies, revocation, and opening it all. */
+export {
+  KeyManager,
+  sealContext,
+  type CreateKeyOptions,
+  type ImportKeyOptions,
+  type KeyManagerOptions,
+  type RevokedObjectInfo,
+  type RotateKeyOptions,
+} from './key-manager.js';
+export {
+  loadMasterKey,
+  MasterKey,
+  MASTER_KEY_BYTES,
+  MASTER_KEY_ENV,
+  type LoadedMasterKey,
+  type MasterKeySourceOptions,
+} from './master-key.js';
+export { DEFAULT_SPEC, PROTOCOL_SPECS, isKeySpec } from './key-specs.js';
+export { KEY_NAME_PATTERN, MAX_CACHE_SECONDS, isKeyName } from './validation.js';
+export {
+  openAuditStore,
+  openKeyService,
+  assertMasterKeyMatches,
+  type AuditStore,
+  type KeyService,
+  type KeyServiceOptions,
+} from './service.js';

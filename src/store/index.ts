@@ -1,0 +1,16 @@
+/** The storage layer: the adapter contract (docs/storage.md) and the embedded SQLite backend. */
+export type {
+  AuditRow,
+  AuditRowQuery,
+  AuditTail,
+  AuditChainLink,
+  DkeStore,
+  KeyRecord,
+  KeyUpdate,
+  KeyVersionRecord,
+  NewKeyRecord,
+  NewKeyVersion,
+  RevokedObject,
+} from './types.js';
+export { openSqliteStore, SqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
+export { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from './migrations.js';

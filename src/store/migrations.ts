@@ -1,0 +1,146 @@
+/**
+ * SQLite schema, as numbered migrations. A migration is never edited once released: schema changes are
+ * new entries. `schema_version` records which ran; a store written by a newer OpenDKE is refused rather
+ * than guessed at.
+ */
+import type { Database } from 'better-sqlite3';
+import { DkeError } from '../errors/index.js';
+
+export interface Migration {
+  readonly version: number;
+  readonly description: string;
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'keys, key versions, policies, revoked objects, audit log',
+    sql: `
+      CREATE TABLE meta (
+        name  TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      ) STRICT;
+
+      CREATE TABLE keys (
+        name           TEXT PRIMARY KEY,
+        protocol       TEXT NOT NULL CHECK (protocol IN ('native', 'ms-dke')),
+        state          TEXT NOT NULL CHECK (state IN ('enabled', 'disabled', 'destroyed')),
+        active_version INTEGER NOT NULL,
+        cache_seconds  INTEGER,
+        created_at     TEXT NOT NULL,
+        updated_at     TEXT NOT NULL
+      ) STRICT;
+
+      CREATE TABLE key_versions (
+        key_name           TEXT NOT NULL REFERENCES keys (name),
+        version            INTEGER NOT NULL,
+        key_id             TEXT NOT NULL UNIQUE,
+        spec               TEXT NOT NULL,
+        public_jwk         TEXT NOT NULL,
+        sealed_private_key BLOB,
+        created_at         TEXT NOT NULL,
+        destroyed_at       TEXT,
+        PRIMARY KEY (key_name, version)
+      ) STRICT;
+
+      CREATE TABLE key_policies (
+        key_name   TEXT PRIMARY KEY REFERENCES keys (name),
+        policy     TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      ) STRICT;
+
+      CREATE TABLE revoked_objects (
+        key_name   TEXT NOT NULL REFERENCES keys (name),
+        object_id  TEXT NOT NULL,
+        revoked_at TEXT NOT NULL,
+        PRIMARY KEY (key_name, object_id)
+      ) STRICT, WITHOUT ROWID;
+
+      CREATE TABLE audit_log (
+        seq            INTEGER PRIMARY KEY,
+        time           TEXT NOT NULL,
+        prev_hash      TEXT NOT NULL,
+        hash           TEXT NOT NULL,
+        action         TEXT NOT NULL,
+        result         TEXT NOT NULL,
+        reason         TEXT,
+        issuer         TEXT,
+        subject        TEXT,
+        user_name      TEXT,
+        key_name       TEXT,
+        key_version    INTEGER,
+        key_id         TEXT,
+        object_id      TEXT,
+        client_address TEXT,
+        request_id     TEXT
+      ) STRICT;
+      CREATE INDEX audit_by_key_name ON audit_log (key_name, seq);
+      CREATE INDEX audit_by_object_id ON audit_log (object_id, seq);
+      CREATE INDEX audit_by_subject ON audit_log (subject, seq);
+      CREATE INDEX audit_by_user_name ON audit_log (user_name, seq);
+      CREATE INDEX audit_by_time ON audit_log (time);
+      -- Append-only by construction: a mistaken UPDATE/DELETE fails. (Someone with raw write access can drop
+      -- these triggers; the hash chain is what detects that.)
+      CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+      CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+    `,
+  },
+];
+
+export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
+
+/** Brings the schema up to date in one exclusive transaction, so two processes starting at once are safe. */
+export function migrate(db: Database, now: () => string): void {
+  db.transaction(() => {
+    db.exec(`CREATE TABLE IF NOT EXISTS schema_version (
+      version     INTEGER PRIMARY KEY,
+      description TEXT NOT NULL,
+      applied_at  TEXT NOT NULL
+    ) STRICT`);
+    const current = currentSchemaVersion(db);
+    if (current > LATEST_SCHEMA_VERSION) throw newerSchema(current);
+    const record = db.prepare(
+      'INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)',
+    );
+    for (const migration of MIGRATIONS) {
+      if (migration.version <= current) continue;
+      db.exec(migration.sql);
+      record.run(migration.version, migration.description, now());
+    }
+  }).immediate();
+}
+
+/** For read-only opens, which must not migrate: the schema has to be exactly what this code knows. */
+export function checkSchemaVersion(db: Database): void {
+  const current = currentSchemaVersion(db);
+  if (current > LATEST_SCHEMA_VERSION) throw newerSchema(current);
+  if (current < LATEST_SCHEMA_VERSION) {
+    throw new DkeError('ERR_CONFIG_INVALID', {
+      message: 'the key store needs a schema upgrade',
+      detail: `schema version ${current}, this OpenDKE needs ${LATEST_SCHEMA_VERSION}`,
+      hint: 'open it once read-write (start the key service or run a `dke key` command) to upgrade it',
+    });
+  }
+}
+
+function currentSchemaVersion(db: Database): number {
+  const exists = db
+    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'")
+    .get();
+  if (exists === undefined) return 0;
+  const row = db.prepare('SELECT max(version) AS version FROM schema_version').get() as {
+    version: number | null;
+  };
+  return row.version ?? 0;
+}
+
+function newerSchema(version: number): DkeError {
+  return new DkeError('ERR_CONFIG_INVALID', {
+    message: 'the key store was written by a newer OpenDKE',
+    detail: `schema version ${version}, this OpenDKE knows up to ${LATEST_SCHEMA_VERSION}`,
+    hint: 'upgrade OpenDKE',
+  });
+}

@@ -1,0 +1,382 @@
+/**
+ * The embedded backend: one SQLite file via better-sqlite3. WAL so readers never block the writer,
+ * synchronous=FULL so a returned commit survives power loss, busy_timeout so the CLI and a running key
+ * service can share the file, secure_delete so destroyed key material is overwritten (docs/storage.md).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { Database as Db, Statement } from 'better-sqlite3';
+import { DkeError, isDkeError } from '../errors/index.js';
+import type { KeyPolicy } from '../service/contracts.js';
+import { AUDIT_HASH_DOMAIN } from '../audit/canonical.js';
+import { checkSchemaVersion, migrate } from './migrations.js';
+import type {
+  AuditRow,
+  AuditRowQuery,
+  AuditTail,
+  AuditChainLink,
+  DkeStore,
+  KeyRecord,
+  KeyUpdate,
+  KeyVersionRecord,
+  NewKeyRecord,
+  NewKeyVersion,
+  RevokedObject,
+} from './types.js';
+
+export interface SqliteStoreOptions {
+  /** Open without writing anything (no migration, no pragmas that write); for `dke audit verify`. */
+  readonly readonly?: boolean;
+  /** How long to wait for another process's write lock before failing; default 5000 ms. */
+  readonly busyTimeoutMs?: number;
+}
+
+const KEY_COLUMNS = `k.name, k.protocol, k.state, k.active_version AS activeVersion, k.cache_seconds AS cacheSeconds,
+  k.created_at AS createdAt, k.updated_at AS updatedAt, p.policy AS policy`;
+const KEY_FROM = 'keys k JOIN key_policies p ON p.key_name = k.name';
+const VERSION_COLUMNS = `key_name AS keyName, version, key_id AS keyId, spec, public_jwk AS publicJwk,
+  sealed_private_key AS sealedPrivateKey, created_at AS createdAt, destroyed_at AS destroyedAt`;
+const AUDIT_COLUMNS = `seq, time, prev_hash AS prevHash, hash, action, result, reason, issuer, subject,
+  user_name AS userName, key_name AS keyName, key_version AS keyVersion, key_id AS keyId, object_id AS objectId,
+  client_address AS clientAddress, request_id AS requestId`;
+
+/**
+ * The canonical text of a record, built by SQLite: json_array quotes strings exactly like JSON.stringify
+ * (the store suite checks it against canonicalAuditText), and doing it in C halves verify() time.
+ */
+const CANONICAL_TEXT = `json_array('${AUDIT_HASH_DOMAIN}', seq, time, prev_hash, action, result, reason, issuer, subject,
+  user_name, key_name, key_version, key_id, object_id, client_address, request_id)`;
+
+type KeyRow = Omit<KeyRecord, 'policy'> & { policy: string };
+
+export function openSqliteStore(file: string, options: SqliteStoreOptions = {}): SqliteStore {
+  return new SqliteStore(file, options);
+}
+
+export class SqliteStore implements DkeStore {
+  readonly backend = 'sqlite';
+  readonly file: string;
+  private readonly db: Db;
+  private readonly sql: ReturnType<typeof prepareStatements>;
+
+  constructor(file: string, options: SqliteStoreOptions = {}) {
+    this.file = path.resolve(file);
+    const readonly = options.readonly === true;
+    this.db = openDatabase(this.file, readonly);
+    try {
+      this.db.pragma(`busy_timeout = ${busyTimeout(options.busyTimeoutMs)}`);
+      this.db.pragma('foreign_keys = ON');
+      if (readonly) {
+        checkSchemaVersion(this.db);
+      } else {
+        this.db.pragma('journal_mode = WAL');
+        // In WAL mode SQLite defaults to NORMAL, which may lose the last commits on power loss.
+        this.db.pragma('synchronous = FULL');
+        this.db.pragma('secure_delete = ON');
+        migrate(this.db, () => new Date().toISOString());
+      }
+      this.sql = prepareStatements(this.db);
+    } catch (error) {
+      this.db.close();
+      throw asStoreError(error, 'could not open the key store');
+    }
+  }
+
+  getMeta(name: string): string | undefined {
+    return this.guard(() => (this.sql.getMeta.get(name) as { value: string } | undefined)?.value);
+  }
+
+  setMetaIfAbsent(name: string, value: string): string {
+    return this.write(() => {
+      this.sql.insertMetaIfAbsent.run(name, value);
+      return (this.sql.getMeta.get(name) as { value: string }).value;
+    });
+  }
+
+  createKey(key: NewKeyRecord, firstVersion: NewKeyVersion): void {
+    this.write(() => {
+      if (this.sql.getKey.get(key.name) !== undefined) throw new DkeError('ERR_KEY_EXISTS');
+      this.assertKeyIdFree(firstVersion.keyId);
+      this.sql.insertKey.run(key.name, key.protocol, key.cacheSeconds, key.createdAt, key.createdAt);
+      this.sql.insertPolicy.run(key.name, JSON.stringify(emptyPolicy()), key.createdAt);
+      this.insertVersion(key.name, 1, firstVersion);
+    });
+  }
+
+  getKey(name: string): KeyRecord | undefined {
+    return this.guard(() => {
+      const row = this.sql.getKey.get(name) as KeyRow | undefined;
+      return row === undefined ? undefined : toKeyRecord(row);
+    });
+  }
+
+  listKeys(): KeyRecord[] {
+    return this.guard(() => (this.sql.listKeys.all() as KeyRow[]).map(toKeyRecord));
+  }
+
+  listKeyVersions(name: string): KeyVersionRecord[] {
+    return this.guard(() => this.sql.listVersions.all(name) as KeyVersionRecord[]);
+  }
+
+  getKeyVersion(name: string, keyId: string): KeyVersionRecord | undefined {
+    return this.guard(() => this.sql.getVersion.get(name, keyId) as KeyVersionRecord | undefined);
+  }
+
+  addKeyVersion(name: string, build: (version: number) => NewKeyVersion): KeyVersionRecord {
+    return this.write(() => {
+      this.requireLiveKey(name);
+      const { latest } = this.sql.latestVersion.get(name) as { latest: number };
+      const version = latest + 1;
+      const fresh = build(version);
+      this.assertKeyIdFree(fresh.keyId);
+      this.insertVersion(name, version, fresh);
+      this.sql.setActiveVersion.run(version, fresh.createdAt, name);
+      return this.sql.getVersion.get(name, fresh.keyId) as KeyVersionRecord;
+    });
+  }
+
+  updateKey(name: string, update: KeyUpdate): void {
+    this.write(() => {
+      this.requireLiveKey(name);
+      if (update.state !== undefined) this.sql.setState.run(update.state, update.updatedAt, name);
+      if (update.cacheSeconds !== undefined) {
+        this.sql.setCacheSeconds.run(update.cacheSeconds, update.updatedAt, name);
+      }
+      if (update.policy !== undefined) {
+        this.sql.setPolicy.run(JSON.stringify(update.policy), update.updatedAt, name);
+        this.sql.touchKey.run(update.updatedAt, name);
+      }
+    });
+  }
+
+  destroyKey(name: string, at: string): void {
+    this.write(() => {
+      const key = this.sql.getKey.get(name) as KeyRow | undefined;
+      if (key === undefined) throw new DkeError('ERR_KEY_NOT_FOUND');
+      // secure_delete zeroes the freed cells and overflow pages that held the sealed material.
+      this.sql.shredVersions.run(at, name);
+      if (key.state !== 'destroyed') this.sql.setState.run('destroyed', at, name);
+    });
+    // The WAL still holds pre-destroy page images: copy back and truncate it now rather than at some
+    // later checkpoint. If a reader in another process pins old frames, the next checkpoint finishes it.
+    this.guard(() => this.db.pragma('wal_checkpoint(TRUNCATE)'));
+  }
+
+  revokeObject(keyName: string, objectId: string, at: string): boolean {
+    return this.write(() => {
+      this.requireLiveKey(keyName);
+      return this.sql.revoke.run(keyName, objectId, at).changes === 1;
+    });
+  }
+
+  unrevokeObject(keyName: string, objectId: string): boolean {
+    return this.write(() => {
+      this.requireLiveKey(keyName);
+      return this.sql.unrevoke.run(keyName, objectId).changes === 1;
+    });
+  }
+
+  isObjectRevoked(keyName: string, objectId: string): boolean {
+    return this.guard(() => this.sql.isRevoked.get(keyName, objectId) !== undefined);
+  }
+
+  listRevokedObjects(keyName: string): RevokedObject[] {
+    return this.guard(() => this.sql.listRevoked.all(keyName) as RevokedObject[]);
+  }
+
+  appendAuditRows(build: (tail: AuditTail | undefined) => readonly AuditRow[]): readonly AuditRow[] {
+    // BEGIN IMMEDIATE takes the write lock before reading the tail, so no other process can append
+    // between our read of the last hash and our insert.
+    return this.write(() => {
+      const rows = build(this.sql.auditTail.get() as AuditTail | undefined);
+      for (const row of rows) this.sql.insertAudit.run(row);
+      return rows;
+    });
+  }
+
+  auditTail(): AuditTail | undefined {
+    return this.guard(() => this.sql.auditTail.get() as AuditTail | undefined);
+  }
+
+  iterateAuditChain(): IterableIterator<AuditChainLink> {
+    return this.guard(() => this.sql.iterateAuditChain.iterate() as IterableIterator<AuditChainLink>);
+  }
+
+  queryAuditRows(query: AuditRowQuery): AuditRow[] {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    const add = (clause: string, ...values: string[]): void => {
+      where.push(clause);
+      params.push(...values);
+    };
+    if (query.keyName !== undefined) add('key_name = ?', query.keyName);
+    if (query.objectId !== undefined) add('object_id = ?', query.objectId);
+    if (query.subject !== undefined) add('subject = ?', query.subject);
+    if (query.identity !== undefined)
+      add('(subject = ? OR user_name = ?)', query.identity, query.identity.toLowerCase());
+    if (query.since !== undefined) add('time >= ?', query.since);
+    const filter = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
+    params.push(query.limit);
+    return this.guard(
+      () =>
+        this.db
+          .prepare(`SELECT ${AUDIT_COLUMNS} FROM audit_log ${filter} ORDER BY seq DESC LIMIT ?`)
+          .all(...params) as AuditRow[],
+    );
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  /** Runs raw SQL; for tests and maintenance tools only, never for request handling. */
+  unsafeDatabase(): Db {
+    return this.db;
+  }
+
+  private insertVersion(name: string, version: number, fresh: NewKeyVersion): void {
+    this.sql.insertVersion.run(
+      name,
+      version,
+      fresh.keyId,
+      fresh.spec,
+      fresh.publicJwk,
+      fresh.sealedPrivateKey,
+      fresh.createdAt,
+    );
+  }
+
+  private requireLiveKey(name: string): void {
+    const key = this.sql.getKey.get(name) as KeyRow | undefined;
+    if (key === undefined) throw new DkeError('ERR_KEY_NOT_FOUND');
+    if (key.state === 'destroyed') throw new DkeError('ERR_KEY_DESTROYED');
+  }
+
+  private assertKeyIdFree(keyId: string): void {
+    if (this.sql.keyIdTaken.get(keyId) !== undefined) {
+      throw new DkeError('ERR_KEY_EXISTS', {
+        message: 'this key material is stored already (as another key or version)',
+      });
+    }
+  }
+
+  /** One write transaction that takes the write lock up front (BEGIN IMMEDIATE), so it cannot deadlock. */
+  private write<T>(work: () => T): T {
+    return this.guard(() => this.db.transaction(work).immediate());
+  }
+
+  private guard<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      throw asStoreError(error, 'key store read or write failed');
+    }
+  }
+}
+
+function busyTimeout(ms: number | undefined): number {
+  return ms !== undefined && Number.isFinite(ms) ? Math.max(0, Math.trunc(ms)) : 5000;
+}
+
+function openDatabase(file: string, readonly: boolean): Db {
+  try {
+    if (!readonly) createPrivately(file);
+    return new Database(file, { readonly, fileMustExist: readonly });
+  } catch (error) {
+    throw asStoreError(error, 'could not open the key store');
+  }
+}
+
+/** The file holds sealed keys and who-opened-what: owner only. SQLite gives -wal/-shm the same mode. */
+function createPrivately(file: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  try {
+    fs.closeSync(fs.openSync(file, 'wx', 0o600));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+}
+
+function asStoreError(error: unknown, message: string): DkeError {
+  if (isDkeError(error)) return error;
+  return new DkeError('ERR_IO', {
+    message,
+    detail: error instanceof Error ? error.message : String(error),
+    cause: error,
+  });
+}
+
+function prepareStatements(db: Db) {
+  const s = (sql: string): Statement => db.prepare(sql);
+  return {
+    getMeta: s('SELECT value FROM meta WHERE name = ?'),
+    insertMetaIfAbsent: s('INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)'),
+    getKey: s(`SELECT ${KEY_COLUMNS} FROM ${KEY_FROM} WHERE k.name = ?`),
+    listKeys: s(`SELECT ${KEY_COLUMNS} FROM ${KEY_FROM} ORDER BY k.name`),
+    insertKey: s(
+      `INSERT INTO keys (name, protocol, state, active_version, cache_seconds, created_at, updated_at)
+       VALUES (?, ?, 'enabled', 1, ?, ?, ?)`,
+    ),
+    insertPolicy: s('INSERT INTO key_policies (key_name, policy, updated_at) VALUES (?, ?, ?)'),
+    setPolicy: s('UPDATE key_policies SET policy = ?, updated_at = ? WHERE key_name = ?'),
+    setState: s('UPDATE keys SET state = ?, updated_at = ? WHERE name = ?'),
+    setCacheSeconds: s('UPDATE keys SET cache_seconds = ?, updated_at = ? WHERE name = ?'),
+    setActiveVersion: s('UPDATE keys SET active_version = ?, updated_at = ? WHERE name = ?'),
+    touchKey: s('UPDATE keys SET updated_at = ? WHERE name = ?'),
+    listVersions: s(`SELECT ${VERSION_COLUMNS} FROM key_versions WHERE key_name = ? ORDER BY version`),
+    getVersion: s(`SELECT ${VERSION_COLUMNS} FROM key_versions WHERE key_name = ? AND key_id = ?`),
+    latestVersion: s('SELECT coalesce(max(version), 0) AS latest FROM key_versions WHERE key_name = ?'),
+    keyIdTaken: s('SELECT 1 FROM key_versions WHERE key_id = ?'),
+    insertVersion: s(
+      `INSERT INTO key_versions (key_name, version, key_id, spec, public_jwk, sealed_private_key, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    shredVersions: s(
+      `UPDATE key_versions SET sealed_private_key = NULL, destroyed_at = coalesce(destroyed_at, ?)
+       WHERE key_name = ?`,
+    ),
+    revoke: s('INSERT OR IGNORE INTO revoked_objects (key_name, object_id, revoked_at) VALUES (?, ?, ?)'),
+    unrevoke: s('DELETE FROM revoked_objects WHERE key_name = ? AND object_id = ?'),
+    isRevoked: s('SELECT 1 FROM revoked_objects WHERE key_name = ? AND object_id = ?'),
+    listRevoked: s(
+      'SELECT object_id AS objectId, revoked_at AS revokedAt FROM revoked_objects WHERE key_name = ? ORDER BY revoked_at, object_id',
+    ),
+    auditTail: s('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1'),
+    iterateAuditChain: s(`SELECT hash, seq, prev_hash, ${CANONICAL_TEXT} FROM audit_log ORDER BY seq`).raw(),
+    insertAudit: s(
+      `INSERT INTO audit_log (seq, time, prev_hash, hash, action, result, reason, issuer, subject, user_name,
+         key_name, key_version, key_id, object_id, client_address, request_id)
+       VALUES (@seq, @time, @prevHash, @hash, @action, @result, @reason, @issuer, @subject, @userName,
+         @keyName, @keyVersion, @keyId, @objectId, @clientAddress, @requestId)`,
+    ),
+  };
+}
+
+function emptyPolicy(): KeyPolicy {
+  return { users: [], groups: [], roles: [], tenants: [] };
+}
+
+function toKeyRecord(row: KeyRow): KeyRecord {
+  return { ...row, policy: parsePolicy(row.policy, row.name) };
+}
+
+/** A stored policy that is not exactly the expected shape must never grant anything: fail closed. */
+function parsePolicy(text: string, keyName: string): KeyPolicy {
+  const corrupt = (): DkeError =>
+    new DkeError('ERR_INTERNAL', { detail: `stored policy of key ${keyName} is not valid` });
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw corrupt();
+  }
+  if (typeof value !== 'object' || value === null) throw corrupt();
+  const lists = value as Record<string, unknown>;
+  const list = (field: keyof KeyPolicy): string[] => {
+    const entries = lists[field];
+    if (!Array.isArray(entries) || !entries.every((e): e is string => typeof e === 'string')) throw corrupt();
+    return entries;
+  };
+  return { users: list('users'), groups: list('groups'), roles: list('roles'), tenants: list('tenants') };
+}

@@ -1,0 +1,169 @@
+/**
+ * The storage adapter contract (docs/storage.md). The key store, the policy and revocation tables and the
+ * audit log are written through this interface only, so another backend (PostgreSQL, a KV store) can be
+ * added by implementing it and passing test/store/store-suite.ts. Every method is synchronous and atomic:
+ * a backend runs each call in one transaction of its own. Callbacks (`build`) run inside that transaction,
+ * must be synchronous and must not call back into the store.
+ */
+import type { KeyPolicy, KeyProtocol, KeyState } from '../service/contracts.js';
+import type { KeySpec } from '../crypto/holder-keys.js';
+
+export interface KeyRecord {
+  readonly name: string;
+  readonly protocol: KeyProtocol;
+  readonly state: KeyState;
+  readonly activeVersion: number;
+  /** null: clients must not cache the public key. */
+  readonly cacheSeconds: number | null;
+  readonly policy: KeyPolicy;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface NewKeyRecord {
+  readonly name: string;
+  readonly protocol: KeyProtocol;
+  readonly cacheSeconds: number | null;
+  readonly createdAt: string;
+}
+
+export interface KeyVersionRecord {
+  readonly keyName: string;
+  readonly version: number;
+  /** RFC 7638 thumbprint; unique across the whole store, destroyed versions included. */
+  readonly keyId: string;
+  readonly spec: KeySpec;
+  /** The canonical public JWK, as JSON text. */
+  readonly publicJwk: string;
+  /** The private key sealed under the master key (src/keystore/master-key.ts); null once destroyed. */
+  readonly sealedPrivateKey: Buffer | null;
+  readonly createdAt: string;
+  readonly destroyedAt: string | null;
+}
+
+/** What the key manager supplies for a new version; the store assigns `version`. */
+export interface NewKeyVersion {
+  readonly keyId: string;
+  readonly spec: KeySpec;
+  readonly publicJwk: string;
+  readonly sealedPrivateKey: Buffer;
+  readonly createdAt: string;
+}
+
+export interface KeyUpdate {
+  readonly state?: KeyState;
+  readonly cacheSeconds?: number | null;
+  readonly policy?: KeyPolicy;
+  readonly updatedAt: string;
+}
+
+export interface RevokedObject {
+  readonly objectId: string;
+  readonly revokedAt: string;
+}
+
+/** One audit record as stored: absent optional fields are null. Hashing is src/audit's job. */
+export interface AuditRow {
+  readonly seq: number;
+  readonly time: string;
+  readonly prevHash: string;
+  readonly hash: string;
+  readonly action: string;
+  readonly result: string;
+  readonly reason: string | null;
+  readonly issuer: string | null;
+  readonly subject: string | null;
+  readonly userName: string | null;
+  readonly keyName: string | null;
+  readonly keyVersion: number | null;
+  readonly keyId: string | null;
+  readonly objectId: string | null;
+  readonly clientAddress: string | null;
+  readonly requestId: string | null;
+}
+
+/**
+ * A record as verify() streams it: its stored hash, seq and prevHash, and its canonical text (the JSON
+ * array docs/audit.md specifies, exactly as src/audit/canonical.ts `canonicalAuditText` builds it) made
+ * from the stored fields. A tuple, not an object: a million of them are read in one verification.
+ */
+export type AuditChainLink = [hash: string, seq: number, prevHash: string, canonicalText: string];
+
+export interface AuditTail {
+  readonly seq: number;
+  readonly hash: string;
+}
+
+/** A validated query (src/audit normalizes the public AuditQuery into this). Newest first. */
+export interface AuditRowQuery {
+  readonly keyName?: string;
+  readonly objectId?: string;
+  readonly subject?: string;
+  /** Matches `subject` exactly or `userName` (stored lower-case) after lower-casing. */
+  readonly identity?: string;
+  /** ISO-8601 UTC with milliseconds; records at or after it. */
+  readonly since?: string;
+  readonly limit: number;
+}
+
+export interface DkeStore {
+  /** e.g. 'sqlite'; for logs and `dke` status output. */
+  readonly backend: string;
+
+  // ---- metadata (e.g. the master-key check value)
+  getMeta(name: string): string | undefined;
+  /** Stores `value` unless `name` is set already; returns the value now stored (first writer wins). */
+  setMetaIfAbsent(name: string, value: string): string;
+
+  // ---- keys
+  /** Creates the key with its policy (empty) and version 1. Throws ERR_KEY_EXISTS for a taken name or key id. */
+  createKey(key: NewKeyRecord, firstVersion: NewKeyVersion): void;
+  getKey(name: string): KeyRecord | undefined;
+  listKeys(): KeyRecord[];
+  /** Ascending by version. */
+  listKeyVersions(name: string): KeyVersionRecord[];
+  getKeyVersion(name: string, keyId: string): KeyVersionRecord | undefined;
+  /*
+   * A destroyed key is a tombstone: the methods below that change a key check, in the same transaction
+   * as the change, that it exists (else ERR_KEY_NOT_FOUND) and is not destroyed (else ERR_KEY_DESTROYED),
+   * so a change racing a `destroy` in another process cannot bring the key back.
+   */
+  /**
+   * Adds version max+1 and makes it active, atomically (two processes rotating at once get distinct
+   * versions). `build` receives the new version number. Throws ERR_KEY_EXISTS for a key id stored already.
+   */
+  addKeyVersion(name: string, build: (version: number) => NewKeyVersion): KeyVersionRecord;
+  updateKey(name: string, update: KeyUpdate): void;
+  /**
+   * Crypto-shred: overwrites and removes the sealed private key of every version, marks them and the key
+   * destroyed, and makes sure no copy of the old material is left in the backend's own files. Destroying
+   * a destroyed key changes nothing. Throws ERR_KEY_NOT_FOUND.
+   */
+  destroyKey(name: string, at: string): void;
+
+  // ---- per-key object revocation
+  /** Returns false when the object was revoked already. */
+  revokeObject(keyName: string, objectId: string, at: string): boolean;
+  /** Returns false when the object was not revoked. */
+  unrevokeObject(keyName: string, objectId: string): boolean;
+  /** False for unknown keys too. */
+  isObjectRevoked(keyName: string, objectId: string): boolean;
+  listRevokedObjects(keyName: string): RevokedObject[];
+
+  // ---- audit log (append-only)
+  /**
+   * Appends records durably. Inside one write transaction that excludes every other writer (also in
+   * other processes), `build` receives the current last record and returns the rows to insert, which
+   * must continue the sequence. Returns after the commit is durable.
+   */
+  appendAuditRows(build: (tail: AuditTail | undefined) => readonly AuditRow[]): readonly AuditRow[];
+  auditTail(): AuditTail | undefined;
+  /**
+   * Every record in ascending seq order, streamed (never all in memory). Consume it synchronously: a
+   * backend may hold its connection busy until the iteration ends.
+   */
+  iterateAuditChain(): IterableIterator<AuditChainLink>;
+  queryAuditRows(query: AuditRowQuery): AuditRow[];
+
+  close(): void;
+}

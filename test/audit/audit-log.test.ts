@@ -1,0 +1,429 @@
+import { describe, test, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { isDkeError } from '../../src/errors/index.js';
+import {
+  auditRecordHash,
+  canonicalAuditText,
+  GENESIS_HASH,
+  StoreAuditLog,
+  type HashedFields,
+} from '../../src/audit/index.js';
+import { MasterKey, openAuditStore, openKeyService, type KeyService } from '../../src/keystore/index.js';
+import { openSqliteStore, type AuditRow, type DkeStore } from '../../src/store/index.js';
+import type { AuditEvent, AuditRecord } from '../../src/service/contracts.js';
+import { makeTempDir, removeDir } from '../store/temp-dir.js';
+
+const run = promisify(execFile);
+
+const EVENT: AuditEvent = {
+  action: 'native.unwrap',
+  result: 'allowed',
+  issuer: 'https://login.example.com/t/v2.0',
+  subject: 'alice-sub',
+  userName: 'alice@example.com',
+  keyName: 'finance',
+  keyVersion: 2,
+  keyId: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs',
+  objectId: 'AQEBAQEBAQEBAQEBAQEBAQ',
+  clientAddress: '192.0.2.1',
+  requestId: 'req-1',
+};
+
+/** docs/audit.md's example record hashes to this. */
+const KNOWN_HASH = 'abbdbd036f55e68f47d33f2a0e4bd6df982dcf541498ea33edc1100c5b9f2ba1';
+
+const isUnavailable = (e: unknown): boolean => isDkeError(e, 'ERR_AUDIT_UNAVAILABLE');
+
+/** A store wrapper that counts write transactions, to observe group commit. */
+function countingTransactions(store: DkeStore): { store: DkeStore; transactions: () => number } {
+  let count = 0;
+  const counting = new Proxy(store, {
+    get(target, property) {
+      if (property === 'appendAuditRows') {
+        return (build: Parameters<DkeStore['appendAuditRows']>[0]) => {
+          count += 1;
+          return target.appendAuditRows(build);
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { store: counting, transactions: () => count };
+}
+
+void describe('audit log', () => {
+  let dir: string;
+  let dbPath: string;
+  let services: KeyService[];
+  const open = (): KeyService => {
+    const service = openKeyService({ dbPath, masterKey: MasterKey.fromBytes(Buffer.alloc(32, 7)) });
+    services.push(service);
+    return service;
+  };
+  const appendMany = async (audit: StoreAuditLog, n: number): Promise<AuditRecord[]> =>
+    Promise.all(Array.from({ length: n }, (_, i) => audit.append({ ...EVENT, requestId: `req-${i + 1}` })));
+  /** Lets raw SQL change the log, as an attacker with file access could. */
+  const dropGuards = (service: KeyService): void => {
+    service.store
+      .unsafeDatabase()
+      .exec('DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;');
+  };
+
+  beforeEach(() => {
+    dir = makeTempDir();
+    dbPath = path.join(dir, 'opendke.db');
+    services = [];
+  });
+  afterEach(() => {
+    for (const service of services) service.close();
+    removeDir(dir);
+  });
+
+  void test('the hash is the documented canonical encoding (known answer, docs/audit.md)', () => {
+    const fields: HashedFields = {
+      seq: 1,
+      time: '2025-01-01T00:00:00.000Z',
+      prevHash: GENESIS_HASH,
+      action: 'native.unwrap',
+      result: 'allowed',
+      reason: null,
+      issuer: 'https://login.example.com/t/v2.0',
+      subject: 'alice-sub',
+      userName: 'alice@example.com',
+      keyName: 'finance',
+      keyVersion: 2,
+      keyId: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs',
+      objectId: 'AQEBAQEBAQEBAQEBAQEBAQ',
+      clientAddress: '192.0.2.1',
+      requestId: 'req-1',
+    };
+    const documented =
+      '["opendke.audit.v1",1,"2025-01-01T00:00:00.000Z","0000000000000000000000000000000000000000000000000000000000000000",' +
+      '"native.unwrap","allowed",null,"https://login.example.com/t/v2.0","alice-sub","alice@example.com","finance",2,' +
+      '"NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs","AQEBAQEBAQEBAQEBAQEBAQ","192.0.2.1","req-1"]';
+    assert.equal(canonicalAuditText(fields), documented);
+    assert.equal(crypto.createHash('sha256').update(documented, 'utf8').digest('hex'), KNOWN_HASH);
+    assert.equal(auditRecordHash(fields), KNOWN_HASH);
+    // null and "" differ, and field boundaries matter.
+    assert.notEqual(auditRecordHash({ ...fields, reason: '' }), auditRecordHash(fields));
+    assert.notEqual(
+      auditRecordHash({ ...fields, subject: 'ab', userName: 'c' }),
+      auditRecordHash({ ...fields, subject: 'a', userName: 'bc' }),
+    );
+  });
+
+  void test('append chains records and resolves only once the record is committed', async () => {
+    const service = open();
+    const other = openSqliteStore(dbPath); // another connection, as another process would see it
+    try {
+      const first = await service.audit.append(EVENT);
+      assert.equal(first.seq, 1);
+      assert.equal(first.prevHash, GENESIS_HASH);
+      assert.match(first.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      assert.equal('reason' in first, false, 'absent fields stay absent');
+      assert.equal(
+        [...other.iterateAuditChain()].length,
+        1,
+        'visible to other connections when append resolves',
+      );
+      const second = await service.audit.append({ action: 'key.create', result: 'ok', keyName: 'k' });
+      assert.equal(second.seq, 2);
+      assert.equal(second.prevHash, first.hash);
+      assert.deepEqual(service.audit.verify(), { ok: true, records: 2, last: { seq: 2, hash: second.hash } });
+    } finally {
+      other.close();
+    }
+  });
+
+  void test('group commit: concurrent appends share transactions; appends during a commit go in the next one', async () => {
+    const service = open();
+    const { store, transactions } = countingTransactions(service.store);
+    const audit = new StoreAuditLog(store, { maxBatch: 400 });
+    const records = await appendMany(audit, 1000);
+    assert.equal(transactions(), 3, '1000 appends in batches of at most 400');
+    assert.deepEqual(
+      records.map((r) => r.seq),
+      Array.from({ length: 1000 }, (_, i) => i + 1),
+      'in call order',
+    );
+
+    const before = transactions();
+    const followUps: Promise<AuditRecord>[] = [];
+    await Promise.all(
+      Array.from({ length: 10 }, () =>
+        audit.append(EVENT).then((r) => {
+          followUps.push(audit.append({ ...EVENT, requestId: `after-${r.seq}` }));
+        }),
+      ),
+    );
+    await Promise.all(followUps);
+    assert.equal(transactions() - before, 2);
+    audit.close();
+
+    service.close();
+    const reopened = open();
+    assert.deepEqual(reopened.audit.verify().records, 1020);
+    assert.equal(reopened.audit.verify().ok, true);
+  });
+
+  void test('several processes appending at once keep one valid chain', async () => {
+    const service = open();
+    const moduleUrl = new URL('../../src/keystore/index.js', import.meta.url).href;
+    const child = `
+      const { openAuditStore } = await import(${JSON.stringify(moduleUrl)});
+      const [dbPath, count, tag] = process.argv.slice(1);
+      const { audit, close } = openAuditStore({ dbPath, readonly: false });
+      for (let i = 0; i < Number(count); i += 10) {
+        await Promise.all(Array.from({ length: 10 }, (_, j) =>
+          audit.append({ action: 'test.append', result: 'ok', requestId: tag + '-' + (i + j) })));
+      }
+      close();`;
+    const children = ['a', 'b', 'c'].map((tag) =>
+      run(process.execPath, ['--input-type=module', '-e', child, dbPath, '200', tag]),
+    );
+    const mine = (async () => {
+      for (let i = 0; i < 20; i += 1) await appendMany(service.audit, 10);
+    })();
+    await Promise.all([...children, mine]);
+    const verification = service.audit.verify();
+    assert.equal(verification.ok, true, JSON.stringify(verification.firstBroken));
+    assert.equal(verification.records, 800);
+    for (const tag of ['a', 'b', 'c']) {
+      const ids = new Set(
+        service.store
+          .queryAuditRows({ limit: 10_000 })
+          .map((r) => r.requestId)
+          .filter((id) => id?.startsWith(`${tag}-`)),
+      );
+      assert.equal(ids.size, 200, `all of process ${tag}'s records`);
+    }
+  });
+
+  void test('a failed write rejects every append of the batch with ERR_AUDIT_UNAVAILABLE and writes none', async () => {
+    const service = open();
+    await service.audit.append(EVENT);
+    const db = service.store.unsafeDatabase();
+    db.exec(
+      "CREATE TRIGGER disk_full BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END",
+    );
+    const outcomes = await Promise.allSettled(Array.from({ length: 5 }, () => service.audit.append(EVENT)));
+    for (const outcome of outcomes) {
+      assert.equal(outcome.status, 'rejected');
+      assert.ok(outcome.status === 'rejected' && isUnavailable(outcome.reason));
+    }
+    assert.equal(service.audit.verify().records, 1);
+    db.exec('DROP TRIGGER disk_full');
+    assert.equal((await service.audit.append(EVENT)).seq, 2, 'the chain continues once writing works again');
+    assert.equal(service.audit.verify().ok, true);
+  });
+
+  void test('append on a closed or read-only store rejects', async () => {
+    const service = open();
+    await service.audit.append(EVENT);
+    const detached = new StoreAuditLog(service.store);
+    service.store.close();
+    await assert.rejects(detached.append(EVENT), isUnavailable);
+    await assert.rejects(service.audit.append(EVENT), isUnavailable);
+
+    const readOnly = openAuditStore({ dbPath });
+    try {
+      await assert.rejects(readOnly.audit.append(EVENT), isUnavailable);
+      assert.equal(readOnly.audit.verify().records, 1, 'but it verifies');
+    } finally {
+      readOnly.close();
+    }
+    await assert.rejects(readOnly.audit.append(EVENT), isUnavailable);
+  });
+
+  void test('an invalid event is refused without affecting the others', async () => {
+    const { audit } = open();
+    const results = await Promise.allSettled([
+      audit.append(EVENT),
+      audit.append({ action: '', result: 'ok' }),
+      audit.append({ action: 'x', result: 'maybe' as never }),
+      audit.append({ action: 'x', result: 'ok', keyVersion: -1 }),
+      audit.append({ action: 'x', result: 'ok', subject: 42 as never }),
+      audit.append(EVENT),
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'rejected', 'rejected', 'rejected', 'rejected', 'fulfilled'],
+    );
+    assert.equal(audit.verify().records, 2);
+  });
+
+  void test('long or malformed text is stored exactly as hashed', async () => {
+    const { audit } = open();
+    const record = await audit.append({
+      ...EVENT,
+      requestId: 'x'.repeat(5000),
+      userName: 'bad \ud800 surrogate',
+    });
+    assert.equal(record.requestId?.length, 1024);
+    assert.equal(record.userName, 'bad \ufffd surrogate');
+    assert.equal(audit.verify().ok, true);
+  });
+
+  void describe('verify finds the first broken record', () => {
+    const tampered = async (
+      tamper: (service: KeyService) => void,
+    ): Promise<ReturnType<StoreAuditLog['verify']>> => {
+      const service = open();
+      await appendMany(service.audit, 10);
+      assert.equal(service.audit.verify().ok, true);
+      dropGuards(service);
+      tamper(service);
+      return service.audit.verify();
+    };
+    const sql = (service: KeyService, statement: string, ...params: unknown[]): void => {
+      service.store
+        .unsafeDatabase()
+        .prepare(statement)
+        .run(...params);
+    };
+    const row = (service: KeyService, seq: number): AuditRow =>
+      service.store.queryAuditRows({ limit: 10_000 }).find((r) => r.seq === seq) as AuditRow;
+
+    void test('a changed field', async () => {
+      const result = await tampered((s) => sql(s, "UPDATE audit_log SET subject = 'mallory' WHERE seq = 5"));
+      assert.deepEqual(
+        { ok: result.ok, records: result.records, seq: result.firstBroken?.seq },
+        { ok: false, records: 4, seq: 5 },
+      );
+      assert.match(result.firstBroken?.reason ?? '', /field was changed/);
+    });
+
+    void test('a null field filled in', async () => {
+      const result = await tampered((s) => sql(s, "UPDATE audit_log SET reason = 'x' WHERE seq = 3"));
+      assert.equal(result.firstBroken?.seq, 3);
+    });
+
+    void test('a removed record (seq gap)', async () => {
+      const result = await tampered((s) => sql(s, 'DELETE FROM audit_log WHERE seq = 4'));
+      assert.equal(result.firstBroken?.seq, 4);
+      assert.match(result.firstBroken?.reason ?? '', /missing/);
+    });
+
+    void test('the first record removed', async () => {
+      const result = await tampered((s) => sql(s, 'DELETE FROM audit_log WHERE seq = 1'));
+      assert.deepEqual(result.firstBroken?.seq, 1);
+      assert.equal(result.records, 0);
+    });
+
+    void test('two records swapped', async () => {
+      const result = await tampered((s) => {
+        sql(s, 'UPDATE audit_log SET seq = -3 WHERE seq = 3');
+        sql(s, 'UPDATE audit_log SET seq = 3 WHERE seq = 6');
+        sql(s, 'UPDATE audit_log SET seq = 6 WHERE seq = -3');
+      });
+      assert.equal(result.firstBroken?.seq, 3);
+    });
+
+    void test('removed and renumbered so no gap shows', async () => {
+      const result = await tampered((s) => {
+        sql(s, 'DELETE FROM audit_log WHERE seq = 7');
+        for (let seq = 8; seq <= 10; seq += 1)
+          sql(s, 'UPDATE audit_log SET seq = ? WHERE seq = ?', seq - 1, seq);
+      });
+      assert.equal(result.firstBroken?.seq, 7);
+    });
+
+    void test('a wrong prevHash, with the record hash recomputed to match', async () => {
+      const result = await tampered((s) => {
+        const fake = { ...row(s, 7), prevHash: 'f'.repeat(64) };
+        sql(
+          s,
+          'UPDATE audit_log SET prev_hash = ?, hash = ? WHERE seq = 7',
+          fake.prevHash,
+          auditRecordHash(fake),
+        );
+      });
+      assert.equal(result.firstBroken?.seq, 7);
+      assert.match(result.firstBroken?.reason ?? '', /prevHash/);
+    });
+
+    void test('a changed record with its own hash recomputed breaks the link to the next', async () => {
+      const result = await tampered((s) => {
+        const fake = { ...row(s, 5), subject: 'mallory' };
+        sql(
+          s,
+          'UPDATE audit_log SET subject = ?, hash = ? WHERE seq = 5',
+          fake.subject,
+          auditRecordHash(fake),
+        );
+      });
+      assert.equal(result.firstBroken?.seq, 6);
+    });
+
+    void test('a cut-off tail is found only against an anchor', async () => {
+      const service = open();
+      await appendMany(service.audit, 10);
+      const anchor = service.audit.verify().last;
+      assert.deepEqual(anchor?.seq, 10);
+      assert.equal(service.audit.verify(anchor).ok, true);
+      dropGuards(service);
+      sql(service, 'DELETE FROM audit_log WHERE seq >= 9');
+      assert.equal(service.audit.verify().ok, true, 'a shorter, intact chain verifies on its own');
+      const result = service.audit.verify(anchor);
+      assert.equal(result.ok, false);
+      assert.equal(result.firstBroken?.seq, 9);
+      assert.equal(service.audit.verify({ seq: 5, hash: 'f'.repeat(64) }).firstBroken?.seq, 5);
+    });
+
+    void test('an empty log verifies', () => {
+      assert.deepEqual(open().audit.verify(), { ok: true, records: 0 });
+    });
+  });
+
+  void test('query: who opened what, newest first', async () => {
+    const { audit } = open();
+    const times = ['2025-01-01T00:00:00.000Z', '2025-01-02T00:00:00.000Z', '2025-01-03T00:00:00.000Z'];
+    let clock = 0;
+    const timed = new StoreAuditLog(services[0]?.store as DkeStore, {
+      now: () => new Date(times[clock++] ?? 0),
+    });
+    await timed.append({ ...EVENT, subject: 'alice-sub', keyName: 'a', objectId: 'o1' });
+    await timed.append({
+      ...EVENT,
+      subject: 'bob-sub',
+      userName: 'bob@example.com',
+      keyName: 'b',
+      objectId: 'o2',
+    });
+    await timed.append({
+      ...EVENT,
+      subject: 'bob-sub',
+      userName: 'bob@example.com',
+      keyName: 'a',
+      objectId: 'o1',
+      result: 'denied',
+      reason: 'ERR_FORBIDDEN',
+    });
+    const seqs = (records: AuditRecord[]): number[] => records.map((r) => r.seq);
+    assert.deepEqual(seqs(audit.query({})), [3, 2, 1]);
+    assert.deepEqual(seqs(audit.query({ keyName: 'a' })), [3, 1]);
+    assert.deepEqual(seqs(audit.query({ objectId: 'o1', identity: 'Bob@Example.com' })), [3]);
+    assert.deepEqual(seqs(audit.query({ subject: 'alice-sub' })), [1]);
+    assert.deepEqual(seqs(audit.query({ since: '2025-01-02' })), [3, 2]);
+    assert.deepEqual(seqs(audit.query({ limit: 1 })), [3]);
+    assert.equal(audit.query({ limit: 1 })[0]?.reason, 'ERR_FORBIDDEN');
+    for (const bad of [
+      { limit: 0 },
+      { limit: 1.5 },
+      { limit: 100_001 },
+      { since: 'yesterday' },
+      { keyName: '' },
+    ]) {
+      assert.throws(
+        () => audit.query(bad),
+        (e: unknown) => isDkeError(e, 'ERR_BAD_REQUEST'),
+        JSON.stringify(bad),
+      );
+    }
+  });
+});

@@ -1,0 +1,191 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { isDkeError } from '../../src/errors/index.js';
+import { LATEST_SCHEMA_VERSION, openSqliteStore } from '../../src/store/index.js';
+import { runStoreSuite, version } from './store-suite.js';
+import { makeTempDir, removeDir } from './temp-dir.js';
+
+runStoreSuite('sqlite', () => {
+  const dir = makeTempDir();
+  const file = path.join(dir, 'store.db');
+  return { open: () => openSqliteStore(file), cleanup: () => removeDir(dir) };
+});
+
+void describe('sqlite store', () => {
+  const withDir = (run: (dir: string) => void) => () => {
+    const dir = makeTempDir();
+    try {
+      run(dir);
+    } finally {
+      removeDir(dir);
+    }
+  };
+
+  void test(
+    'durability pragmas, schema version and a private file',
+    withDir((dir) => {
+      const file = path.join(dir, 'sub', 'store.db');
+      const store = openSqliteStore(file);
+      try {
+        const db = store.unsafeDatabase();
+        assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+        assert.equal(db.pragma('synchronous', { simple: true }), 2, 'synchronous=FULL');
+        assert.equal(db.pragma('busy_timeout', { simple: true }), 5000);
+        assert.equal(db.pragma('secure_delete', { simple: true }), 1);
+        assert.equal(db.pragma('foreign_keys', { simple: true }), 1);
+        const row = db.prepare('SELECT max(version) AS v FROM schema_version').get() as { v: number };
+        assert.equal(row.v, LATEST_SCHEMA_VERSION);
+        if (process.platform !== 'win32') assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+      } finally {
+        store.close();
+      }
+      // Reopening does not migrate twice.
+      const again = openSqliteStore(file);
+      const count = again.unsafeDatabase().prepare('SELECT count(*) AS n FROM schema_version').get() as {
+        n: number;
+      };
+      again.close();
+      assert.equal(count.n, LATEST_SCHEMA_VERSION);
+    }),
+  );
+
+  void test(
+    'a store written by a newer schema is refused',
+    withDir((dir) => {
+      const file = path.join(dir, 'store.db');
+      const store = openSqliteStore(file);
+      store.unsafeDatabase().prepare("INSERT INTO schema_version VALUES (999, 'future', 'now')").run();
+      store.close();
+      assert.throws(
+        () => openSqliteStore(file),
+        (e: unknown) => isDkeError(e, 'ERR_CONFIG_INVALID') && /newer OpenDKE/.test(e.message),
+      );
+      assert.throws(
+        () => openSqliteStore(file, { readonly: true }),
+        (e: unknown) => isDkeError(e, 'ERR_CONFIG_INVALID'),
+      );
+    }),
+  );
+
+  void test(
+    'read-only opens read but never write, and need an existing file',
+    withDir((dir) => {
+      const file = path.join(dir, 'store.db');
+      assert.throws(
+        () => openSqliteStore(file, { readonly: true }),
+        (e: unknown) => isDkeError(e, 'ERR_IO'),
+      );
+      const writer = openSqliteStore(file);
+      writer.createKey(
+        { name: 'k', protocol: 'native', cacheSeconds: null, createdAt: 'now' },
+        version('v1'),
+      );
+      const reader = openSqliteStore(file, { readonly: true });
+      try {
+        assert.equal(reader.getKey('k')?.name, 'k');
+        assert.throws(
+          () => reader.revokeObject('k', 'o', 'now'),
+          (e: unknown) => isDkeError(e, 'ERR_IO'),
+        );
+        assert.equal(reader.isObjectRevoked('k', 'o'), false);
+      } finally {
+        reader.close();
+        writer.close();
+      }
+    }),
+  );
+
+  void test(
+    "two connections to one file see each other's commits at once",
+    withDir((dir) => {
+      const file = path.join(dir, 'store.db');
+      const server = openSqliteStore(file);
+      const cli = openSqliteStore(file);
+      try {
+        server.createKey(
+          { name: 'k', protocol: 'native', cacheSeconds: null, createdAt: 'now' },
+          version('v1'),
+        );
+        assert.equal(server.getKey('k')?.state, 'enabled');
+        cli.updateKey('k', { state: 'disabled', updatedAt: 'later' });
+        assert.equal(server.getKey('k')?.state, 'disabled');
+        const v2 = cli.addKeyVersion('k', () => version('v2'));
+        const v3 = server.addKeyVersion('k', () => version('v3'));
+        assert.deepEqual([v2.version, v3.version], [2, 3]);
+      } finally {
+        server.close();
+        cli.close();
+      }
+    }),
+  );
+
+  void test(
+    'the audit table rejects UPDATE and DELETE',
+    withDir((dir) => {
+      const store = openSqliteStore(path.join(dir, 'store.db'));
+      try {
+        const db = store.unsafeDatabase();
+        store.appendAuditRows(() => [
+          {
+            seq: 1,
+            time: 't',
+            prevHash: '0',
+            hash: 'h',
+            action: 'a',
+            result: 'ok',
+            reason: null,
+            issuer: null,
+            subject: null,
+            userName: null,
+            keyName: null,
+            keyVersion: null,
+            keyId: null,
+            objectId: null,
+            clientAddress: null,
+            requestId: null,
+          },
+        ]);
+        assert.throws(() => db.prepare("UPDATE audit_log SET action = 'x'").run(), /append-only/);
+        assert.throws(() => db.prepare('DELETE FROM audit_log').run(), /append-only/);
+      } finally {
+        store.close();
+      }
+    }),
+  );
+
+  void test(
+    'destroyKey leaves no copy of the sealed material in the database or WAL file',
+    withDir((dir) => {
+      const file = path.join(dir, 'store.db');
+      const secret = crypto.randomBytes(1800); // spills into an overflow page, like an RSA-4096 key
+      const small = crypto.randomBytes(150);
+      const store = openSqliteStore(file);
+      const contains = (needle: Buffer): boolean =>
+        [file, `${file}-wal`].some(
+          (f) => fs.existsSync(f) && fs.readFileSync(f).includes(needle.subarray(0, 32)),
+        );
+      try {
+        store.createKey(
+          { name: 'k', protocol: 'native', cacheSeconds: null, createdAt: 'now' },
+          version('v1', secret),
+        );
+        store.addKeyVersion('k', () => version('v2', small));
+        // Other rows written after it, so the pages are shared and rewritten rather than just dropped.
+        store.createKey(
+          { name: 'other', protocol: 'native', cacheSeconds: null, createdAt: 'now' },
+          version('v3'),
+        );
+        assert.ok(contains(secret) && contains(small), 'the material is on disk before destroy');
+        store.destroyKey('k', 'now');
+        assert.ok(!contains(secret), 'large material is gone');
+        assert.ok(!contains(small), 'small material is gone');
+        assert.deepEqual(store.listKeyVersions('other')[0]?.sealedPrivateKey, Buffer.from('sealed:v3'));
+      } finally {
+        store.close();
+      }
+    }),
+  );
+});

@@ -1,0 +1,352 @@
+/**
+ * The storage adapter contract as tests (docs/storage.md). Every backend runs this same suite:
+ *   runStoreSuite('sqlite', () => ({ open: () => openSqliteStore(file), cleanup: () => rm(dir) }))
+ * `open` may be called again after `close()` and must reopen the same data (restart tests).
+ */
+import { describe, test, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { isDkeError, type ErrorCode } from '../../src/errors/index.js';
+import type { AuditRow, AuditTail, DkeStore, NewKeyVersion } from '../../src/store/index.js';
+import { canonicalAuditText } from '../../src/audit/index.js';
+
+export interface StoreFixture {
+  open(): DkeStore;
+  cleanup(): void;
+}
+
+const T0 = '2025-01-01T00:00:00.000Z';
+const T1 = '2025-01-02T00:00:00.000Z';
+
+export function version(keyId: string, sealed = Buffer.from(`sealed:${keyId}`)): NewKeyVersion {
+  return {
+    keyId,
+    spec: 'P-256',
+    publicJwk: JSON.stringify({ kty: 'EC', kid: keyId }),
+    sealedPrivateKey: sealed,
+    createdAt: T0,
+  };
+}
+
+function auditRow(tail: AuditTail | undefined, fields: Partial<AuditRow> = {}): AuditRow {
+  const seq = (tail?.seq ?? 0) + 1;
+  return {
+    seq,
+    time: T0,
+    prevHash: tail?.hash ?? '0'.repeat(64),
+    hash: `h${seq}`.padEnd(64, '0'),
+    action: 'native.unwrap',
+    result: 'allowed',
+    reason: null,
+    issuer: null,
+    subject: null,
+    userName: null,
+    keyName: null,
+    keyVersion: null,
+    keyId: null,
+    objectId: null,
+    clientAddress: null,
+    requestId: null,
+    ...fields,
+  };
+}
+
+function throwsCode(fn: () => unknown, code: ErrorCode): void {
+  assert.throws(fn, (error: unknown) => isDkeError(error, code));
+}
+
+export function runStoreSuite(backend: string, makeStore: () => StoreFixture): void {
+  void describe(`store contract: ${backend}`, () => {
+    let fixture: StoreFixture | undefined;
+    let opened: DkeStore[] = [];
+    const open = (): DkeStore => {
+      fixture ??= makeStore();
+      const store = fixture.open();
+      opened.push(store);
+      return store;
+    };
+    afterEach(() => {
+      for (const store of opened) store.close();
+      opened = [];
+      fixture?.cleanup();
+      fixture = undefined;
+    });
+
+    void test('createKey stores the key with an empty policy and version 1', () => {
+      const store = open();
+      store.createKey({ name: 'k1', protocol: 'native', cacheSeconds: 60, createdAt: T0 }, version('kid-1'));
+      const key = store.getKey('k1');
+      assert.deepEqual(key, {
+        name: 'k1',
+        protocol: 'native',
+        state: 'enabled',
+        activeVersion: 1,
+        cacheSeconds: 60,
+        policy: { users: [], groups: [], roles: [], tenants: [] },
+        createdAt: T0,
+        updatedAt: T0,
+      });
+      const versions = store.listKeyVersions('k1');
+      assert.equal(versions.length, 1);
+      assert.equal(versions[0]?.version, 1);
+      assert.equal(versions[0]?.keyId, 'kid-1');
+      assert.deepEqual(versions[0]?.sealedPrivateKey, Buffer.from('sealed:kid-1'));
+      assert.equal(versions[0]?.destroyedAt, null);
+      assert.equal(store.getKey('K1'), undefined, 'names are case-sensitive');
+    });
+
+    void test('createKey refuses a taken name and a key id stored under another key', () => {
+      const store = open();
+      store.createKey({ name: 'a', protocol: 'native', cacheSeconds: null, createdAt: T0 }, version('kid-a'));
+      throwsCode(
+        () =>
+          store.createKey(
+            { name: 'a', protocol: 'ms-dke', cacheSeconds: null, createdAt: T0 },
+            version('kid-x'),
+          ),
+        'ERR_KEY_EXISTS',
+      );
+      throwsCode(
+        () =>
+          store.createKey(
+            { name: 'b', protocol: 'native', cacheSeconds: null, createdAt: T0 },
+            version('kid-a'),
+          ),
+        'ERR_KEY_EXISTS',
+      );
+      assert.equal(store.getKey('b'), undefined, 'nothing of the refused key is stored');
+      assert.equal(store.getKey('a')?.protocol, 'native');
+    });
+
+    void test('addKeyVersion numbers versions, activates the new one, and rolls back when build throws', () => {
+      const store = open();
+      store.createKey({ name: 'k', protocol: 'native', cacheSeconds: null, createdAt: T0 }, version('v1'));
+      const seen: number[] = [];
+      const added = store.addKeyVersion('k', (v) => {
+        seen.push(v);
+        return version('v2');
+      });
+      assert.deepEqual(seen, [2]);
+      assert.equal(added.version, 2);
+      assert.equal(store.getKey('k')?.activeVersion, 2);
+      assert.throws(() =>
+        store.addKeyVersion('k', () => {
+          throw new Error('boom');
+        }),
+      );
+      assert.equal(store.listKeyVersions('k').length, 2);
+      throwsCode(() => store.addKeyVersion('k', () => version('v1')), 'ERR_KEY_EXISTS');
+      assert.equal(store.getKey('k')?.activeVersion, 2);
+      throwsCode(() => store.addKeyVersion('nope', () => version('v9')), 'ERR_KEY_NOT_FOUND');
+    });
+
+    void test('getKeyVersion finds a key id only under its own key', () => {
+      const store = open();
+      store.createKey({ name: 'a', protocol: 'native', cacheSeconds: null, createdAt: T0 }, version('kid-a'));
+      store.createKey({ name: 'b', protocol: 'native', cacheSeconds: null, createdAt: T0 }, version('kid-b'));
+      assert.equal(store.getKeyVersion('a', 'kid-a')?.keyName, 'a');
+      assert.equal(store.getKeyVersion('a', 'kid-b'), undefined);
+      assert.equal(store.getKeyVersion('b', 'kid-a'), undefined);
+    });
+
+    void test('updateKey changes one key only and refuses unknown and destroyed keys', () => {
+      const store = open();
+      store.createKey({ name: 'a', protocol: 'native', cacheSeconds: null, createdAt: T0 }, version('kid-a'));
+      store.createKey({ name: 'b', protocol: 'native', cacheSeconds: null, createdAt: T0 }, version('kid-b'));
+      const policy = { users: ['alice@example.com'], groups: [], roles: ['reader'], tenants: [] };
+      store.updateKey('a', { state: 'disabled', cacheSeconds: 300, policy, updatedAt: T1 });
+      assert.deepEqual(store.getKey('a'), {
+        ...store.getKey('a'),
+        state: 'disabled',
+        cacheSeconds: 300,
+        policy,
+        updatedAt: T1,
+      });
+      assert.deepEqual(store.getKey('b')?.policy, { users: [], groups: [], roles: [], tenants: [] });
+      assert.equal(store.getKey('b')?.state, 'enabled');
+      store.updateKey('a', { cacheSeconds: null, updatedAt: T1 });
+      assert.equal(store.getKey('a')?.cacheSeconds, null);
+      throwsCode(() => store.updateKey('nope', { state: 'enabled', updatedAt: T1 }), 'ERR_KEY_NOT_FOUND');
+      store.destroyKey('a', T1);
+      throwsCode(() => store.updateKey('a', { state: 'enabled', updatedAt: T1 }), 'ERR_KEY_DESTROYED');
+    });
+
+    void test('destroyKey removes the sealed material of every version and leaves a tombstone', () => {
+      const store = open();
+      store.createKey({ name: 'k', protocol: 'native', cacheSeconds: null, createdAt: T0 }, version('v1'));
+      store.addKeyVersion('k', () => version('v2'));
+      store.destroyKey('k', T1);
+      assert.equal(store.getKey('k')?.state, 'destroyed');
+      for (const v of store.listKeyVersions('k')) {
+        assert.equal(v.sealedPrivateKey, null);
+        assert.equal(v.destroyedAt, T1);
+      }
+      store.destroyKey('k', '2030-01-01T00:00:00.000Z');
+      assert.equal(store.listKeyVersions('k')[0]?.destroyedAt, T1, 'destroying again changes nothing');
+      throwsCode(() => store.addKeyVersion('k', () => version('v3')), 'ERR_KEY_DESTROYED');
+      throwsCode(
+        () =>
+          store.createKey(
+            { name: 'k', protocol: 'native', cacheSeconds: null, createdAt: T1 },
+            version('v4'),
+          ),
+        'ERR_KEY_EXISTS',
+      );
+      throwsCode(
+        () =>
+          store.createKey(
+            { name: 'x', protocol: 'native', cacheSeconds: null, createdAt: T1 },
+            version('v1'),
+          ),
+        'ERR_KEY_EXISTS',
+      );
+      throwsCode(() => store.destroyKey('nope', T1), 'ERR_KEY_NOT_FOUND');
+    });
+
+    void test('object revocation is per key and per object', () => {
+      const store = open();
+      store.createKey({ name: 'a', protocol: 'native', cacheSeconds: null, createdAt: T0 }, version('kid-a'));
+      store.createKey({ name: 'b', protocol: 'native', cacheSeconds: null, createdAt: T0 }, version('kid-b'));
+      assert.equal(store.revokeObject('a', 'obj1', T0), true);
+      assert.equal(store.revokeObject('a', 'obj1', T1), false);
+      assert.equal(store.isObjectRevoked('a', 'obj1'), true);
+      assert.equal(store.isObjectRevoked('a', 'obj2'), false);
+      assert.equal(store.isObjectRevoked('b', 'obj1'), false);
+      assert.equal(store.isObjectRevoked('nope', 'obj1'), false);
+      assert.deepEqual(store.listRevokedObjects('a'), [{ objectId: 'obj1', revokedAt: T0 }]);
+      assert.equal(store.unrevokeObject('a', 'obj1'), true);
+      assert.equal(store.unrevokeObject('a', 'obj1'), false);
+      assert.equal(store.isObjectRevoked('a', 'obj1'), false);
+      throwsCode(() => store.revokeObject('nope', 'obj1', T0), 'ERR_KEY_NOT_FOUND');
+    });
+
+    void test('setMetaIfAbsent keeps the first value', () => {
+      const store = open();
+      assert.equal(store.getMeta('m'), undefined);
+      assert.equal(store.setMetaIfAbsent('m', 'first'), 'first');
+      assert.equal(store.setMetaIfAbsent('m', 'second'), 'first');
+      assert.equal(store.getMeta('m'), 'first');
+    });
+
+    void test('appendAuditRows passes the tail inside the transaction and rolls back a failed build', () => {
+      const store = open();
+      assert.equal(store.auditTail(), undefined);
+      const tails: (AuditTail | undefined)[] = [];
+      const firstBatch = store.appendAuditRows((tail) => {
+        tails.push(tail);
+        const first = auditRow(tail, { keyName: 'a', subject: 'alice' });
+        return [
+          first,
+          auditRow({ seq: first.seq, hash: first.hash }, { keyName: 'b', userName: 'bob@example.com' }),
+        ];
+      });
+      store.appendAuditRows((tail) => {
+        tails.push(tail);
+        return [auditRow(tail, { objectId: 'o1', time: T1, keyVersion: 3 })];
+      });
+      assert.deepEqual(tails, [undefined, { seq: 2, hash: firstBatch[1]?.hash }]);
+      assert.throws(() =>
+        store.appendAuditRows(() => {
+          throw new Error('boom');
+        }),
+      );
+      assert.equal(store.auditTail()?.seq, 3);
+      const all = store.queryAuditRows({ limit: 10 }).reverse();
+      assert.deepEqual(all[0], firstBatch[0]);
+      assert.deepEqual(
+        all.map((r) => r.seq),
+        [1, 2, 3],
+      );
+      assert.equal(all[2]?.keyVersion, 3);
+      assert.equal(all[0]?.reason, null);
+    });
+
+    void test('appendAuditRows refuses a row that repeats a seq', () => {
+      const store = open();
+      store.appendAuditRows((tail) => [auditRow(tail)]);
+      assert.throws(() => store.appendAuditRows(() => [auditRow(undefined)]));
+      assert.equal([...store.iterateAuditChain()].length, 1);
+    });
+
+    void test('iterateAuditChain streams every record in seq order with its canonical text', () => {
+      const store = open();
+      const tricky = [
+        'plain',
+        '',
+        'quote " backslash \\ slash /',
+        'ctl \u0000\u0001\b\f\n\r\t\u001f\u007f',
+        'sep \u2028\u2029',
+        'ümlaut 中文 😀 \ufffd',
+        '<script>&amp;',
+      ];
+      store.appendAuditRows((tail) => {
+        let last = tail;
+        return tricky.map((text, i) => {
+          const row = auditRow(last, {
+            subject: text,
+            reason: i % 2 === 0 ? null : text,
+            keyVersion: i === 3 ? null : i * 1000,
+          });
+          last = { seq: row.seq, hash: row.hash };
+          return row;
+        });
+      });
+      const rows = store.queryAuditRows({ limit: 100 }).reverse();
+      const links = [...store.iterateAuditChain()];
+      assert.equal(links.length, tricky.length);
+      links.forEach(([hash, seq, prevHash, canonicalText], i) => {
+        const row = rows[i] as AuditRow;
+        assert.deepEqual([hash, seq, prevHash], [row.hash, row.seq, row.prevHash]);
+        assert.equal(canonicalText, canonicalAuditText(row), `record ${seq}`);
+      });
+    });
+
+    void test('queryAuditRows filters, newest first, with a limit', () => {
+      const store = open();
+      store.appendAuditRows((tail) => {
+        const rows: AuditRow[] = [];
+        let last = tail;
+        const specs: Partial<AuditRow>[] = [
+          { keyName: 'a', subject: 'alice', objectId: 'o1', time: T0 },
+          { keyName: 'b', subject: 'bob', userName: 'bob@example.com', objectId: 'o2', time: T0 },
+          { keyName: 'a', subject: 'bob', userName: 'bob@example.com', objectId: 'o1', time: T1 },
+        ];
+        for (const spec of specs) {
+          const row = auditRow(last, spec);
+          rows.push(row);
+          last = { seq: row.seq, hash: row.hash };
+        }
+        return rows;
+      });
+      const seqs = (rows: AuditRow[]): number[] => rows.map((r) => r.seq);
+      assert.deepEqual(seqs(store.queryAuditRows({ limit: 10 })), [3, 2, 1]);
+      assert.deepEqual(seqs(store.queryAuditRows({ keyName: 'a', limit: 10 })), [3, 1]);
+      assert.deepEqual(seqs(store.queryAuditRows({ objectId: 'o2', limit: 10 })), [2]);
+      assert.deepEqual(seqs(store.queryAuditRows({ subject: 'bob', limit: 10 })), [3, 2]);
+      assert.deepEqual(seqs(store.queryAuditRows({ identity: 'BOB@example.com', limit: 10 })), [3, 2]);
+      assert.deepEqual(seqs(store.queryAuditRows({ identity: 'alice', limit: 10 })), [1]);
+      assert.deepEqual(seqs(store.queryAuditRows({ since: T1, limit: 10 })), [3]);
+      assert.deepEqual(
+        seqs(store.queryAuditRows({ keyName: 'a', objectId: 'o1', subject: 'alice', limit: 10 })),
+        [1],
+      );
+      assert.deepEqual(seqs(store.queryAuditRows({ limit: 1 })), [3]);
+    });
+
+    void test('closing and reopening loses nothing', () => {
+      const first = open();
+      first.createKey({ name: 'k', protocol: 'ms-dke', cacheSeconds: 10, createdAt: T0 }, version('v1'));
+      first.addKeyVersion('k', () => version('v2'));
+      first.updateKey('k', { policy: { users: ['u'], groups: [], roles: [], tenants: [] }, updatedAt: T1 });
+      first.revokeObject('k', 'obj', T1);
+      first.setMetaIfAbsent('m', 'v');
+      first.appendAuditRows((tail) => [auditRow(tail)]);
+      const before = { key: first.getKey('k'), versions: first.listKeyVersions('k') };
+      first.close();
+      const second = open();
+      assert.deepEqual({ key: second.getKey('k'), versions: second.listKeyVersions('k') }, before);
+      assert.equal(second.isObjectRevoked('k', 'obj'), true);
+      assert.equal(second.getMeta('m'), 'v');
+      assert.equal(second.auditTail()?.seq, 1);
+    });
+  });
+}
