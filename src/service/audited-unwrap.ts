@@ -15,7 +15,6 @@ import { protocolKey } from './key-lookup.js';
 import type {
   AuditEvent,
   AuditLog,
-  AuditResult,
   Authenticator,
   KeyCore,
   KeyInfo,
@@ -23,7 +22,7 @@ import type {
   KeyVersionInfo,
   Principal,
 } from './contracts.js';
-import type { ServiceMetrics, UnwrapOutcome } from './metrics.js';
+import type { ServiceMetrics } from './metrics.js';
 
 export interface KeyOperation<T> {
   readonly protocol: KeyProtocol;
@@ -59,13 +58,18 @@ export interface AuditedUnwrapDeps {
   readonly metrics: ServiceMetrics;
 }
 
-/** The key a request names, if it exists under the protocol and has a version with that key id. */
-function locate(keys: KeyCore, protocol: KeyProtocol, name: string, keyId: string): KeyInfo {
+/** The key and version a request names, if the key exists under the protocol and has that version. */
+function locate(
+  keys: KeyCore,
+  protocol: KeyProtocol,
+  name: string,
+  keyId: string,
+): { key: KeyInfo; version: KeyVersionInfo } {
   const key = protocolKey(keys, protocol, name);
-  if (!key.versions.some((v) => v.keyId === keyId)) {
+  const version = key.versions.find((v) => v.keyId === keyId);
+  if (version === undefined)
     throw new DkeError('ERR_KEY_NOT_FOUND', { detail: `${name} has no version ${keyId}` });
-  }
-  return key;
+  return { key, version };
 }
 
 function reasonOf(error: unknown): string {
@@ -90,8 +94,9 @@ export function createAuditedUnwrap({
   return {
     async run<T>(op: KeyOperation<T>): Promise<T> {
       let key: KeyInfo;
+      let named: KeyVersionInfo;
       try {
-        key = locate(keys, op.protocol, op.keyName, op.keyId);
+        ({ key, version: named } = locate(keys, op.protocol, op.keyName, op.keyId));
       } catch (error) {
         metrics.observeUnwrap(op.protocol, undefined, 'unknown_key');
         throw error;
@@ -111,15 +116,15 @@ export function createAuditedUnwrap({
         ...(principal.userName === undefined ? {} : { userName: principal.userName }),
         keyName: key.name,
         keyId: op.keyId,
-        keyVersion: key.versions.find((v) => v.keyId === op.keyId)?.version,
+        keyVersion: named.version,
         ...(op.objectId === undefined ? {} : { objectId: op.objectId }),
         clientAddress: op.clientAddress,
         requestId: op.requestId,
       } satisfies Omit<AuditEvent, 'result'>;
 
-      const refuse = async (result: AuditResult, outcome: UnwrapOutcome, error: unknown): Promise<never> => {
+      const refuse = async (result: 'denied' | 'failed', error: unknown): Promise<never> => {
         await record({ ...base, result, reason: reasonOf(error) }, op.protocol);
-        metrics.observeUnwrap(op.protocol, key.name, outcome);
+        metrics.observeUnwrap(op.protocol, key.name, result);
         throw error;
       };
 
@@ -128,13 +133,13 @@ export function createAuditedUnwrap({
         op.admit?.(principal);
         granted = keys.privateKeyFor(op.keyName, op.keyId, principal, op.objectId);
       } catch (error) {
-        return refuse('denied', 'denied', error);
+        return refuse('denied', error);
       }
       let outcome: { value: T; objectId?: string };
       try {
         outcome = await op.operate(granted.key, granted.version);
       } catch (error) {
-        return refuse('failed', 'failed', error);
+        return refuse('failed', error);
       }
       await record(
         {
