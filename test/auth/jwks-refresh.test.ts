@@ -30,7 +30,7 @@ async function issuer(): Promise<DevIssuer> {
 
 void test('rotation: a new kid triggers a refresh once the cooldown has passed', async () => {
   const iss = await issuer();
-  const auth = createAuthenticator(authConfigFor([issuerConfigFor(iss, { jwksCooldownSeconds: 0.3 })]));
+  const auth = createAuthenticator(authConfigFor([issuerConfigFor(iss, { jwksCooldownSeconds: 1 })]));
   const before = await validToken(iss);
   await auth.authenticate(bearer(before));
   assert.deepEqual(iss.stats, { discovery: 1, jwks: 1, token: 0 });
@@ -41,7 +41,7 @@ void test('rotation: a new kid triggers a refresh once the cooldown has passed',
   await rejectsWith(auth.authenticate(bearer(rotated)), 'ERR_AUTH_INVALID', /key not known/);
   assert.equal(iss.stats.jwks, 1);
 
-  await sleep(350);
+  await sleep(1050);
   assert.equal((await auth.authenticate(bearer(rotated))).subject, 'user-1');
   assert.equal(iss.stats.jwks, 2);
   assert.equal(iss.stats.discovery, 1, 'discovery is not repeated');
@@ -95,15 +95,15 @@ void test('while the issuer is down, old keys serve until twice the cache lifeti
   const iss = await issuer();
   const auth = createAuthenticator(
     authConfigFor([
-      issuerConfigFor(iss, { jwksCacheSeconds: 1, jwksCooldownSeconds: 0, fetchTimeoutMs: 500 }),
+      issuerConfigFor(iss, { jwksCacheSeconds: 1.5, jwksCooldownSeconds: 0, fetchTimeoutMs: 500 }),
     ]),
   );
   const token = await validToken(iss);
   await auth.authenticate(bearer(token));
   await iss.close();
-  await sleep(1050);
+  await sleep(1600);
   await auth.authenticate(bearer(token)); // stale, refresh fails: still served
-  await sleep(1000);
+  await sleep(1500);
   await rejectsWith(auth.authenticate(bearer(token)), 'ERR_AUTH_INVALID', /keys unavailable/);
 });
 
