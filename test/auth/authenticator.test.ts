@@ -35,8 +35,8 @@ after(async () => {
   await Promise.all([a.close(), b.close()]);
 });
 
-void describe('valid tokens', () => {
-  void test('a valid token of either issuer yields its principal', async () => {
+describe('valid tokens', () => {
+  test('a valid token of either issuer yields its principal', async () => {
     const pa = await auth.authenticate(
       bearer(await validToken(a, { sub: 'Alice-Sub', upn: ' Alice@A.example ' })),
     );
@@ -50,20 +50,20 @@ void describe('valid tokens', () => {
     assert.equal(pb.userName, undefined);
   });
 
-  void test('the Bearer scheme is case-insensitive', async () => {
+  test('the Bearer scheme is case-insensitive', async () => {
     const token = await validToken(a);
     assert.equal((await auth.authenticate(`bearer ${token}`)).subject, 'user-1');
     assert.equal((await auth.authenticate(`BEARER  ${token}`)).subject, 'user-1');
   });
 
-  void test('an aud array containing the audience is accepted; clock skew covers a just-expired token', async () => {
+  test('an aud array containing the audience is accepted; clock skew covers a just-expired token', async () => {
     const now = Math.floor(Date.now() / 1000);
     await auth.authenticate(bearer(await validToken(a, { aud: ['other', TEST_AUDIENCE] })));
     await auth.authenticate(bearer(await validToken(a, { iat: now - 100, exp: now - 30 })));
   });
 });
 
-void describe('missing credentials: ERR_AUTH_MISSING', () => {
+describe('missing credentials: ERR_AUTH_MISSING', () => {
   for (const header of [
     undefined,
     '',
@@ -74,13 +74,13 @@ void describe('missing credentials: ERR_AUTH_MISSING', () => {
     'Bearer a b',
     'Token abc',
   ]) {
-    void test(`header ${JSON.stringify(header)}`, async () => {
+    test(`header ${JSON.stringify(header)}`, async () => {
       await rejectsWith(auth.authenticate(header), 'ERR_AUTH_MISSING');
     });
   }
 });
 
-void describe('bad tokens: ERR_AUTH_INVALID', () => {
+describe('bad tokens: ERR_AUTH_INVALID', () => {
   const cases: [string, () => Promise<string> | string, RegExp?][] = [
     ['expired', () => expiredToken(a), /expired/],
     ['not yet valid (nbf)', () => notYetValidToken(a), /not yet valid/],
@@ -124,12 +124,12 @@ void describe('bad tokens: ERR_AUTH_INVALID', () => {
     ],
   ];
   for (const [name, make, message] of cases) {
-    void test(name, async () => {
+    test(name, async () => {
       await rejectsWith(auth.authenticate(bearer(await make())), 'ERR_AUTH_INVALID', message);
     });
   }
 
-  void test('jose detail goes to detail, not to the message', async () => {
+  test('jose detail goes to detail, not to the message', async () => {
     const error = await auth.authenticate(bearer(await expiredToken(a))).catch((e: unknown) => e);
     assert.ok(error instanceof Error && 'detail' in error);
     assert.match(String(error.detail), /ERR_JWT_EXPIRED/);
@@ -137,20 +137,20 @@ void describe('bad tokens: ERR_AUTH_INVALID', () => {
   });
 });
 
-void describe('configured claim checks', () => {
-  void test('requiredClaims: a token without one is refused', async () => {
+describe('configured claim checks', () => {
+  test('requiredClaims: a token without one is refused', async () => {
     const strict = createAuthenticator(authConfigFor([issuerConfigFor(a, { requiredClaims: ['azp'] })]));
     await rejectsWith(strict.authenticate(bearer(await validToken(a))), 'ERR_AUTH_INVALID', /"azp"/);
     await strict.authenticate(bearer(await validToken(a, { azp: 'client' })));
   });
 
-  void test('algorithms: a token signed with an algorithm not pinned for its issuer is refused', async () => {
+  test('algorithms: a token signed with an algorithm not pinned for its issuer is refused', async () => {
     // Issuer B signs RS256; pinning it to PS256 must refuse its tokens even though the key is right.
     const pinned = createAuthenticator(authConfigFor([issuerConfigFor(b, { algorithms: ['PS256'] })]));
     await rejectsWith(pinned.authenticate(bearer(await validToken(b))), 'ERR_AUTH_INVALID', /algorithm/);
   });
 
-  void test('clock skew is configurable: 0 refuses a token expired seconds ago', async () => {
+  test('clock skew is configurable: 0 refuses a token expired seconds ago', async () => {
     const now = Math.floor(Date.now() / 1000);
     const token = await validToken(a, { iat: now - 100, exp: now - 5 });
     const tight = createAuthenticator(authConfigFor([issuerConfigFor(a, { clockSkewSeconds: 0 })]));
@@ -158,7 +158,7 @@ void describe('configured claim checks', () => {
     await auth.authenticate(bearer(token));
   });
 
-  void test('challenge carries audience and authority only when configured', () => {
+  test('challenge carries audience and authority only when configured', () => {
     assert.equal(auth.challenge, undefined);
     const withChallenge = createAuthenticator(
       authConfigFor([issuerConfigFor(a)], { challenge: { authority: 'https://login.example/tenant' } }),

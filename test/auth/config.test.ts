@@ -24,7 +24,7 @@ function assertInvalid(input: unknown, message: RegExp): void {
   );
 }
 
-void test('defaults', () => {
+test('defaults', () => {
   const resolved = resolveAuthConfig(config({ issuer: 'https://sts.example/tid/' }));
   const issuer = resolved.issuers[0];
   assert.ok(issuer);
@@ -38,7 +38,7 @@ void test('defaults', () => {
   assert.equal(resolved.challenge, undefined);
 });
 
-void test('symmetric algorithms and none are refused', () => {
+test('symmetric algorithms and none are refused', () => {
   for (const alg of ['HS256', 'HS384', 'HS512', 'none', 'None', 'rs256']) {
     assertInvalid(config({ algorithms: ['RS256', alg] }), /algorithms\[1\] must be one of/);
   }
@@ -46,17 +46,17 @@ void test('symmetric algorithms and none are refused', () => {
   assertInvalid(config({ algorithms: undefined }), /algorithms/);
 });
 
-void test('clock skew is bounded', () => {
+test('clock skew is bounded', () => {
   assertInvalid(config({ clockSkewSeconds: 301 }), /clockSkewSeconds/);
   assertInvalid(config({ clockSkewSeconds: -1 }), /clockSkewSeconds/);
   assert.equal(resolveAuthConfig(config({ clockSkewSeconds: 300 })).issuers[0]?.clockSkewSeconds, 300);
 });
 
-void test('email may not be a plain user-name claim (nOAuth)', () => {
+test('email may not be a plain user-name claim (nOAuth)', () => {
   assertInvalid(config({ userNameClaims: ['upn', 'Email'] }), /emailVerified/);
 });
 
-void test('URLs: https, or http to loopback only', () => {
+test('URLs: https, or http to loopback only', () => {
   assertInvalid(config({ issuer: 'http://login.example.com' }), /issuer must be an https URL/);
   assertInvalid(config({ jwksUri: 'http://10.0.0.1/keys' }), /jwksUri/);
   assertInvalid(config({ discoveryUrl: 'file:///etc/passwd' }), /discoveryUrl/);
@@ -65,7 +65,7 @@ void test('URLs: https, or http to loopback only', () => {
   resolveAuthConfig(config({ issuer: 'http://[::1]:8080' }));
 });
 
-void test('shape errors name the field', () => {
+test('shape errors name the field', () => {
   assertInvalid(config({}, { audience: '' }), /auth\.audience/);
   assertInvalid(config({}, { audience: '  ' }), /auth\.audience/);
   assertInvalid({ audience: 'x', issuers: [] }, /auth\.issuers/);
@@ -75,7 +75,7 @@ void test('shape errors name the field', () => {
   assertInvalid(null, /auth/);
 });
 
-void test('an issuer configured twice is refused', () => {
+test('an issuer configured twice is refused', () => {
   const dup = {
     audience: 'a',
     issuers: [
@@ -86,7 +86,7 @@ void test('an issuer configured twice is refused', () => {
   assertInvalid(dup, /issuers\[1\]\.issuer is configured twice/);
 });
 
-void test('createAuthenticator validates its config too', () => {
+test('createAuthenticator validates its config too', () => {
   const bad = config({ algorithms: ['HS256'] }) as AuthConfig;
   assert.throws(
     () => createAuthenticator(bad),
@@ -94,7 +94,7 @@ void test('createAuthenticator validates its config too', () => {
   );
 });
 
-void test('the schema embeds in a larger config schema', () => {
+test('the schema embeds in a larger config schema', () => {
   const validate = new Ajv({ strict: true }).compile({
     type: 'object',
     properties: { auth: authConfigSchema, port: { type: 'integer' } },

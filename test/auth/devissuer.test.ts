@@ -26,7 +26,7 @@ before(async () => {
 });
 after(() => iss.close());
 
-void test('refuses to bind anything but loopback', async () => {
+test('refuses to bind anything but loopback', async () => {
   for (const host of ['0.0.0.0', '::', '192.168.1.10', '10.0.0.1', 'localhost', 'example.com']) {
     const outcome = await startDevIssuer({ host }).then(
       async (started) => {
@@ -45,7 +45,7 @@ void test('refuses to bind anything but loopback', async () => {
   }
 });
 
-void test('discovery document and JWKS', async () => {
+test('discovery document and JWKS', async () => {
   const doc = (await (await fetch(`${iss.issuer}/.well-known/openid-configuration`)).json()) as Record<
     string,
     unknown
@@ -61,7 +61,7 @@ void test('discovery document and JWKS', async () => {
   assert.equal((await fetch(`${iss.issuer}/nope`)).status, 404);
 });
 
-void test('client_secret_basic: the token carries the client claims and the requested audience', async () => {
+test('client_secret_basic: the token carries the client claims and the requested audience', async () => {
   const { status, body } = await requestToken(iss, { ...ALICE, audience: TEST_AUDIENCE });
   assert.equal(status, 200);
   assert.equal(body.token_type, 'Bearer');
@@ -74,7 +74,7 @@ void test('client_secret_basic: the token carries the client claims and the requ
   assert.equal(p.isAdmin, true);
 });
 
-void test('client_secret_post and the resource parameter', async () => {
+test('client_secret_post and the resource parameter', async () => {
   const { status, body } = await requestToken(iss, {
     ...ALICE,
     method: 'post',
@@ -88,7 +88,7 @@ void test('client_secret_post and the resource parameter', async () => {
   assert.equal(claims.azp, 'alice-app');
 });
 
-void test('audience defaults to the client default, then the issuer default', async () => {
+test('audience defaults to the client default, then the issuer default', async () => {
   const decode = (t: unknown): Record<string, unknown> =>
     JSON.parse(Buffer.from(String(t).split('.')[1] ?? '', 'base64url').toString()) as Record<string, unknown>;
   const svc = await requestToken(iss, SERVICE);
@@ -98,7 +98,7 @@ void test('audience defaults to the client default, then the issuer default', as
   assert.equal(decode(alice.body.access_token).aud, TEST_AUDIENCE);
 });
 
-void test('token endpoint errors', async () => {
+test('token endpoint errors', async () => {
   const bad = await requestToken(iss, { ...ALICE, clientSecret: 'wrong' });
   assert.equal(bad.status, 401);
   assert.equal(bad.body.error, 'invalid_client');
@@ -130,7 +130,7 @@ void test('token endpoint errors', async () => {
   assert.equal(dup.status, 400);
 });
 
-void test('rotateKey publishes the new key next to the old one unless dropped', async () => {
+test('rotateKey publishes the new key next to the old one unless dropped', async () => {
   const rotating = await startTestIssuer();
   try {
     const first = rotating.kid;

@@ -28,7 +28,7 @@ async function issuer(): Promise<DevIssuer> {
   return started;
 }
 
-void test('rotation: a new kid triggers a refresh once the cooldown has passed', async () => {
+test('rotation: a new kid triggers a refresh once the cooldown has passed', async () => {
   const iss = await issuer();
   const auth = createAuthenticator(authConfigFor([issuerConfigFor(iss, { jwksCooldownSeconds: 1 })]));
   const before = await validToken(iss);
@@ -50,7 +50,7 @@ void test('rotation: a new kid triggers a refresh once the cooldown has passed',
   assert.equal(iss.stats.jwks, 2);
 });
 
-void test('a dropped key stops verifying after the next refresh', async () => {
+test('a dropped key stops verifying after the next refresh', async () => {
   const iss = await issuer();
   const auth = createAuthenticator(authConfigFor([issuerConfigFor(iss, { jwksCooldownSeconds: 0 })]));
   const old = await validToken(iss);
@@ -60,7 +60,7 @@ void test('a dropped key stops verifying after the next refresh', async () => {
   await rejectsWith(auth.authenticate(bearer(old)), 'ERR_AUTH_INVALID');
 });
 
-void test('a flood of unknown-kid tokens costs the issuer at most one key-set fetch per cooldown', async () => {
+test('a flood of unknown-kid tokens costs the issuer at most one key-set fetch per cooldown', async () => {
   const iss = await issuer();
   const auth = createAuthenticator(authConfigFor([issuerConfigFor(iss)])); // default cooldown 30 s
   const flood = await Promise.all(Array.from({ length: 40 }, () => unknownKidToken(iss)));
@@ -77,7 +77,7 @@ void test('a flood of unknown-kid tokens costs the issuer at most one key-set fe
   await auth.authenticate(bearer(await validToken(iss)));
 });
 
-void test('the cached key set is fetched again when it gets old', async () => {
+test('the cached key set is fetched again when it gets old', async () => {
   const iss = await issuer();
   const auth = createAuthenticator(
     authConfigFor([issuerConfigFor(iss, { jwksCacheSeconds: 1, jwksCooldownSeconds: 0 })]),
@@ -91,7 +91,7 @@ void test('the cached key set is fetched again when it gets old', async () => {
   assert.equal(iss.stats.jwks, 2);
 });
 
-void test('while the issuer is down, old keys serve until twice the cache lifetime, then nothing does', async () => {
+test('while the issuer is down, old keys serve until twice the cache lifetime, then nothing does', async () => {
   const iss = await issuer();
   const auth = createAuthenticator(
     authConfigFor([
@@ -107,14 +107,14 @@ void test('while the issuer is down, old keys serve until twice the cache lifeti
   await rejectsWith(auth.authenticate(bearer(token)), 'ERR_AUTH_INVALID', /keys unavailable/);
 });
 
-void test('jwksUri skips discovery', async () => {
+test('jwksUri skips discovery', async () => {
   const iss = await issuer();
   const auth = createAuthenticator(authConfigFor([issuerConfigFor(iss, { jwksUri: iss.jwksUri })]));
   await auth.authenticate(bearer(await validToken(iss)));
   assert.deepEqual(iss.stats, { discovery: 0, jwks: 1, token: 0 });
 });
 
-void test('discovery naming another issuer is refused, and not retried within the cooldown', async () => {
+test('discovery naming another issuer is refused, and not retried within the cooldown', async () => {
   const [mine, other] = await Promise.all([issuer(), issuer()]);
   const auth = createAuthenticator(
     authConfigFor([
@@ -135,7 +135,7 @@ void test('discovery naming another issuer is refused, and not retried within th
   assert.equal(other.stats.jwks + mine.stats.jwks, 0);
 });
 
-void test('a key-set endpoint that never answers times out and is not hammered', async () => {
+test('a key-set endpoint that never answers times out and is not hammered', async () => {
   const iss = await issuer();
   const sockets = new Set<Socket>();
   // Count only requests for our own path: on a shared machine, strays may connect to any port.
@@ -167,7 +167,7 @@ void test('a key-set endpoint that never answers times out and is not hammered',
   assert.match(String((error as { detail?: string }).detail), /timed out/);
 });
 
-void test('an unreachable issuer is refused quickly', async () => {
+test('an unreachable issuer is refused quickly', async () => {
   const iss = await issuer();
   const url = iss.issuer;
   await iss.close();

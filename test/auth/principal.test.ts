@@ -22,7 +22,7 @@ async function principalFor(
   return auth.authenticate(bearer(await validToken(issuer, claims)));
 }
 
-void test('user ids: sub, oid and the configured user-name claims, trimmed and lower-cased', async () => {
+test('user ids: sub, oid and the configured user-name claims, trimmed and lower-cased', async () => {
   const p = await principalFor({
     sub: 'Sub-1',
     oid: 'OID-1',
@@ -34,7 +34,7 @@ void test('user ids: sub, oid and the configured user-name claims, trimmed and l
   assert.equal(p.subject, 'Sub-1', 'the subject itself is kept as issued');
 });
 
-void test('userNameClaims order picks userName; unlisted claims are ignored', async () => {
+test('userNameClaims order picks userName; unlisted claims are ignored', async () => {
   const p = await principalFor(
     { upn: 'upn@x', preferred_username: 'pref@x', unique_name: 'u@x' },
     { userNameClaims: ['preferred_username'] },
@@ -43,14 +43,14 @@ void test('userNameClaims order picks userName; unlisted claims are ignored', as
   assert.equal(p.userName, 'pref@x');
 });
 
-void test('a user name posing as a subject or object id is dropped', async () => {
+test('a user name posing as a subject or object id is dropped', async () => {
   const p = await principalFor({ sub: 'me', preferred_username: 'SUB:victim', upn: 'oid:victim-oid' });
   assert.deepEqual(p.userIds, ['sub:me']);
   assert.equal(p.userName, undefined);
   assert.equal(isAllowed({ users: ['sub:victim'], groups: [], roles: [], tenants: [] }, p), false);
 });
 
-void test('tenant: with tenantId configured, tid must match (case-insensitive), else the token is invalid', async () => {
+test('tenant: with tenantId configured, tid must match (case-insensitive), else the token is invalid', async () => {
   const config = { tenantId: 'TID-A' };
   const p = await principalFor({ tid: 'tid-a', upn: 'alice@a' }, config);
   assert.equal(p.tenant, 'tid-a');
@@ -60,12 +60,12 @@ void test('tenant: with tenantId configured, tid must match (case-insensitive), 
   await rejectsWith(principalFor({ tid: ['tid-a'] }, config), 'ERR_AUTH_INVALID', /tenant/);
 });
 
-void test('tenant without tenantId: tid is reported, not required', async () => {
+test('tenant without tenantId: tid is reported, not required', async () => {
   assert.equal((await principalFor({ tid: 'T1' })).tenant, 'T1');
   assert.equal((await principalFor({})).tenant, undefined);
 });
 
-void test('nOAuth: email is ignored unless the issuer config says it is verified', async () => {
+test('nOAuth: email is ignored unless the issuer config says it is verified', async () => {
   const claims = { sub: 'attacker', email: 'Victim@Corp.example', email_verified: true };
   const policy = { users: ['victim@corp.example'], groups: [], roles: [], tenants: [] };
   const untrusted = await principalFor(claims);
@@ -77,7 +77,7 @@ void test('nOAuth: email is ignored unless the issuer config says it is verified
   assert.equal(isAllowed(policy, trusted), true);
 });
 
-void test('nOAuth: email_verified false (or "false") disqualifies the email even from a verifying issuer', async () => {
+test('nOAuth: email_verified false (or "false") disqualifies the email even from a verifying issuer', async () => {
   for (const flag of [false, 'false', 'FALSE']) {
     const p = await principalFor(
       { email: 'victim@corp.example', email_verified: flag },
@@ -92,13 +92,13 @@ void test('nOAuth: email_verified false (or "false") disqualifies the email even
   );
 });
 
-void test('trusted user names come before email for userName', async () => {
+test('trusted user names come before email for userName', async () => {
   const p = await principalFor({ upn: 'alice@corp', email: 'a.l@corp' }, { emailVerified: true });
   assert.equal(p.userName, 'alice@corp');
   assert.deepEqual(p.userIds, ['sub:user-1', 'alice@corp', 'a.l@corp']);
 });
 
-void test('groups and roles: arrays of strings, non-strings ignored, configurable and nested claims', async () => {
+test('groups and roles: arrays of strings, non-strings ignored, configurable and nested claims', async () => {
   const p = await principalFor({ groups: ['G1', 7, null, { x: 1 }, ' G2 ', ''], roles: ['Reader'] });
   assert.deepEqual(p.groups, ['G1', 'G2']);
   assert.deepEqual(p.roles, ['Reader']);
@@ -112,7 +112,7 @@ void test('groups and roles: arrays of strings, non-strings ignored, configurabl
   assert.deepEqual(none.groups, []);
 });
 
-void test('isAdmin from adminRoles or adminGroups only', async () => {
+test('isAdmin from adminRoles or adminGroups only', async () => {
   const config = { adminRoles: ['DKE.Admin'], adminGroups: ['g-admins'] };
   assert.equal((await principalFor({ roles: ['dke.admin'] }, config)).isAdmin, true);
   assert.equal((await principalFor({ groups: ['G-ADMINS'] }, config)).isAdmin, true);

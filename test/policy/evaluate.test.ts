@@ -26,12 +26,12 @@ function policy(overrides: Partial<KeyPolicy> = {}): KeyPolicy {
   return { ...EMPTY_POLICY, ...overrides };
 }
 
-void test('deny by default: a policy with every list empty refuses everyone', () => {
+test('deny by default: a policy with every list empty refuses everyone', () => {
   assert.equal(isAllowed(EMPTY_POLICY, principal()), false);
   assert.equal(isAllowed(EMPTY_POLICY, principal({ isAdmin: true })), false);
 });
 
-void test('users entries match any of the principal userIds', () => {
+test('users entries match any of the principal userIds', () => {
   assert.equal(isAllowed(policy({ users: ['alice@a.example'] }), principal()), true);
   assert.equal(isAllowed(policy({ users: ['sub:s-123'] }), principal()), true);
   assert.equal(isAllowed(policy({ users: ['oid:o-1'] }), principal()), true);
@@ -40,7 +40,7 @@ void test('users entries match any of the principal userIds', () => {
   assert.equal(isAllowed(policy({ users: ['s-123'] }), principal()), false);
 });
 
-void test('compare is trimmed and case-insensitive on both sides', () => {
+test('compare is trimmed and case-insensitive on both sides', () => {
   assert.equal(isAllowed(policy({ users: ['  ALICE@A.Example '] }), principal()), true);
   assert.equal(isAllowed(policy({ groups: [' engineering'] }), principal()), true);
   assert.equal(isAllowed(policy({ roles: ['READER '] }), principal()), true);
@@ -54,7 +54,7 @@ void test('compare is trimmed and case-insensitive on both sides', () => {
   );
 });
 
-void test('groups and roles match; a near miss does not', () => {
+test('groups and roles match; a near miss does not', () => {
   assert.equal(isAllowed(policy({ groups: ['g-0001'] }), principal()), true);
   assert.equal(isAllowed(policy({ groups: ['g-000'] }), principal()), false);
   assert.equal(isAllowed(policy({ roles: ['Writer'] }), principal()), false);
@@ -64,7 +64,7 @@ void test('groups and roles match; a near miss does not', () => {
   assert.equal(isAllowed(policy({ groups: ['reader'] }), principal()), false);
 });
 
-void test('tenants scope the identity lists by issuer URL or tenant id', () => {
+test('tenants scope the identity lists by issuer URL or tenant id', () => {
   const scoped = policy({ tenants: [ISSUER_B], users: ['alice@a.example'] });
   assert.equal(isAllowed(scoped, principal()), false, 'a matching user of another issuer is refused');
   assert.equal(isAllowed(scoped, principal({ issuer: ISSUER_B, tenant: undefined })), true);
@@ -74,26 +74,26 @@ void test('tenants scope the identity lists by issuer URL or tenant id', () => {
   assert.equal(isAllowed(byTid, principal({ tenant: undefined })), false);
 });
 
-void test('tenants alone allow every user of those tenants, and only them', () => {
+test('tenants alone allow every user of those tenants, and only them', () => {
   const tenantOnly = policy({ tenants: [ISSUER_A] });
   assert.equal(isAllowed(tenantOnly, principal({ userIds: ['sub:x'], groups: [], roles: [] })), true);
   assert.equal(isAllowed(tenantOnly, principal({ issuer: ISSUER_B, tenant: undefined })), false);
 });
 
-void test('empty tenants: identity lists apply to every issuer', () => {
+test('empty tenants: identity lists apply to every issuer', () => {
   assert.equal(
     isAllowed(policy({ roles: ['reader'] }), principal({ issuer: ISSUER_B, tenant: undefined })),
     true,
   );
 });
 
-void test('blank entries match nobody and do not widen a tenant-scoped policy', () => {
+test('blank entries match nobody and do not widen a tenant-scoped policy', () => {
   assert.equal(isAllowed(policy({ users: [' '] }), principal({ userIds: [''] })), false);
   assert.equal(isAllowed(policy({ tenants: [ISSUER_A], users: [''] }), principal()), false);
   assert.equal(isAllowed(policy({ tenants: [''], roles: ['reader'] }), principal()), false);
 });
 
-void test('malformed policies and principals are refused', () => {
+test('malformed policies and principals are refused', () => {
   const broken = { users: 'alice@a.example', groups: [], roles: [], tenants: [] } as unknown as KeyPolicy;
   assert.equal(isAllowed(broken, principal()), false);
   const nonString = { users: [42], groups: [], roles: [], tenants: [] } as unknown as KeyPolicy;
@@ -104,7 +104,7 @@ void test('malformed policies and principals are refused', () => {
   assert.equal(isAllowed(policy({ groups: ['7'] }), weird), false);
 });
 
-void test('no cross-key leak: evaluating one policy never changes the answer of another', () => {
+test('no cross-key leak: evaluating one policy never changes the answer of another', () => {
   const keyA = policy({ users: ['alice@a.example'] });
   const keyB = policy({ users: ['bob@a.example'] });
   const alice = principal();
@@ -115,7 +115,7 @@ void test('no cross-key leak: evaluating one policy never changes the answer of 
   assert.deepEqual(alice.userIds, ['sub:s-123', 'oid:o-1', 'alice@a.example'], 'principal not mutated');
 });
 
-void test('property: allowed implies a tenant and an identity match (or a tenant-only policy)', () => {
+test('property: allowed implies a tenant and an identity match (or a tenant-only policy)', () => {
   const id = fc.constantFrom('a', 'B', ' c ', 'sub:x', 'g', 'r', ISSUER_A, 'tid-a');
   const list = fc.array(id, { maxLength: 3 });
   fc.assert(
@@ -144,7 +144,7 @@ void test('property: allowed implies a tenant and an identity match (or a tenant
   );
 });
 
-void test('normalizePolicy trims, lower-cases, de-duplicates and fills missing lists', () => {
+test('normalizePolicy trims, lower-cases, de-duplicates and fills missing lists', () => {
   assert.deepEqual(
     normalizePolicy({ users: [' Alice@Example.com', 'alice@example.com'], tenants: ['TID'] }),
     {
@@ -157,7 +157,7 @@ void test('normalizePolicy trims, lower-cases, de-duplicates and fills missing l
   assert.deepEqual(normalizePolicy({}), EMPTY_POLICY);
 });
 
-void test('normalizePolicy rejects bad input naming the field', () => {
+test('normalizePolicy rejects bad input naming the field', () => {
   const cases: [unknown, RegExp][] = [
     [null, /policy must be an object/],
     [[], /policy must be an object/],
@@ -179,7 +179,7 @@ void test('normalizePolicy rejects bad input naming the field', () => {
   }
 });
 
-void test('a normalized policy evaluates like the raw one', () => {
+test('a normalized policy evaluates like the raw one', () => {
   const raw = { users: [' Alice@A.example '], tenants: [ISSUER_A.toUpperCase()] };
   assert.equal(isAllowed(normalizePolicy(raw), principal()), true);
   assert.equal(isAllowed(normalizePolicy(raw), principal({ issuer: ISSUER_B, tenant: undefined })), false);
