@@ -27,10 +27,10 @@ function documentedCodes(): Map<string, DocRow> {
   return rows;
 }
 
-void describe('docs/errors.md', () => {
+describe('docs/errors.md', () => {
   const documented = documentedCodes();
 
-  void it('lists every registry code with its status, exit code and message', () => {
+  it('lists every registry code with its status, exit code and message', () => {
     for (const [code, spec] of Object.entries(ERRORS)) {
       assert.deepEqual(
         documented.get(code),
@@ -40,7 +40,7 @@ void describe('docs/errors.md', () => {
     }
   });
 
-  void it('lists nothing the registry does not have', () => {
+  it('lists nothing the registry does not have', () => {
     const registry = new Set(Object.keys(ERRORS));
     for (const code of documented.keys())
       assert.ok(registry.has(code), `${code} is documented but not in the registry`);

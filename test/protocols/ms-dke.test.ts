@@ -52,7 +52,7 @@ function oaep256(key: KeyObject, plaintext: Buffer): string {
   ).toString('base64');
 }
 
-void describe('Microsoft DKE protocol', () => {
+describe('Microsoft DKE protocol', () => {
   let h: Harness;
   let admin: string;
   let alice: string;
@@ -90,8 +90,8 @@ void describe('Microsoft DKE protocol', () => {
   });
   after(() => h.close());
 
-  void describe('conformance vector', () => {
-    void it('GET publishes the same key as key.json, in the exact shape', async () => {
+  describe('conformance vector', () => {
+    it('GET publishes the same key as key.json, in the exact shape', async () => {
       const expected = JSON.parse(vector('key.json')) as PublishedKey;
       const body = await getKey('vector');
       assert.deepEqual(Object.keys(body), ['key', 'cache']);
@@ -104,7 +104,7 @@ void describe('Microsoft DKE protocol', () => {
       assert.equal(body.key.kid, `${h.server.url}/vector/${body.key.kid.split('/').pop()}`);
     });
 
-    void it('POST decrypt_request.json returns exactly decrypt_response.json', async () => {
+    it('POST decrypt_request.json returns exactly decrypt_response.json', async () => {
       const answer = await decrypt(
         `${kidPath(vectorKid)}/decrypt`,
         JSON.parse(vector('decrypt_request.json')),
@@ -115,7 +115,7 @@ void describe('Microsoft DKE protocol', () => {
     });
   });
 
-  void describe('Office-like client', () => {
+  describe('Office-like client', () => {
     let token: string;
     before(async () => {
       const issued = await requestToken(h.issuer, {
@@ -139,7 +139,7 @@ void describe('Microsoft DKE protocol', () => {
       assert.deepEqual(answer.json, { value: secret.toString('base64') });
     }
 
-    void it('round trip with the published key, audited with identity and key version', async () => {
+    it('round trip with the published key, audited with identity and key version', async () => {
       const published = await getKey('contoso');
       assert.equal(published.cache, undefined, 'no cache period configured: no cache member');
       await roundTrip(published.key.kid, publicKeyOf(published));
@@ -152,13 +152,13 @@ void describe('Microsoft DKE protocol', () => {
       assert.equal(record?.keyId, published.key.kid.split('/').pop());
     });
 
-    void it('`/Decrypt` capitalised and an unknown query string work', async () => {
+    it('`/Decrypt` capitalised and an unknown query string work', async () => {
       const published = await getKey('contoso');
       await roundTrip(published.key.kid, publicKeyOf(published), '/Decrypt');
       await roundTrip(published.key.kid, publicKeyOf(published), '/decrypt?protocol-version=2&x=1');
     });
 
-    void it('after rotation: GET publishes the new key id, the old key id still decrypts', async () => {
+    it('after rotation: GET publishes the new key id, the old key id still decrypts', async () => {
       const old = await getKey('contoso');
       const rotated = await h.request('POST', '/admin/keys/contoso/rotate', { token: admin });
       assert.equal(rotated.status, 200, rotated.text);
@@ -174,8 +174,8 @@ void describe('Microsoft DKE protocol', () => {
     });
   });
 
-  void describe('key id URL and cache', () => {
-    void it('a trailing slash and a query string do not change the kid', async () => {
+  describe('key id URL and cache', () => {
+    it('a trailing slash and a query string do not change the kid', async () => {
       const plain = await h.request('GET', '/vector');
       const slashed = await h.request('GET', '/vector/?protocol-version=2');
       assert.equal(
@@ -185,14 +185,14 @@ void describe('Microsoft DKE protocol', () => {
       assert.doesNotMatch(vectorKid, /\/\/vector|\?/);
     });
 
-    void it('forwarded headers are ignored from untrusted addresses', async () => {
+    it('forwarded headers are ignored from untrusted addresses', async () => {
       const answer = await h.request('GET', '/vector', {
         headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example' },
       });
       assert.ok((answer.json as unknown as PublishedKey).key.kid.startsWith(`${h.server.url}/vector/`));
     });
 
-    void it('cache.exp is now + the key cache period, yyyy-MM-ddTHH:mm:ss UTC', async () => {
+    it('cache.exp is now + the key cache period, yyyy-MM-ddTHH:mm:ss UTC', async () => {
       const body = await getKey('vector');
       assert.match(body.cache?.exp ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/);
       const exp = Date.parse(`${body.cache?.exp}Z`);
@@ -200,14 +200,14 @@ void describe('Microsoft DKE protocol', () => {
     });
   });
 
-  void describe('errors, in the reference order', () => {
+  describe('errors, in the reference order', () => {
     const request = (): unknown => JSON.parse(vector('decrypt_request.json'));
     let keyId: string;
     before(() => {
       keyId = vectorKid.split('/').pop() ?? '';
     });
 
-    void it('unknown key name or key id: 400 small JSON, before authentication', async () => {
+    it('unknown key name or key id: 400 small JSON, before authentication', async () => {
       assertError(await h.request('GET', '/nosuchkey'), 'ERR_KEY_NOT_FOUND', 400);
       assertError(await decrypt(`/nosuchkey/${keyId}/decrypt`, request()), 'ERR_KEY_NOT_FOUND', 400);
       assertError(
@@ -222,7 +222,7 @@ void describe('Microsoft DKE protocol', () => {
       );
     });
 
-    void it('a native key is not an MS DKE key', async () => {
+    it('a native key is not an MS DKE key', async () => {
       const created = await h.request('POST', '/admin/keys', {
         token: admin,
         body: { name: 'nativekey', spec: 'P-256' },
@@ -231,7 +231,7 @@ void describe('Microsoft DKE protocol', () => {
       assertError(await h.request('GET', '/nativekey'), 'ERR_KEY_NOT_FOUND', 400);
     });
 
-    void it('no token: 401 with the challenge Office needs, no error parameter', async () => {
+    it('no token: 401 with the challenge Office needs, no error parameter', async () => {
       const answer = await decrypt(`/vector/${keyId}/decrypt`, request());
       assertError(answer, 'ERR_AUTH_MISSING', 401);
       assert.equal(
@@ -242,7 +242,7 @@ void describe('Microsoft DKE protocol', () => {
       assert.equal(answer.headers.get('authorization'), AUTHORITY);
     });
 
-    void it('an invalid token: 401 with error="invalid_token"', async () => {
+    it('an invalid token: 401 with error="invalid_token"', async () => {
       for (const token of ['garbage', await wrongAudienceToken(h.issuer, { upn: ALICE })]) {
         const answer = await decrypt(`/vector/${keyId}/decrypt`, request(), token);
         assertError(answer, 'ERR_AUTH_INVALID', 401);
@@ -254,7 +254,7 @@ void describe('Microsoft DKE protocol', () => {
       }
     });
 
-    void it('authentication comes before the alg check', async () => {
+    it('authentication comes before the alg check', async () => {
       assertError(
         await decrypt(`/vector/${keyId}/decrypt`, { alg: 'RSA1_5', value: 'AA==' }),
         'ERR_AUTH_MISSING',
@@ -262,7 +262,7 @@ void describe('Microsoft DKE protocol', () => {
       );
     });
 
-    void it('an authenticated user outside the policy: 403 with an empty body, audited', async () => {
+    it('an authenticated user outside the policy: 403 with an empty body, audited', async () => {
       const answer = await decrypt(
         `/vector/${keyId}/decrypt`,
         request(),
@@ -276,13 +276,13 @@ void describe('Microsoft DKE protocol', () => {
       assert.equal(record?.reason, 'ERR_FORBIDDEN');
     });
 
-    void it('a token without upn/email: 400', async () => {
+    it('a token without upn/email: 400', async () => {
       const answer = await decrypt(`/vector/${keyId}/decrypt`, request(), await h.token({ sub: 'nameless' }));
       assertError(answer, 'ERR_BAD_REQUEST');
       assert.equal(answer.json?.message, 'token has no upn or email claim');
     });
 
-    void it('alg other than exactly RSA-OAEP-256: 400', async () => {
+    it('alg other than exactly RSA-OAEP-256: 400', async () => {
       for (const alg of ['RSA-OAEP', 'rsa-oaep-256', 'RSA1_5', undefined]) {
         const answer = await decrypt(`/vector/${keyId}/decrypt`, { ...(request() as object), alg }, alice);
         assertError(answer, 'ERR_BAD_REQUEST');
@@ -290,7 +290,7 @@ void describe('Microsoft DKE protocol', () => {
       }
     });
 
-    void it('bad base64 or a ciphertext that does not decrypt: 400 small JSON, no exception text', async () => {
+    it('bad base64 or a ciphertext that does not decrypt: 400 small JSON, no exception text', async () => {
       for (const value of ['not base64!', 'QUJD=', 'QUJD\n', '', undefined]) {
         const answer = await decrypt(`/vector/${keyId}/decrypt`, { alg: 'RSA-OAEP-256', value }, alice);
         assertError(answer, 'ERR_BAD_REQUEST');
@@ -305,7 +305,7 @@ void describe('Microsoft DKE protocol', () => {
       assert.equal(record?.reason, 'ERR_DECRYPTION_FAILED');
     });
 
-    void it('a key without policy refuses everyone, admins included', async () => {
+    it('a key without policy refuses everyone, admins included', async () => {
       await createKey({ name: 'unguarded' });
       const published = await getKey('unguarded');
       const value = oaep256(publicKeyOf(published), randomBytes(32));
@@ -320,7 +320,7 @@ void describe('Microsoft DKE protocol', () => {
       }
     });
 
-    void it('disabled key: 403; destroyed key: 400', async () => {
+    it('disabled key: 403; destroyed key: 400', async () => {
       await createKey({ name: 'lifecycle', policy: { users: [ALICE] } });
       const published = await getKey('lifecycle');
       const body = { alg: 'RSA-OAEP-256', value: oaep256(publicKeyOf(published), randomBytes(32)) };
@@ -337,7 +337,7 @@ void describe('Microsoft DKE protocol', () => {
       assertError(await h.request('GET', '/lifecycle'), 'ERR_KEY_DESTROYED', 400);
     });
 
-    void it('GET never asks for authentication; other operations are not routes', async () => {
+    it('GET never asks for authentication; other operations are not routes', async () => {
       const answer = await h.request('GET', '/vector', { token: 'garbage' });
       assert.equal(answer.status, 200);
       assertError(await decrypt(`/vector/${keyId}/encrypt`, request(), alice), 'ERR_NOT_FOUND');
@@ -345,8 +345,8 @@ void describe('Microsoft DKE protocol', () => {
   });
 });
 
-void describe('Microsoft DKE behind a proxy', () => {
-  void it('publicBaseUrl from the config makes the kid (trailing slashes normalised); PKCS#8 import', async () => {
+describe('Microsoft DKE behind a proxy', () => {
+  it('publicBaseUrl from the config makes the kid (trailing slashes normalised); PKCS#8 import', async () => {
     const h = await startHarness({ server: { publicBaseUrl: 'https://dke.example.test/' } });
     try {
       const admin = await h.adminToken();
@@ -372,7 +372,7 @@ void describe('Microsoft DKE behind a proxy', () => {
     }
   });
 
-  void it('X-Forwarded-Proto/Host are used only from a trusted proxy', async () => {
+  it('X-Forwarded-Proto/Host are used only from a trusted proxy', async () => {
     const h = await startHarness({ server: { trustedProxies: ['127.0.0.1'] } });
     try {
       const admin = await h.adminToken();

@@ -29,7 +29,7 @@ interface Wrapped {
   readonly stanza: string;
 }
 
-void describe('native protocol', () => {
+describe('native protocol', () => {
   let h: Harness;
   let admin: string;
   let alice: string;
@@ -72,7 +72,7 @@ void describe('native protocol', () => {
   });
   after(() => h.close());
 
-  void it('publishes the active public key and unwraps a share for an allowed user, audited', async () => {
+  it('publishes the active public key and unwraps a share for an allowed user, audited', async () => {
     const published = await h.request('GET', '/keys/docs');
     assert.deepEqual(Object.keys(published.json ?? {}).sort(), ['alg', 'jwk', 'keyId', 'name', 'version']);
     assert.equal(published.json?.alg, 'ECDH-ES+A256KW');
@@ -96,7 +96,7 @@ void describe('native protocol', () => {
     assert.equal(record?.keyVersion, 1);
   });
 
-  void describe('refuses bad tokens with 401, a challenge, small JSON and no audit record', () => {
+  describe('refuses bad tokens with 401, a challenge, small JSON and no audit record', () => {
     const cases: [string, () => Promise<string | undefined> | string | undefined, string][] = [
       ['missing', () => undefined, 'ERR_AUTH_MISSING'],
       ['garbled', () => 'not.a.jwt', 'ERR_AUTH_INVALID'],
@@ -117,7 +117,7 @@ void describe('native protocol', () => {
       ['unknown kid', () => unknownKidToken(h.issuer, { upn: ALICE }), 'ERR_AUTH_INVALID'],
     ];
     for (const [label, makeToken, code] of cases) {
-      void it(label, async () => {
+      it(label, async () => {
         const w = await wrapFor('docs');
         const token = await makeToken();
         const answer = await unwrap('docs', w.stanza, token);
@@ -131,7 +131,7 @@ void describe('native protocol', () => {
     }
   });
 
-  void it('refuses an authenticated user the policy does not name: 403, audited as denied', async () => {
+  it('refuses an authenticated user the policy does not name: 403, audited as denied', async () => {
     const w = await wrapFor('docs');
     const answer = await unwrap(
       'docs',
@@ -146,14 +146,14 @@ void describe('native protocol', () => {
     assert.equal(records[0]?.subject, 'mallory');
   });
 
-  void it('a key without policy refuses everyone', async () => {
+  it('a key without policy refuses everyone', async () => {
     await createKey('nopolicy', {});
     const w = await wrapFor('nopolicy');
     assertError(await unwrap('nopolicy', w.stanza, alice), 'ERR_FORBIDDEN');
   });
 
-  void describe('bodies', () => {
-    void it('oversized: 413', async () => {
+  describe('bodies', () => {
+    it('oversized: 413', async () => {
       const answer = await h.request('POST', '/keys/docs/unwrap', {
         rawBody: JSON.stringify({ stanza: 'x'.repeat(70 * 1024) }),
         headers: { 'content-type': 'application/json' },
@@ -161,7 +161,7 @@ void describe('native protocol', () => {
       });
       assertError(answer, 'ERR_PAYLOAD_TOO_LARGE');
     });
-    void it('malformed JSON: 400', async () => {
+    it('malformed JSON: 400', async () => {
       const answer = await h.request('POST', '/keys/docs/unwrap', {
         rawBody: '{"stanza": ',
         headers: { 'content-type': 'application/json' },
@@ -170,7 +170,7 @@ void describe('native protocol', () => {
       assertError(answer, 'ERR_BAD_REQUEST');
       assert.equal(answer.json?.message, 'request body is not valid JSON');
     });
-    void it('not JSON: 415', async () => {
+    it('not JSON: 415', async () => {
       const answer = await h.request('POST', '/keys/docs/unwrap', {
         rawBody: 'stanza',
         headers: { 'content-type': 'text/plain' },
@@ -178,7 +178,7 @@ void describe('native protocol', () => {
       });
       assertError(answer, 'ERR_UNSUPPORTED_MEDIA_TYPE');
     });
-    void it('missing or extra fields: 400 naming the field', async () => {
+    it('missing or extra fields: 400 naming the field', async () => {
       const missing = await h.request('POST', '/keys/docs/unwrap', { body: {}, token: alice });
       assertError(missing, 'ERR_BAD_REQUEST');
       assert.equal(missing.json?.message, 'body.stanza is required');
@@ -189,10 +189,10 @@ void describe('native protocol', () => {
       assertError(extra, 'ERR_BAD_REQUEST');
       assert.equal(extra.json?.message, 'body.more is not allowed');
     });
-    void it('a stanza that is not a share JWE: 400', async () => {
+    it('a stanza that is not a share JWE: 400', async () => {
       assertError(await unwrap('docs', 'a.b.c.d.e', alice), 'ERR_HOLDER_BINDING_MISMATCH');
     });
-    void it('a stanza whose header was altered does not unwrap: 400, audited as failed', async () => {
+    it('a stanza whose header was altered does not unwrap: 400, audited as failed', async () => {
       const w = await wrapFor('docs');
       const [header, ...rest] = w.stanza.split('.');
       const fields = JSON.parse(Buffer.from(header ?? '', 'base64url').toString('utf8')) as Record<
@@ -213,14 +213,14 @@ void describe('native protocol', () => {
     });
   });
 
-  void describe('key states', () => {
-    void it('unknown key: 404 on GET and unwrap', async () => {
+  describe('key states', () => {
+    it('unknown key: 404 on GET and unwrap', async () => {
       assertError(await h.request('GET', '/keys/nosuchkey'), 'ERR_KEY_NOT_FOUND');
       const w = await wrapFor('docs');
       assertError(await unwrap('nosuchkey', w.stanza, alice), 'ERR_KEY_NOT_FOUND');
     });
 
-    void it('an MS DKE key is not served by the native routes', async () => {
+    it('an MS DKE key is not served by the native routes', async () => {
       const created = await h.request('POST', '/admin/keys', {
         token: admin,
         body: { name: 'office', protocol: 'ms-dke' },
@@ -229,7 +229,7 @@ void describe('native protocol', () => {
       assertError(await h.request('GET', '/keys/office'), 'ERR_KEY_NOT_FOUND');
     });
 
-    void it('disabled (by the CLI beside the running server): 403 everywhere, audited; enabled again works', async () => {
+    it('disabled (by the CLI beside the running server): 403 everywhere, audited; enabled again works', async () => {
       await createKey('paused');
       const w = await wrapFor('paused');
       const store = h.openStore();
@@ -245,7 +245,7 @@ void describe('native protocol', () => {
       assert.equal((await unwrap('paused', w.stanza, alice)).status, 200);
     });
 
-    void it('destroyed: 410, the share is gone for good', async () => {
+    it('destroyed: 410, the share is gone for good', async () => {
       await createKey('shredded');
       const w = await wrapFor('shredded');
       const destroyed = await h.request('POST', '/admin/keys/shredded/destroy', {
@@ -257,7 +257,7 @@ void describe('native protocol', () => {
       assertError(await unwrap('shredded', w.stanza, alice), 'ERR_KEY_DESTROYED');
     });
 
-    void it('rotation: new files use the new version, old stanzas still unwrap', async () => {
+    it('rotation: new files use the new version, old stanzas still unwrap', async () => {
       await createKey('rolling');
       const old = await wrapFor('rolling');
       const rotated = await h.request('POST', '/admin/keys/rolling/rotate', { token: admin });
@@ -272,7 +272,7 @@ void describe('native protocol', () => {
     });
   });
 
-  void it('a revoked object is refused (403, audited); other objects and unrevoking work', async () => {
+  it('a revoked object is refused (403, audited); other objects and unrevoking work', async () => {
     const w = await wrapFor('docs');
     const other = await wrapFor('docs');
     const revoked = await h.request('PUT', `/admin/keys/docs/revocations/${w.objectId}`, { token: admin });
@@ -285,7 +285,7 @@ void describe('native protocol', () => {
     assert.equal((await unwrap('docs', w.stanza, alice)).status, 200);
   });
 
-  void it('never logs tokens, stanzas or shares', async () => {
+  it('never logs tokens, stanzas or shares', async () => {
     const w = await wrapFor('docs');
     const answer = await unwrap('docs', w.stanza, alice);
     assert.equal(answer.status, 200);
@@ -296,7 +296,7 @@ void describe('native protocol', () => {
     }
   });
 
-  void it('a restart loses nothing: keys, policy, revocations, audit chain', async () => {
+  it('a restart loses nothing: keys, policy, revocations, audit chain', async () => {
     const w = await wrapFor('docs');
     const revokedObject = await wrapFor('docs');
     await h.request('PUT', `/admin/keys/docs/revocations/${revokedObject.objectId}`, { token: admin });

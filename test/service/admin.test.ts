@@ -5,7 +5,7 @@ import { startHarness, type Harness } from './harness.js';
 import { assertError } from './assertions.js';
 import { auditRecords, verifyAudit } from './audit-reader.js';
 
-void describe('admin API', () => {
+describe('admin API', () => {
   let h: Harness;
   let admin: string;
   let user: string;
@@ -17,7 +17,7 @@ void describe('admin API', () => {
   });
   after(() => h.close());
 
-  void it('needs a token (401, not audited) and the admin role (403, audited as denied)', async () => {
+  it('needs a token (401, not audited) and the admin role (403, audited as denied)', async () => {
     const before = auditRecords(h).length;
     assertError(await h.request('GET', '/admin/keys'), 'ERR_AUTH_MISSING');
     assert.equal(auditRecords(h).length, before);
@@ -33,7 +33,7 @@ void describe('admin API', () => {
     assertError(await h.request('GET', '/admin/keys/mine', { token: admin }), 'ERR_KEY_NOT_FOUND');
   });
 
-  void it('creates, lists, sets policy, rotates, disables, enables and destroys, each audited allowed → ok', async () => {
+  it('creates, lists, sets policy, rotates, disables, enables and destroys, each audited allowed → ok', async () => {
     const created = await h.request('POST', '/admin/keys', {
       token: admin,
       body: { name: 'k1', spec: 'P-256', policy: { users: [' Alice@Example.test '] } },
@@ -105,7 +105,7 @@ void describe('admin API', () => {
     assert.equal(rotateOk?.keyVersion, 2);
   });
 
-  void it('refuses key names that collide with routes', async () => {
+  it('refuses key names that collide with routes', async () => {
     for (const name of ['keys', 'admin', 'healthz', 'metrics', 'Metrics']) {
       const answer = await h.request('POST', '/admin/keys', {
         token: admin,
@@ -116,7 +116,7 @@ void describe('admin API', () => {
     }
   });
 
-  void it('validates bodies: unknown fields, bad spec, bad object id', async () => {
+  it('validates bodies: unknown fields, bad spec, bad object id', async () => {
     assertError(
       await h.request('POST', '/admin/keys', { token: admin, body: { name: 'x', colour: 'red' } }),
       'ERR_BAD_REQUEST',
@@ -132,7 +132,7 @@ void describe('admin API', () => {
     );
   });
 
-  void it('revokes and lists objects, and sets the cache period', async () => {
+  it('revokes and lists objects, and sets the cache period', async () => {
     const objectId = 'AAECAwQFBgcICQoLDA0ODw';
     assert.deepEqual(
       (await h.request('PUT', `/admin/keys/k2/revocations/${objectId}`, { token: admin })).json,
@@ -158,7 +158,7 @@ void describe('admin API', () => {
     assert.equal(cache.json?.cacheSeconds, 3600);
   });
 
-  void it('queries and verifies the audit log (and audits doing so)', async () => {
+  it('queries and verifies the audit log (and audits doing so)', async () => {
     const answer = await h.request('GET', '/admin/audit?key=k2&limit=2', { token: admin });
     const records = answer.json?.records as { keyName: string }[];
     assert.equal(records.length, 2);

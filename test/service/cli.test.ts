@@ -22,7 +22,7 @@ interface Run {
   readonly stderr: string;
 }
 
-void describe('dke key / audit / serve', () => {
+describe('dke key / audit / serve', () => {
   let dir: string;
   let configFile: string;
   let issuer: DevIssuer;
@@ -54,7 +54,7 @@ void describe('dke key / audit / serve', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  void it('key import / policy / list, then audit verify and list', () => {
+  it('key import / policy / list, then audit verify and list', () => {
     const imported = dke(
       'key',
       'import',
@@ -94,7 +94,7 @@ void describe('dke key / audit / serve', () => {
     assert.equal(records[0]?.issuer, 'local-cli');
   });
 
-  void it('refuses reserved names and an unconfirmed destroy (exit 2)', () => {
+  it('refuses reserved names and an unconfirmed destroy (exit 2)', () => {
     const reserved = dke('key', 'create', 'metrics', ...store());
     assert.equal(reserved.status, EXIT.USAGE);
     assert.match(reserved.stderr, /dke: error: key name 'metrics' is reserved/);
@@ -103,7 +103,7 @@ void describe('dke key / audit / serve', () => {
     assert.match(destroy.stderr, /without --yes/);
   });
 
-  void it('dke serve uses the same store and stops cleanly on SIGTERM', async () => {
+  it('dke serve uses the same store and stops cleanly on SIGTERM', async () => {
     const child = spawn(process.execPath, [cliPath, 'serve', '--config', configFile], {
       env: { ...process.env, DKE_MASTER_KEY: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -137,7 +137,7 @@ void describe('dke key / audit / serve', () => {
     assert.equal(code, 0, stderr);
   });
 
-  void it('audit verify exits 10 naming the first broken record', () => {
+  it('audit verify exits 10 naming the first broken record', () => {
     const db = new Database(path.join(dir, 'dke.db'));
     try {
       // What a tamperer does: drop the append-only guard, rewrite history.
@@ -150,7 +150,7 @@ void describe('dke key / audit / serve', () => {
     assert.match(verified.stderr, /dke: error: audit log chain is broken at record 2: /);
   });
 
-  void it('documents every option in --help', () => {
+  it('documents every option in --help', () => {
     const help = dke('key', 'import', '--help').stdout;
     for (const option of [
       '--pem',

@@ -33,8 +33,8 @@ const auth = {
   issuers: [{ issuer: 'https://idp.example.test/', algorithms: ['RS256'] }],
 };
 
-void describe('config', () => {
-  void it('defaults: loopback listen address, small body limit, paths relative to the cwd', () => {
+describe('config', () => {
+  it('defaults: loopback listen address, small body limit, paths relative to the cwd', () => {
     const config = loadConfig({ env: {} });
     assert.equal(config.server.host, '127.0.0.1');
     assert.equal(config.server.port, DEFAULTS.server.port);
@@ -43,7 +43,7 @@ void describe('config', () => {
     assert.equal(config.logging.level, 'info');
   });
 
-  void it('reads YAML, resolves relative paths against the file, validates auth with its schema', () => {
+  it('reads YAML, resolves relative paths against the file, validates auth with its schema', () => {
     const yaml = file(
       'dke.yaml',
       `server:\n  port: 9443\n  publicBaseUrl: https://dke.example.test\n  tls: {certFile: tls/cert.pem, keyFile: tls/key.pem}\nstore:\n  database: data/dke.db\nauth: ${JSON.stringify(auth)}\n`,
@@ -56,7 +56,7 @@ void describe('config', () => {
     assert.deepEqual(config.auth, auth);
   });
 
-  void it('DKE_* variables override the file; every documented variable exists', () => {
+  it('DKE_* variables override the file; every documented variable exists', () => {
     const json = file('dke.json', JSON.stringify({ server: { port: 1 }, logging: { level: 'debug' } }));
     const config = loadConfig({
       file: json,
@@ -74,7 +74,7 @@ void describe('config', () => {
     assert.equal(ENV_OVERRIDES.length, new Set(ENV_OVERRIDES.map((o) => o.variable)).size);
   });
 
-  void it('errors name the field (and the variable it came from)', () => {
+  it('errors name the field (and the variable it came from)', () => {
     assert.match(
       configError(() => loadConfig({ file: file('a.json', '{"server":{"port":"x"}}'), env: {} })),
       /server\.port must be integer/,
@@ -115,7 +115,7 @@ void describe('config', () => {
     );
   });
 
-  void it('docs/config.md lists exactly the environment variables the loader reads', () => {
+  it('docs/config.md lists exactly the environment variables the loader reads', () => {
     const doc = readFileSync(path.join(repoRoot, 'docs', 'config.md'), 'utf8');
     const section = doc.slice(doc.indexOf('## Environment variables'));
     const documented = [...section.matchAll(/^\| `(DKE_[A-Z_]+)` \|/gm)].map((m) => m[1]).sort();

@@ -35,7 +35,7 @@ class SwitchableAudit implements AuditLog {
   verify: AuditLog['verify'] = () => this.inner.verify();
 }
 
-void describe('audit fail-closed', () => {
+describe('audit fail-closed', () => {
   let dir: string;
   let issuer: DevIssuer;
   let service: KeyService;
@@ -92,7 +92,7 @@ void describe('audit fail-closed', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  void it('native unwrap: 503 and no share while the audit log fails; works again once it recovers', async () => {
+  it('native unwrap: 503 and no share while the audit log fails; works again once it recovers', async () => {
     const info = service.keys.describe('docs');
     const share = randomBytes(32);
     const stanza = await wrapShare(share, publicKeyFromJwk(info.versions[0]!.publicJwk), {
@@ -114,7 +114,7 @@ void describe('audit fail-closed', () => {
     assert.equal(served.json?.share, share.toString('base64url'));
   });
 
-  void it('MS DKE decrypt: 503, no plaintext', async () => {
+  it('MS DKE decrypt: 503, no plaintext', async () => {
     const info = service.keys.describe('office');
     const version = info.versions[0]!;
     const secret = randomBytes(32);
@@ -133,7 +133,7 @@ void describe('audit fail-closed', () => {
     assertNoInternals(refused.text, [secret.toString('base64')]);
   });
 
-  void it('admin: nothing changes unless the audit record is written', async () => {
+  it('admin: nothing changes unless the audit record is written', async () => {
     audit.broken = true;
     assertError(await post('/admin/keys', { name: 'ghost', spec: 'P-256' }, admin), 'ERR_AUDIT_UNAVAILABLE');
     assertError(await post('/admin/keys/docs/disable', undefined, admin), 'ERR_AUDIT_UNAVAILABLE');
@@ -142,7 +142,7 @@ void describe('audit fail-closed', () => {
     assert.equal(service.keys.describe('docs').state, 'enabled');
   });
 
-  void it('metrics count the fail-closed answers', async () => {
+  it('metrics count the fail-closed answers', async () => {
     const text = await (await fetch(`${url}/metrics`)).text();
     assert.match(text, /dke_unwraps_total\{protocol="native",key="docs",result="audit_unavailable"\} 2/);
     assert.match(text, /dke_unwraps_total\{protocol="ms-dke",key="office",result="audit_unavailable"\} 1/);

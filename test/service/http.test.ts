@@ -25,14 +25,14 @@ function rawExchange(port: number, text: string): Promise<{ answer: string; ms: 
   });
 }
 
-void describe('HTTP service', () => {
+describe('HTTP service', () => {
   let h: Harness;
   before(async () => {
     h = await startHarness({ server: { requestTimeoutMs: 500 } });
   });
   after(() => h.close());
 
-  void it('GET /healthz', async () => {
+  it('GET /healthz', async () => {
     const answer = await h.request('GET', '/healthz');
     assert.equal(answer.status, 200);
     assert.deepEqual(answer.json, { status: 'ok' });
@@ -40,12 +40,12 @@ void describe('HTTP service', () => {
     assert.equal(answer.headers.get('cache-control'), 'no-store');
   });
 
-  void it('unknown routes and methods: 404 small JSON', async () => {
+  it('unknown routes and methods: 404 small JSON', async () => {
     assertError(await h.request('GET', '/a/b/c/d'), 'ERR_NOT_FOUND');
     assertError(await h.request('DELETE', '/healthz'), 'ERR_NOT_FOUND');
   });
 
-  void it('malformed URLs: 400 small JSON that does not echo the URL', async () => {
+  it('malformed URLs: 400 small JSON that does not echo the URL', async () => {
     for (const urlPath of ['/keys/%zz', `/${'a'.repeat(300)}`, `/keys/${'b'.repeat(300)}/unwrap`]) {
       const answer = await h.request('GET', urlPath);
       assertError(answer, 'ERR_BAD_REQUEST');
@@ -55,7 +55,7 @@ void describe('HTTP service', () => {
     }
   });
 
-  void it('GET /metrics: request counts by route pattern and status, latency histogram', async () => {
+  it('GET /metrics: request counts by route pattern and status, latency histogram', async () => {
     await h.request('GET', '/keys/missing-key');
     const answer = await h.request('GET', '/metrics');
     assert.equal(answer.status, 200);
@@ -68,7 +68,7 @@ void describe('HTTP service', () => {
     assert.doesNotMatch(answer.text, /missing-key/, 'raw URLs are not labels');
   });
 
-  void it('a client that never finishes its request is cut off after requestTimeoutMs', async () => {
+  it('a client that never finishes its request is cut off after requestTimeoutMs', async () => {
     const { answer, ms } = await rawExchange(
       h.server.port,
       'POST /keys/x/unwrap HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"sta',
@@ -78,8 +78,8 @@ void describe('HTTP service', () => {
   });
 });
 
-void describe('HTTPS', () => {
-  void it('serves TLS with the configured certificate and key', async () => {
+describe('HTTPS', () => {
+  it('serves TLS with the configured certificate and key', async () => {
     const h = await startHarness({
       server: {
         tls: { certFile: path.join(FIXTURES, 'tls-cert.pem'), keyFile: path.join(FIXTURES, 'tls-key.pem') },
