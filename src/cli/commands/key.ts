@@ -116,6 +116,11 @@ const protocolOption = (): Option =>
   new Option('--protocol <protocol>', 'native (OpenDKE files) or ms-dke (Microsoft Purview DKE)')
     .choices(['native', 'ms-dke'])
     .default('native');
+const cacheOption = (): Option =>
+  new Option(
+    '--cache-seconds <seconds>',
+    'ms-dke: how long clients may cache the public key (cache.exp)',
+  ).argParser(parseSeconds);
 const specOption = (): Option =>
   new Option('--spec <spec>', 'key type (default RSA-3072 for native, RSA-2048 for ms-dke)').choices([
     ...KEY_SPECS,
@@ -135,11 +140,7 @@ export function registerKey(program: Command): void {
   addStoreOptions(key.command('create <name>').description('generate a new key (version 1)'))
     .addOption(protocolOption())
     .addOption(specOption())
-    .option(
-      '--cache-seconds <seconds>',
-      'ms-dke: how long clients may cache the public key (cache.exp)',
-      parseSeconds,
-    )
+    .addOption(cacheOption())
     .action(
       (name: string, o: CommonOptions & { protocol: KeyProtocol; spec?: KeySpec; cacheSeconds?: number }) => {
         assertKeyNameAllowed(name);
@@ -155,11 +156,7 @@ export function registerKey(program: Command): void {
     .requiredOption('--pem <file>', 'the private key PEM file')
     .addOption(protocolOption())
     .addOption(specOption())
-    .option(
-      '--cache-seconds <seconds>',
-      'ms-dke: how long clients may cache the public key (cache.exp)',
-      parseSeconds,
-    )
+    .addOption(cacheOption())
     .action(
       (
         name: string,
