@@ -1,24 +1,25 @@
 #!/usr/bin/env node
-/** The `dke` command: registers every sub-command and maps errors to `dke: error:` + exit codes. */
+/** The `dke` command: registers the sub-commands and maps errors to `dke: error:` + exit codes. */
 import { Command, CommanderError } from 'commander';
 import { DkeError, EXIT } from '../errors/index.js';
 import { printError } from './output.js';
-import { commandModules } from './commands/index.js';
+import { loadCommands, type RegisterCommand } from './commands/index.js';
 
-export function buildProgram(): Command {
+export function buildProgram(commands: readonly RegisterCommand[]): Command {
   const program = new Command('dke')
     .description('OpenDKE: double key encryption of files and streams, and the customer key service')
     .version('0.1.0')
     .configureOutput({ outputError: (text, write) => write(`dke: ${text}`) })
     .showHelpAfterError('dke: hint: run dke --help for usage')
     .exitOverride();
-  for (const register of commandModules) register(program);
+  for (const register of commands) register(program);
   return program;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
   try {
-    await buildProgram().parseAsync(argv);
+    const program = buildProgram(await loadCommands(argv.slice(2)));
+    await program.parseAsync(argv);
     return EXIT.OK;
   } catch (error) {
     if (error instanceof CommanderError) {
@@ -29,10 +30,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv);
 // Unhandled rejections must not print stack traces either.
 process.on('unhandledRejection', (error) => {
   process.exitCode = printError(
     error instanceof DkeError ? error : new DkeError('ERR_INTERNAL', { cause: error }),
   );
 });
+process.exitCode = await main(process.argv);

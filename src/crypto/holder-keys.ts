@@ -9,7 +9,8 @@ import {
   type KeyObject,
   type JsonWebKey,
 } from 'node:crypto';
-import { calculateJwkThumbprint, type JWK } from 'jose';
+import type { JWK } from 'jose';
+import { calculateJwkThumbprint } from 'jose/jwk/thumbprint';
 import { DkeError } from '../errors/index.js';
 import { fromB64url, toB64url } from './encoding.js';
 
@@ -79,7 +80,7 @@ export function publicKeyFromJwk(jwk: JWK): KeyObject {
 function publicJwkMembers(jwk: JWK): JWK {
   return jwk.kty === 'RSA'
     ? { kty: 'RSA', n: jwk.n, e: jwk.e }
-    : ({ kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y });
+    : { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y };
 }
 
 /** `dkepub1:` + base64url(JSON of the canonical public JWK). */

@@ -4,7 +4,10 @@
  * that unwraps can trust the object id it records (docs/format.md §4).
  */
 import type { KeyObject } from 'node:crypto';
-import { CompactEncrypt, compactDecrypt, decodeProtectedHeader } from 'jose';
+// jose's sub-path modules: the CLI's streaming commands load only what they use (memory budget).
+import { CompactEncrypt } from 'jose/jwe/compact/encrypt';
+import { compactDecrypt } from 'jose/jwe/compact/decrypt';
+import { decodeProtectedHeader } from 'jose/decode/protected_header';
 import { DkeError } from '../errors/index.js';
 import { fromB64url, toB64url } from '../crypto/encoding.js';
 import { wrapAlgFor, type WrapAlg } from '../crypto/holder-keys.js';

@@ -1,21 +1,27 @@
-/** Every CLI sub-command module registers itself on the program; order is the order in `dke --help`. */
+/**
+ * The CLI's sub-commands, each in its own module that registers itself on the program. Modules load on
+ * demand: a run loads only the command it executes, so streaming `dke decrypt` does not pay the memory
+ * of the key service's dependencies (SQLite, Fastify, ajv: about 25 MiB). Help and unknown commands
+ * load them all. Order is the order in `dke --help`.
+ */
 import type { Command } from 'commander';
-import { registerKeygen } from './keygen.js';
-import { registerEncrypt } from './encrypt.js';
-import { registerDecrypt } from './decrypt.js';
-import { registerInspect } from './inspect.js';
-import { registerServe } from './serve.js';
-import { registerKey } from './key.js';
-import { registerAudit } from './audit.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commandModules: RegisterCommand[] = [
-  registerKeygen,
-  registerEncrypt,
-  registerDecrypt,
-  registerInspect,
-  registerServe,
-  registerKey,
-  registerAudit,
-];
+export const commandLoaders: Readonly<Record<string, () => Promise<RegisterCommand>>> = {
+  keygen: async () => (await import('./keygen.js')).registerKeygen,
+  encrypt: async () => (await import('./encrypt.js')).registerEncrypt,
+  decrypt: async () => (await import('./decrypt.js')).registerDecrypt,
+  inspect: async () => (await import('./inspect.js')).registerInspect,
+  serve: async () => (await import('./serve.js')).registerServe,
+  key: async () => (await import('./key.js')).registerKey,
+  audit: async () => (await import('./audit.js')).registerAudit,
+};
+
+/** The commands to register for this argument vector: the one named, or all of them. */
+export async function loadCommands(args: readonly string[]): Promise<RegisterCommand[]> {
+  const name = args.find((arg) => !arg.startsWith('-'));
+  const loader = name === undefined ? undefined : commandLoaders[name];
+  const loaders = loader === undefined ? Object.values(commandLoaders) : [loader];
+  return Promise.all(loaders.map((load) => load()));
+}
