@@ -19,7 +19,10 @@ export class DkeError extends Error {
   readonly hint: string | undefined;
 
   constructor(code: ErrorCode, options: DkeErrorOptions = {}) {
-    super(options.message ?? ERRORS[code].message, options.cause === undefined ? {} : { cause: options.cause });
+    super(
+      options.message ?? ERRORS[code].message,
+      options.cause === undefined ? {} : { cause: options.cause },
+    );
     this.name = 'DkeError';
     this.code = code;
     this.status = ERRORS[code].status;

@@ -49,7 +49,11 @@ export const ERRORS = {
     exit: EXIT.FORMAT,
     message: 'holder stanza is not bound to this object and key',
   },
-  ERR_TOO_FEW_HOLDERS: { status: 400, exit: EXIT.USAGE, message: 'an OpenDKE object needs at least two holders' },
+  ERR_TOO_FEW_HOLDERS: {
+    status: 400,
+    exit: EXIT.USAGE,
+    message: 'an OpenDKE object needs at least two holders',
+  },
   ERR_DECRYPTION_FAILED: { status: 400, exit: EXIT.DECRYPT, message: 'decryption failed' },
 
   // --- holder keys (docs/keys.md) ---

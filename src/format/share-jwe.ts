@@ -66,6 +66,7 @@ export function readShareHeader(jwe: string): ShareHeader {
   }
   const { alg, enc, kid, oid, typ } = header;
   if (typ !== SHARE_TYP) throw fail('JWE typ is not opendke-share');
+  if ('crit' in header) throw fail('JWE crit is not allowed');
   if (typeof alg !== 'string' || !(SHARE_ALGS as readonly string[]).includes(alg))
     throw fail('JWE alg not allowed');
   if (enc !== SHARE_ENC) throw fail('JWE enc not allowed');

@@ -17,7 +17,13 @@ export {
   type MasterKeySourceOptions,
 } from './master-key.js';
 export { DEFAULT_SPEC, PROTOCOL_SPECS, isKeySpec } from './key-specs.js';
-export { KEY_NAME_PATTERN, MAX_CACHE_SECONDS, isKeyName } from './validation.js';
+export {
+  KEY_NAME_PATTERN,
+  MAX_CACHE_SECONDS,
+  RESERVED_KEY_NAMES,
+  assertNewKeyName,
+  isKeyName,
+} from './validation.js';
 export {
   openAuditStore,
   openKeyService,

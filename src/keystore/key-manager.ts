@@ -26,7 +26,7 @@ import {
   specOf,
 } from './key-specs.js';
 import type { MasterKey } from './master-key.js';
-import { assertKeyName, assertObjectId, isKeyName, normalizeCacheSeconds } from './validation.js';
+import { assertNewKeyName, assertObjectId, isKeyName, normalizeCacheSeconds } from './validation.js';
 
 export interface CreateKeyOptions {
   /** Default 'native'. */
@@ -75,7 +75,7 @@ export class KeyManager implements KeyCore {
   }
 
   async create(name: string, options: CreateKeyOptions = {}): Promise<KeyInfo> {
-    assertKeyName(name);
+    assertNewKeyName(name);
     const protocol = options.protocol ?? 'native';
     const spec = options.spec ?? DEFAULT_SPEC[protocol];
     assertSpecAllowed(protocol, spec);
@@ -86,7 +86,7 @@ export class KeyManager implements KeyCore {
 
   /** Imports a PKCS#1 or PKCS#8 PEM private key as version 1 of a new key. */
   async import(name: string, pem: string, options: ImportKeyOptions = {}): Promise<KeyInfo> {
-    assertKeyName(name);
+    assertNewKeyName(name);
     const protocol = options.protocol ?? 'native';
     const cacheSeconds = normalizeCacheSeconds(options.cacheSeconds);
     const key = privateKeyFromPem(pem);

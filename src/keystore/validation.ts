@@ -6,6 +6,22 @@ import { fromB64url } from '../crypto/encoding.js';
 export const KEY_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** One year: the longest a client may be told to cache a public key. */
 export const MAX_CACHE_SECONDS = 365 * 24 * 3600;
+/**
+ * Names that would collide with the key service's own routes: Microsoft DKE keys live at `/{name}`, so
+ * a key called `metrics` or `admin` would be unreachable or shadow a route. Refused in any letter case.
+ */
+export const RESERVED_KEY_NAMES: readonly string[] = ['keys', 'admin', 'healthz', 'metrics'];
+
+/** A name for a new key: valid and not reserved. */
+export function assertNewKeyName(name: unknown): asserts name is string {
+  assertKeyName(name);
+  if (RESERVED_KEY_NAMES.includes(name.toLowerCase())) {
+    throw new DkeError('ERR_BAD_REQUEST', {
+      message: `key name '${name}' is reserved (${RESERVED_KEY_NAMES.join(', ')})`,
+    });
+  }
+}
+
 /** Object ids are 16 bytes in the OpenDKE format; allow up to 64 for other protocols' resource ids. */
 const MAX_OBJECT_ID_BYTES = 64;
 

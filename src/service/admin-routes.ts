@@ -11,7 +11,7 @@ import { normalizePolicy } from '../policy/evaluate.js';
 import type { AuditQuery, KeyAdmin, KeyPolicy, KeyProtocol, Principal } from './contracts.js';
 import type { KeySpec } from '../crypto/holder-keys.js';
 import type { DkeApp, RouteContext } from './app.js';
-import { assertKeyNameAllowed } from './key-names.js';
+import { assertNewKeyName } from '../keystore/validation.js';
 import { appendOrFail, keyTarget, runAudited, type AuditTarget } from './audited-action.js';
 import {
   auditQuerystring,
@@ -99,7 +99,7 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
         action,
         { keyName: name },
         async () => {
-          assertKeyNameAllowed(name);
+          assertNewKeyName(name);
           // Validate the policy before the key exists, so a bad policy leaves nothing behind.
           const normalized = policy === undefined ? undefined : normalizePolicy(policy);
           const options = { protocol, spec, cacheSeconds };

@@ -12,7 +12,7 @@ import { loadMasterKey, openKeyService, type KeyService } from '../../keystore/i
 import { normalizePolicy } from '../../policy/evaluate.js';
 import type { KeyInfo, KeyProtocol } from '../../service/contracts.js';
 import { keyTarget, runAudited, type AuditTarget } from '../../service/audited-action.js';
-import { assertKeyNameAllowed } from '../../service/key-names.js';
+import { assertNewKeyName } from '../../keystore/validation.js';
 import { KEY_SPECS } from '../../service/admin-schemas.js';
 import type { KeySpec } from '../../crypto/holder-keys.js';
 import { info } from '../output.js';
@@ -143,7 +143,7 @@ export function registerKey(program: Command): void {
     .addOption(cacheOption())
     .action(
       (name: string, o: CommonOptions & { protocol: KeyProtocol; spec?: KeySpec; cacheSeconds?: number }) => {
-        assertKeyNameAllowed(name);
+        assertNewKeyName(name);
         return change(o, 'key.create', { keyName: name }, (s) =>
           s.keys.create(name, { protocol: o.protocol, spec: o.spec, cacheSeconds: o.cacheSeconds }),
         );
@@ -162,7 +162,7 @@ export function registerKey(program: Command): void {
         name: string,
         o: CommonOptions & { pem: string; protocol: KeyProtocol; spec?: KeySpec; cacheSeconds?: number },
       ) => {
-        assertKeyNameAllowed(name);
+        assertNewKeyName(name);
         const pem = readPem(o.pem);
         return change(o, 'key.import', { keyName: name }, (s) =>
           s.keys.import(name, pem, { protocol: o.protocol, spec: o.spec, cacheSeconds: o.cacheSeconds }),
