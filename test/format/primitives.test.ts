@@ -181,7 +181,9 @@ void test('unwrapShare refuses a share that is not 32 bytes, and a crit member',
   // §4.2: crit MUST be absent (a critical extension this reader cannot know changes the meaning).
   const crit = await handMade({ ...good, crit: ['x-ext'], 'x-ext': 1 }, randomBytes(32), { 'x-ext': true });
   assert.deepEqual((decodeProtectedHeader(crit) as Record<string, unknown>).crit, ['x-ext']);
-  await rejects(unwrapShare(crit, keyA, { keyId: kid, objectId }), 'ERR_HOLDER_UNWRAP_FAILED');
+  // Refused at the binding check (§7 step 4), before any key is used.
+  assert.throws(() => readShareHeader(crit), { code: 'ERR_HOLDER_BINDING_MISMATCH' });
+  await rejects(unwrapShare(crit, keyA, { keyId: kid, objectId }), 'ERR_HOLDER_BINDING_MISMATCH');
 });
 
 const hkdf = (ikm: Buffer, salt: Buffer, info: string): Buffer =>
