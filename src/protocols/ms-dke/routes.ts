@@ -5,7 +5,8 @@
  * Check order on POST: key and key id exist (400) → token (401 + challenge) → user name and policy
  * (400 / empty 403) → alg (400) → decrypt (400 when it does not).
  */
-import { constants, privateDecrypt, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { rsaOaep256Decrypt } from '../../crypto/rsa-oaep.js';
 import type { FastifyRequest } from 'fastify';
 import { DkeError } from '../../errors/index.js';
 import type { Principal } from '../../service/contracts.js';
@@ -66,7 +67,7 @@ function requireUserName(principal: Principal): void {
   }
 }
 
-function decrypt(key: KeyObject, body: DecryptBody): string {
+async function decrypt(key: KeyObject, body: DecryptBody): Promise<string> {
   if (body.alg !== MS_DKE_ALG)
     throw new DkeError('ERR_BAD_REQUEST', { message: `alg must be ${MS_DKE_ALG}` });
   const ciphertext = fromStdBase64(body.value ?? '');
@@ -74,12 +75,8 @@ function decrypt(key: KeyObject, body: DecryptBody): string {
     throw new DkeError('ERR_BAD_REQUEST', { message: 'value must be standard base64' });
   }
   try {
-    // OAEP with SHA-256; Node sets MGF1 to the same digest, as RSA-OAEP-256 requires. No label.
-    const plaintext = privateDecrypt(
-      { key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
-      ciphertext,
-    );
-    return plaintext.toString('base64');
+    // OAEP with SHA-256 and MGF1-SHA-256, no label; on the thread pool.
+    return (await rsaOaep256Decrypt(key, ciphertext)).toString('base64');
   } catch (cause) {
     throw new DkeError('ERR_DECRYPTION_FAILED', { detail: 'RSA-OAEP-256 decryption failed', cause });
   }
@@ -155,7 +152,7 @@ export function registerMsDkeRoutes(app: DkeApp, ctx: RouteContext): void {
         clientAddress: request.ip,
         requestId: request.id,
         admit: requireUserName,
-        operate: (privateKey) => ({ value: decrypt(privateKey, body) }),
+        operate: async (privateKey) => ({ value: await decrypt(privateKey, body) }),
       });
       return { value };
     },
