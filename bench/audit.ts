@@ -1,0 +1,138 @@
+/**
+ * Audit log verification (docs/benchmarks.md "Audit verify"): a store with N audit records (default one
+ * million) written through the audit module's own append path, in large group commits, then
+ * `dke audit verify` timed as a user runs it: a fresh CLI process on the SQLite file.
+ */
+import { randomUUID } from 'node:crypto';
+import { statSync } from 'node:fs';
+import path from 'node:path';
+import { StoreAuditLog } from '../src/audit/index.js';
+import type { AuditEvent } from '../src/service/contracts.js';
+import { openSqliteStore } from '../src/store/index.js';
+import {
+  dke,
+  formatSize,
+  log,
+  makeTempDir,
+  markdownTable,
+  median,
+  num,
+  removeTempDir,
+  runOk,
+  type PhaseResult,
+  type TargetCheck,
+} from './util.js';
+
+export interface AuditBenchOptions {
+  readonly records: number;
+  readonly runs: number;
+  readonly tmpRoot: string;
+}
+
+const TARGET_RECORDS = 1_000_000;
+const TARGET_SECONDS = 10;
+/** Appends per group commit while filling: one transaction (and one fsync) each. */
+const FILL_BATCH = 10_000;
+const TENANT = 'https://login.microsoftonline.com/5f3c0c54-2b1e-4d1e-9b5a-4c7f0f2f7f2a/v2.0';
+const KEY_ID = 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs';
+
+/** A plausible mix: two thirds native unwraps, one third MS DKE decrypts, 2% denied, 5000 users, 20 keys. */
+function syntheticEvent(i: number): AuditEvent {
+  const user = i % 5000;
+  const native = i % 3 !== 0;
+  const denied = i % 50 === 0;
+  return {
+    action: native ? 'native.unwrap' : 'ms-dke.decrypt',
+    result: denied ? 'denied' : 'allowed',
+    ...(denied ? { reason: 'ERR_FORBIDDEN' } : {}),
+    issuer: TENANT,
+    subject: `user-${user}`,
+    userName: `user${user}@contoso.example`,
+    keyName: `key-${i % 20}`,
+    keyVersion: 1 + (i % 3),
+    keyId: KEY_ID,
+    ...(native ? { objectId: Buffer.alloc(16, i % 251).toString('base64url') } : {}),
+    clientAddress: `192.0.2.${(i % 250) + 1}`,
+    requestId: randomUUID(),
+  };
+}
+
+async function fill(dbPath: string, records: number): Promise<number> {
+  const started = performance.now();
+  const store = openSqliteStore(dbPath);
+  const audit = new StoreAuditLog(store, { maxBatch: FILL_BATCH });
+  try {
+    for (let next = 0; next < records;) {
+      const pending: Promise<unknown>[] = [];
+      for (const end = Math.min(records, next + FILL_BATCH); next < end; next += 1)
+        pending.push(audit.append(syntheticEvent(next)));
+      await Promise.all(pending);
+      if (next % 200_000 === 0) log(`  ${next} records`);
+    }
+  } finally {
+    audit.close();
+    store.close();
+  }
+  return (performance.now() - started) / 1000;
+}
+
+export async function runAudit(options: AuditBenchOptions): Promise<PhaseResult> {
+  const dir = makeTempDir(options.tmpRoot, 'dke-bench-audit-');
+  try {
+    const dbPath = path.join(dir, 'audit.db');
+    log(`audit: writing ${options.records} records through the audit log (group commits of ${FILL_BATCH})`);
+    const fillSeconds = await fill(dbPath, options.records);
+    const dbBytes = statSync(dbPath).size;
+    log(`  ${num(fillSeconds, 1)} s, ${formatSize(dbBytes)}`);
+
+    const startup = await runOk(dke(['--version']), { timeoutMs: 60_000, captureStdout: true });
+    const runs: { seconds: number; maxRssKiB: number | undefined }[] = [];
+    for (let run = 0; run < options.runs; run += 1) {
+      const result = await runOk(dke(['audit', 'verify', '--db', dbPath]), {
+        timeoutMs: 600_000,
+        measureRss: true,
+      });
+      const match = /intact: (\d+) records/.exec(result.stderr);
+      if (Number(match?.[1]) !== options.records)
+        throw new Error(
+          `dke audit verify did not report ${options.records} intact records: ${result.stderr.trim()}`,
+        );
+      log(`  dke audit verify: ${num(result.seconds, 2)} s`);
+      runs.push({ seconds: result.seconds, maxRssKiB: result.maxRssKiB });
+    }
+    const best = Math.min(...runs.map((r) => r.seconds));
+    const rss = Math.max(...runs.map((r) => r.maxRssKiB ?? 0));
+    const table = markdownTable(
+      ['Measure', 'Value'],
+      [
+        ['Records', String(options.records)],
+        ['Store size', formatSize(dbBytes)],
+        [`Fill through StoreAuditLog.append (commits of ${FILL_BATCH})`, `${num(fillSeconds, 1)} s`],
+        [`\`dke audit verify\`, best of ${runs.length}`, `${num(best, 2)} s`],
+        ['`dke audit verify`, median', `${num(median(runs.map((r) => r.seconds)), 2)} s`],
+        ['`dke audit verify`, records/s (best)', num(options.records / best, 0)],
+        ['`dke audit verify`, peak RSS', rss === 0 ? '–' : `${num(rss / 1024, 1)} MiB`],
+        ['CLI start-up alone (`dke --version`)', `${num(startup.seconds, 2)} s`],
+      ],
+    );
+    const atTarget = options.records >= TARGET_RECORDS;
+    const targets: TargetCheck[] = [
+      {
+        target: `dke audit verify of ${TARGET_RECORDS.toLocaleString('en-US')} records`,
+        required: `≤ ${TARGET_SECONDS} s`,
+        measured: atTarget
+          ? `${num(best, 2)} s`
+          : `not run at 1M (${options.records} records: ${num(best, 2)} s)`,
+        pass: atTarget ? best <= TARGET_SECONDS : undefined,
+      },
+    ];
+    return {
+      phase: 'audit',
+      data: { records: options.records, dbBytes, fillSeconds, startupSeconds: startup.seconds, runs },
+      markdown: [`### Audit verify (${options.records} records)`, '', table].join('\n'),
+      targets,
+    };
+  } finally {
+    removeTempDir(dir);
+  }
+}

@@ -1,0 +1,682 @@
+/**
+ * The key service under load (docs/benchmarks.md "Key service"): the real `dke serve` in a child process on
+ * 127.0.0.1 with a fresh SQLite store and durable audit log, real JWTs from the development issuer validated
+ * through its JWKS, and autocannon driving MS DKE decrypt, native unwrap and the public-key GETs: first to
+ * saturation, then at half that rate for latency. References: `openssl speed rsa2048/rsa3072` and the raw
+ * RSA-OAEP-256 decrypt rate of node:crypto.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import {
+  constants,
+  createPublicKey,
+  generateKeyPairSync,
+  privateDecrypt,
+  publicEncrypt,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon, { type AutocannonResult } from 'autocannon';
+import { stringify as toYaml } from 'yaml';
+import { startDevIssuer, type DevIssuer } from '../src/devissuer/index.js';
+import { wrapShare } from '../src/format/share-jwe.js';
+import { opensslRsa, type RsaSpeed } from './openssl.js';
+import {
+  cleanEnv,
+  dke,
+  DKE_CLI,
+  log,
+  makeTempDir,
+  markdownTable,
+  num,
+  ratio,
+  ratioText,
+  removeTempDir,
+  runOk,
+  trackChild,
+  type PhaseResult,
+  type TargetCheck,
+} from './util.js';
+
+export interface ServiceOptions {
+  readonly tmpRoot: string;
+  /** Seconds of each load phase. */
+  readonly durationSeconds: number;
+  readonly warmupSeconds: number;
+  /** Connection counts tried to find the saturation rate. */
+  readonly connectionLevels: readonly number[];
+  /** Seconds of each `openssl speed` and raw node:crypto measurement. */
+  readonly referenceSeconds: number;
+  /** The server's log level (default info, as in production; logs go to /dev/null). */
+  readonly logLevel: string;
+}
+
+const AUDIENCE = 'api://opendke-bench';
+const CLIENT_ID = 'dke-bench';
+const USER = 'bench@opendke.invalid';
+const MS_KEY = 'bench-msdke';
+const NATIVE_KEY = 'bench-native';
+const P99_TARGET_MS = 10;
+
+// ---- references
+
+export interface RawRsa {
+  readonly bits: number;
+  /** RSA-OAEP-256 private-key decryptions per second, one thread. */
+  readonly perSecond: number;
+}
+
+/** privateDecrypt (OAEP, SHA-256) of a 32-byte value in a loop on this thread, for `seconds`. */
+export function rawRsaOaepDecrypt(bits: number, seconds: number): RawRsa {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: bits });
+  const oaep = { padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' } as const;
+  const ciphertext = publicEncrypt({ key: publicKey, ...oaep }, randomBytes(32));
+  const once = (): void => {
+    privateDecrypt({ key: privateKey, ...oaep }, ciphertext);
+  };
+  for (let i = 0; i < 20; i += 1) once();
+  let count = 0;
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  let now = started;
+  while (now < deadline) {
+    for (let i = 0; i < 10; i += 1) once();
+    count += 10;
+    now = performance.now();
+  }
+  return { bits, perSecond: count / ((now - started) / 1000) };
+}
+
+// ---- the server child
+
+interface ServerChild {
+  readonly child: ChildProcess;
+  readonly url: string;
+  stderrTail(): string;
+}
+
+async function startServerChild(configFile: string, cwd: string): Promise<ServerChild> {
+  const child = spawn(process.execPath, [DKE_CLI, 'serve', '--config', configFile], {
+    cwd,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: cleanEnv(),
+  });
+  trackChild(child);
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-16_384);
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      child.kill('SIGKILL');
+      reject(new Error(`dke serve did not start within 30 s:\n${stderr}`));
+    }, 30_000);
+    const onData = (): void => {
+      const match = /listening on (https?:\/\/\S+)/.exec(stderr);
+      if (match?.[1] !== undefined) {
+        cleanup();
+        resolve(match[1]);
+      }
+    };
+    const onExit = (code: number | null): void => {
+      cleanup();
+      reject(new Error(`dke serve exited (${String(code)}) before listening:\n${stderr}`));
+    };
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      child.stderr?.off('data', onData);
+      child.off('exit', onExit);
+    };
+    child.stderr?.on('data', onData);
+    child.once('exit', onExit);
+  });
+  return { child, url, stderrTail: () => stderr };
+}
+
+async function stopServerChild(server: ServerChild): Promise<void> {
+  const { child } = server;
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+let clockTicks: number | undefined;
+
+/** CPU seconds (user + system) a process has used so far, from /proc; undefined off Linux. */
+function processCpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    clockTicks ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // After "pid (comm) ", field 3 (state) is index 0: utime (14) and stime (15) are indexes 11 and 12.
+    return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+  } catch {
+    return undefined;
+  }
+}
+
+// ---- load
+
+interface Scenario {
+  readonly id: string;
+  readonly label: string;
+  readonly method: 'GET' | 'POST';
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body?: string;
+}
+
+export interface LoadResult {
+  readonly connections: number;
+  readonly overallRate: number | undefined;
+  readonly seconds: number;
+  readonly ok: number;
+  readonly non2xx: number;
+  readonly errors: number;
+  readonly timeouts: number;
+  readonly requestsPerSecond: number;
+  readonly latencyMs: {
+    readonly p50: number | undefined;
+    readonly p90: number | undefined;
+    readonly p99: number | undefined;
+    readonly p99_9: number | undefined;
+    readonly max: number | undefined;
+  };
+  /** CPU used by the server, % of one core. */
+  readonly serverCpuPercent: number | undefined;
+  /** CPU used by this process (autocannon and the issuer), % of one core. */
+  readonly clientCpuPercent: number;
+}
+
+function percentile(sorted: Float64Array, q: number): number | undefined {
+  if (sorted.length === 0) return undefined;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+async function load(
+  baseUrl: string,
+  scenario: Scenario,
+  connections: number,
+  durationSeconds: number,
+  serverPid: number | undefined,
+  overallRate?: number,
+): Promise<LoadResult> {
+  const latencies: number[] = [];
+  let non2xx = 0;
+  const cpuBefore = process.cpuUsage();
+  const serverBefore = processCpuSeconds(serverPid);
+  const started = performance.now();
+  const instance = autocannon({
+    url: baseUrl + scenario.path,
+    method: scenario.method,
+    headers: scenario.headers,
+    ...(scenario.body === undefined ? {} : { body: scenario.body }),
+    connections,
+    duration: durationSeconds,
+    timeout: 10,
+    ...(overallRate === undefined ? {} : { overallRate }),
+  });
+  instance.on('response', (_client, statusCode, _bytes, responseTimeMs) => {
+    if (statusCode >= 200 && statusCode < 300) latencies.push(responseTimeMs);
+    else non2xx += 1;
+  });
+  // autocannon stops itself after `duration`; this only bounds a hung run.
+  const guard = setTimeout(() => instance.stop(), (durationSeconds + 30) * 1000);
+  let result: AutocannonResult;
+  try {
+    result = await instance;
+  } finally {
+    clearTimeout(guard);
+  }
+  const wall = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const serverAfter = processCpuSeconds(serverPid);
+  const sorted = Float64Array.from(latencies).sort();
+  const seconds = result.duration > 0 ? result.duration : wall;
+  return {
+    connections,
+    overallRate,
+    seconds,
+    ok: latencies.length,
+    non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    requestsPerSecond: latencies.length / seconds,
+    latencyMs: {
+      p50: percentile(sorted, 0.5),
+      p90: percentile(sorted, 0.9),
+      p99: percentile(sorted, 0.99),
+      p99_9: percentile(sorted, 0.999),
+      max: sorted.length === 0 ? undefined : sorted[sorted.length - 1],
+    },
+    serverCpuPercent:
+      serverBefore === undefined || serverAfter === undefined
+        ? undefined
+        : ((serverAfter - serverBefore) / wall) * 100,
+    clientCpuPercent: ((cpu.user + cpu.system) / 1e6 / wall) * 100,
+  };
+}
+
+function describeLoad(r: LoadResult): string {
+  return (
+    `${num(r.requestsPerSecond, 0)} req/s, p50 ${num(r.latencyMs.p50, 2)} ms, p99 ${num(r.latencyMs.p99, 2)} ms` +
+    `, server CPU ${num(r.serverCpuPercent, 0)}%${r.non2xx + r.errors > 0 ? `, ${r.non2xx} non-2xx, ${r.errors} errors` : ''}`
+  );
+}
+
+export interface ScenarioResult {
+  readonly id: string;
+  readonly label: string;
+  readonly saturation: readonly LoadResult[];
+  readonly saturationRate: number;
+  readonly halfRateTarget: number;
+  /** Every attempt at half rate (fewest connections first); the last is reported. */
+  readonly halfRate: readonly LoadResult[];
+}
+
+/**
+ * autocannon's rate limit hands each connection its share at the start of every second, so the number of
+ * connections is the size of that burst. The half-rate phase therefore uses the fewest connections that still
+ * reach 95 % of the target rate, so queueing behind the burst inflates the latency as little as possible.
+ */
+const HALF_RATE_CONNECTIONS = [2, 4, 8, 16, 32] as const;
+
+async function runScenario(
+  baseUrl: string,
+  scenario: Scenario,
+  options: ServiceOptions,
+  serverPid: number | undefined,
+): Promise<ScenarioResult> {
+  log(`${scenario.label}: warm-up ${options.warmupSeconds} s`);
+  await load(baseUrl, scenario, options.connectionLevels[0] ?? 8, options.warmupSeconds, serverPid);
+  const saturation: LoadResult[] = [];
+  for (const connections of options.connectionLevels) {
+    const result = await load(baseUrl, scenario, connections, options.durationSeconds, serverPid);
+    log(`  ${connections} connections: ${describeLoad(result)}`);
+    saturation.push(result);
+  }
+  const saturationRate = Math.max(...saturation.map((r) => r.requestsPerSecond));
+  const halfRateTarget = Math.max(1, Math.floor(saturationRate / 2));
+  const halfRate: LoadResult[] = [];
+  const maxConnections = Math.max(...options.connectionLevels);
+  for (const connections of HALF_RATE_CONNECTIONS.filter((c) => c <= maxConnections)) {
+    const result = await load(
+      baseUrl,
+      scenario,
+      connections,
+      options.durationSeconds,
+      serverPid,
+      halfRateTarget,
+    );
+    log(`  at ${halfRateTarget} req/s (50%), ${connections} connections: ${describeLoad(result)}`);
+    halfRate.push(result);
+    if (result.requestsPerSecond >= 0.95 * halfRateTarget) break;
+  }
+  return { id: scenario.id, label: scenario.label, saturation, saturationRate, halfRateTarget, halfRate };
+}
+
+// ---- setup
+
+async function clientToken(issuer: DevIssuer, secret: string): Promise<string> {
+  const response = await fetch(issuer.tokenEndpoint, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${secret}`).toString('base64')}`,
+    },
+    body: new URLSearchParams({ grant_type: 'client_credentials', audience: AUDIENCE }).toString(),
+  });
+  const body = (await response.json()) as { access_token?: unknown };
+  if (!response.ok || typeof body.access_token !== 'string')
+    throw new Error(`the development issuer refused the client-credentials grant (${response.status})`);
+  return body.access_token;
+}
+
+async function getJson(url: string, init?: RequestInit): Promise<Record<string, unknown>> {
+  const response = await fetch(url, init);
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${init?.method ?? 'GET'} ${url}: ${response.status} ${text}`);
+  return JSON.parse(text) as Record<string, unknown>;
+}
+
+function exponentToB64url(e: number): string {
+  const bytes: number[] = [];
+  for (let v = e; v > 0; v = Math.floor(v / 256)) bytes.unshift(v % 256);
+  return Buffer.from(bytes).toString('base64url');
+}
+
+/** MS DKE: the published key, a 32-byte value encrypted to it, and the decrypt request. */
+async function msDkeScenarios(baseUrl: string, token: string): Promise<{ decrypt: Scenario; get: Scenario }> {
+  const published = await getJson(`${baseUrl}/${MS_KEY}`);
+  const key = published.key as { n: string; e: number; kid: string };
+  const keyId = key.kid.split('/').pop() ?? '';
+  const publicKey = createPublicKey({
+    key: { kty: 'RSA', n: Buffer.from(key.n, 'base64').toString('base64url'), e: exponentToB64url(key.e) },
+    format: 'jwk',
+  });
+  const secret = randomBytes(32);
+  const value = publicEncrypt(
+    { key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+    secret,
+  ).toString('base64');
+  const decrypt: Scenario = {
+    id: 'ms-dke-decrypt',
+    label: 'MS DKE decrypt (RSA-2048, POST /{key}/{keyId}/decrypt)',
+    method: 'POST',
+    path: `/${MS_KEY}/${keyId}/decrypt`,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ alg: 'RSA-OAEP-256', value }),
+  };
+  const answer = await getJson(baseUrl + decrypt.path, {
+    method: 'POST',
+    headers: decrypt.headers,
+    body: decrypt.body ?? '',
+  });
+  if (answer.value !== secret.toString('base64')) throw new Error('MS DKE decrypt returned a wrong value');
+  return {
+    decrypt,
+    get: {
+      id: 'ms-dke-get',
+      label: 'MS DKE public key (GET /{key})',
+      method: 'GET',
+      path: `/${MS_KEY}`,
+      headers: {},
+    },
+  };
+}
+
+/** Native: the published key, a share wrapped to it as a JWE stanza, and the unwrap request. */
+async function nativeScenarios(baseUrl: string, token: string): Promise<{ unwrap: Scenario; get: Scenario }> {
+  const published = await getJson(`${baseUrl}/keys/${NATIVE_KEY}`);
+  const publicKey: KeyObject = createPublicKey({
+    key: published.jwk as Record<string, string> & { kty: string },
+    format: 'jwk',
+  });
+  const share = randomBytes(32);
+  const stanza = await wrapShare(share, publicKey, {
+    objectId: randomBytes(16),
+    keyId: String(published.keyId),
+  });
+  const unwrap: Scenario = {
+    id: 'native-unwrap',
+    label: 'native unwrap (RSA-3072, POST /keys/{name}/unwrap)',
+    method: 'POST',
+    path: `/keys/${NATIVE_KEY}/unwrap`,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ stanza }),
+  };
+  const answer = await getJson(baseUrl + unwrap.path, {
+    method: 'POST',
+    headers: unwrap.headers,
+    body: unwrap.body ?? '',
+  });
+  if (answer.share !== share.toString('base64url')) throw new Error('native unwrap returned a wrong share');
+  return {
+    unwrap,
+    get: {
+      id: 'native-get',
+      label: 'native public key (GET /keys/{name})',
+      method: 'GET',
+      path: `/keys/${NATIVE_KEY}`,
+      headers: {},
+    },
+  };
+}
+
+interface References {
+  readonly cores: number;
+  readonly rsa2048: RsaSpeed | undefined;
+  readonly rsa2048Multi: RsaSpeed | undefined;
+  readonly rsa3072: RsaSpeed | undefined;
+  readonly rsa3072Multi: RsaSpeed | undefined;
+  readonly node2048: RawRsa;
+  readonly node3072: RawRsa;
+}
+
+async function references(seconds: number): Promise<References> {
+  const cores = os.availableParallelism();
+  log(`references: openssl speed rsa2048/rsa3072 (${seconds} s, 1 and ${cores} processes), node:crypto OAEP`);
+  const rsa2048 = await opensslRsa(2048, seconds);
+  const rsa2048Multi = cores > 1 ? await opensslRsa(2048, seconds, cores) : undefined;
+  const rsa3072 = await opensslRsa(3072, seconds);
+  const rsa3072Multi = cores > 1 ? await opensslRsa(3072, seconds, cores) : undefined;
+  const node2048 = rawRsaOaepDecrypt(2048, seconds);
+  const node3072 = rawRsaOaepDecrypt(3072, seconds);
+  log(
+    `  openssl rsa2048 sign/s ${num(rsa2048?.signPerSecond, 0)} (×${cores}: ${num(rsa2048Multi?.signPerSecond, 0)}), ` +
+      `node RSA-2048 OAEP decrypt/s ${num(node2048.perSecond, 0)}, RSA-3072 ${num(node3072.perSecond, 0)}`,
+  );
+  return { cores, rsa2048, rsa2048Multi, rsa3072, rsa3072Multi, node2048, node3072 };
+}
+
+export async function runService(options: ServiceOptions): Promise<PhaseResult> {
+  const refs = await references(options.referenceSeconds);
+  const dir = makeTempDir(options.tmpRoot, 'dke-bench-service-');
+  const secret = randomBytes(24).toString('base64url');
+  let issuer: DevIssuer | undefined;
+  let server: ServerChild | undefined;
+  try {
+    issuer = await startDevIssuer({
+      defaultAudience: AUDIENCE,
+      clients: [{ clientId: CLIENT_ID, clientSecret: secret, claims: { upn: USER } }],
+    });
+    const configFile = path.join(dir, 'dke.yaml');
+    writeFileSync(
+      configFile,
+      toYaml({
+        server: { host: '127.0.0.1', port: 0 },
+        store: { database: 'dke.db', masterKeyFile: 'master.key' },
+        auth: { audience: AUDIENCE, issuers: [{ issuer: issuer.issuer, algorithms: [issuer.alg] }] },
+        logging: { level: options.logLevel },
+      }),
+    );
+    const cli = (args: string[]): Promise<unknown> =>
+      runOk(dke([...args, '-c', configFile]), { timeoutMs: 60_000 });
+    await cli(['key', 'create', MS_KEY, '--protocol', 'ms-dke', '--spec', 'RSA-2048']);
+    await cli(['key', 'policy', MS_KEY, '--users', USER]);
+    await cli(['key', 'create', NATIVE_KEY, '--protocol', 'native', '--spec', 'RSA-3072']);
+    await cli(['key', 'policy', NATIVE_KEY, '--users', USER]);
+
+    server = await startServerChild(configFile, dir);
+    log(`key service (pid ${server.child.pid ?? '?'}) on ${server.url}, issuer ${issuer.issuer}`);
+    const token = await clientToken(issuer, secret);
+    const ms = await msDkeScenarios(server.url, token);
+    const native = await nativeScenarios(server.url, token);
+    const scenarios = [ms.decrypt, native.unwrap, native.get, ms.get];
+
+    const results: ScenarioResult[] = [];
+    for (const scenario of scenarios)
+      results.push(await runScenario(server.url, scenario, options, server.child.pid));
+
+    await stopServerChild(server);
+    const verify = await runOk(dke(['audit', 'verify', '-c', configFile, '--json']), {
+      timeoutMs: 120_000,
+      captureStdout: true,
+    });
+    const audit = JSON.parse(verify.stdout) as { ok?: boolean; records?: number };
+    log(
+      `audit log after the load: ${String(audit.records)} records, chain ${audit.ok === true ? 'intact' : 'BROKEN'}`,
+    );
+    return report(options, refs, results, { ok: audit.ok === true, records: audit.records ?? 0 });
+  } catch (error) {
+    if (server !== undefined && server.child.exitCode !== null) {
+      log(`the key service exited (${String(server.child.exitCode)}); its stderr:\n${server.stderrTail()}`);
+    }
+    throw error;
+  } finally {
+    if (server !== undefined) await stopServerChild(server);
+    await issuer?.close();
+    removeTempDir(dir);
+  }
+}
+
+// ---- report
+
+function report(
+  options: ServiceOptions,
+  refs: References,
+  results: readonly ScenarioResult[],
+  audit: { ok: boolean; records: number },
+): PhaseResult {
+  const ms = (value: number | undefined): string => num(value, 2);
+  const pct = (value: number | undefined): string => (value === undefined ? '–' : `${num(value, 0)}%`);
+  const errors = (r: LoadResult): string => String(r.non2xx + r.errors + r.timeouts);
+  const summary = markdownTable(
+    [
+      'Endpoint',
+      'Saturation req/s',
+      '50% target req/s',
+      'Achieved req/s',
+      'Connections',
+      'p50 ms',
+      'p99 ms',
+      'p99.9 ms',
+      'Server CPU',
+      'Errors',
+    ],
+    results.map((s) => {
+      const half = s.halfRate[s.halfRate.length - 1];
+      return [
+        s.label,
+        num(s.saturationRate, 0),
+        String(s.halfRateTarget),
+        num(half?.requestsPerSecond, 0),
+        String(half?.connections ?? '–'),
+        ms(half?.latencyMs.p50),
+        ms(half?.latencyMs.p99),
+        ms(half?.latencyMs.p99_9),
+        pct(half?.serverCpuPercent),
+        half === undefined ? '–' : errors(half),
+      ];
+    }),
+  );
+  const saturation = markdownTable(
+    [
+      'Endpoint',
+      'Connections',
+      'req/s',
+      'p50 ms',
+      'p99 ms',
+      'p99.9 ms',
+      'Server CPU',
+      'Load generator CPU',
+      'Errors',
+    ],
+    results.flatMap((s) =>
+      s.saturation.map((r) => [
+        s.label,
+        String(r.connections),
+        num(r.requestsPerSecond, 0),
+        ms(r.latencyMs.p50),
+        ms(r.latencyMs.p99),
+        ms(r.latencyMs.p99_9),
+        pct(r.serverCpuPercent),
+        pct(r.clientCpuPercent),
+        errors(r),
+      ]),
+    ),
+  );
+  const n = refs.cores;
+  const referenceTable = markdownTable(
+    ['Reference', 'ops/s'],
+    [
+      [refs.rsa2048?.command ?? 'openssl speed rsa2048 (not installed)', num(refs.rsa2048?.signPerSecond, 0)],
+      [
+        refs.rsa2048Multi?.command ?? 'openssl speed -multi (skipped)',
+        num(refs.rsa2048Multi?.signPerSecond, 0),
+      ],
+      [refs.rsa3072?.command ?? 'openssl speed rsa3072 (not installed)', num(refs.rsa3072?.signPerSecond, 0)],
+      [
+        refs.rsa3072Multi?.command ?? 'openssl speed -multi (skipped)',
+        num(refs.rsa3072Multi?.signPerSecond, 0),
+      ],
+      ['node:crypto RSA-2048 OAEP-256 privateDecrypt, 1 thread', num(refs.node2048.perSecond, 0)],
+      [`node:crypto RSA-2048 OAEP-256 privateDecrypt, ×${n} cores`, num(refs.node2048.perSecond * n, 0)],
+      ['node:crypto RSA-3072 OAEP-256 privateDecrypt, 1 thread', num(refs.node3072.perSecond, 0)],
+      [`node:crypto RSA-3072 OAEP-256 privateDecrypt, ×${n} cores`, num(refs.node3072.perSecond * n, 0)],
+    ],
+  );
+  const byId = (id: string): ScenarioResult | undefined => results.find((s) => s.id === id);
+  const msDecrypt = byId('ms-dke-decrypt');
+  const unwrap = byId('native-unwrap');
+  const msRatio = ratio(msDecrypt?.saturationRate, refs.rsa2048Multi?.signPerSecond);
+  const unwrapRatio = ratio(unwrap?.saturationRate, refs.node3072.perSecond * n);
+  const ratioTable = markdownTable(
+    ['Ratio', 'Value'],
+    [
+      [`MS DKE decrypt/s ÷ openssl speed -multi ${n} rsa2048 sign/s`, ratioText(msRatio)],
+      [
+        'MS DKE decrypt/s ÷ openssl speed rsa2048 sign/s (1 core)',
+        ratioText(ratio(msDecrypt?.saturationRate, refs.rsa2048?.signPerSecond)),
+      ],
+      [
+        `MS DKE decrypt/s ÷ node RSA-2048 OAEP decrypt/s ×${n}`,
+        ratioText(ratio(msDecrypt?.saturationRate, refs.node2048.perSecond * n)),
+      ],
+      [`native unwrap/s ÷ node RSA-3072 OAEP decrypt/s ×${n}`, ratioText(unwrapRatio)],
+      [
+        'native unwrap/s ÷ node RSA-3072 OAEP decrypt/s (1 thread)',
+        ratioText(ratio(unwrap?.saturationRate, refs.node3072.perSecond)),
+      ],
+      [
+        `native unwrap/s ÷ openssl speed -multi ${n} rsa3072 sign/s`,
+        ratioText(ratio(unwrap?.saturationRate, refs.rsa3072Multi?.signPerSecond)),
+      ],
+    ],
+  );
+  const msHalf = msDecrypt?.halfRate[msDecrypt.halfRate.length - 1];
+  const targets: TargetCheck[] = [
+    {
+      target: `MS DKE decrypts/s ÷ openssl speed -multi ${n} rsa2048 sign/s`,
+      required: '≥ 0.7×',
+      measured: ratioText(msRatio),
+      pass: msRatio === undefined ? undefined : msRatio >= 0.7,
+    },
+    {
+      target: 'MS DKE decrypt p99 at 50% of saturation',
+      required: `≤ ${P99_TARGET_MS} ms`,
+      measured: msHalf?.latencyMs.p99 === undefined ? '–' : `${ms(msHalf.latencyMs.p99)} ms`,
+      pass: msHalf?.latencyMs.p99 === undefined ? undefined : msHalf.latencyMs.p99 <= P99_TARGET_MS,
+    },
+    {
+      target: `native unwrap/s ÷ raw RSA-3072 OAEP-256 decrypt/s on ${n} cores`,
+      required: '≥ 0.5×',
+      measured: ratioText(unwrapRatio),
+      pass: unwrapRatio === undefined ? undefined : unwrapRatio >= 0.5,
+    },
+  ];
+  const markdown = [
+    `### Key service under load (${options.durationSeconds} s per phase, saturation over ${options.connectionLevels.join('/')} connections)`,
+    '',
+    summary,
+    '',
+    'Saturation req/s is the best of the connection levels below. The 50% columns are a run with autocannon ' +
+      '`overallRate` at half that rate, with the fewest connections (2, 4, 8, ...) that reach 95% of it ' +
+      "(autocannon releases each connection's quota at the start of every second, so the connection count is the burst size). " +
+      'Latency is per request, measured by autocannon from write to full response. ' +
+      `The audit log held ${audit.records} records after the run, chain ${audit.ok ? 'intact' : 'BROKEN'}.`,
+    '',
+    '#### Saturation search',
+    '',
+    saturation,
+    '',
+    '#### References',
+    '',
+    referenceTable,
+    '',
+    ratioTable,
+  ].join('\n');
+  return {
+    phase: 'service',
+    data: { options, references: refs, scenarios: results, audit },
+    markdown,
+    targets,
+  };
+}
