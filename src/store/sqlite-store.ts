@@ -54,11 +54,23 @@ export function openSqliteStore(file: string, options: SqliteStoreOptions = {}):
   return new SqliteStore(file, options);
 }
 
+/** Bound on the read cache (revocation checks are cached per object id). */
+const MAX_CACHED_READS = 10_000;
+
 export class SqliteStore implements DkeStore {
   readonly backend = 'sqlite';
   readonly file: string;
   private readonly db: Db;
   private readonly sql: ReturnType<typeof prepareStatements>;
+  private readonly dataVersion: Statement;
+  /**
+   * Key reads (state, versions, policy, revocations) are answered from memory until the database
+   * changes: `PRAGMA data_version` moves whenever another connection (the CLI, another server) commits,
+   * and this connection's own key writes clear the cache. Audit appends leave key data alone. So a
+   * lifecycle change still takes effect on the next request, without several queries per request.
+   */
+  private readonly reads = new Map<string, unknown>();
+  private readsVersion: unknown = undefined;
 
   constructor(file: string, options: SqliteStoreOptions = {}) {
     this.file = path.resolve(file);
@@ -77,6 +89,7 @@ export class SqliteStore implements DkeStore {
         migrate(this.db, () => new Date().toISOString());
       }
       this.sql = prepareStatements(this.db);
+      this.dataVersion = this.db.prepare('PRAGMA data_version').pluck();
     } catch (error) {
       this.db.close();
       throw asStoreError(error, 'could not open the key store');
@@ -105,7 +118,7 @@ export class SqliteStore implements DkeStore {
   }
 
   getKey(name: string): KeyRecord | undefined {
-    return this.guard(() => {
+    return this.cachedRead(`key\n${name}`, () => {
       const row = this.sql.getKey.get(name) as KeyRow | undefined;
       return row === undefined ? undefined : toKeyRecord(row);
     });
@@ -116,11 +129,14 @@ export class SqliteStore implements DkeStore {
   }
 
   listKeyVersions(name: string): KeyVersionRecord[] {
-    return this.guard(() => this.sql.listVersions.all(name) as KeyVersionRecord[]);
+    return this.cachedRead(`versions\n${name}`, () => this.sql.listVersions.all(name) as KeyVersionRecord[]);
   }
 
   getKeyVersion(name: string, keyId: string): KeyVersionRecord | undefined {
-    return this.guard(() => this.sql.getVersion.get(name, keyId) as KeyVersionRecord | undefined);
+    return this.cachedRead(
+      `version\n${name}\n${keyId}`,
+      () => this.sql.getVersion.get(name, keyId) as KeyVersionRecord | undefined,
+    );
   }
 
   addKeyVersion(name: string, build: (version: number) => NewKeyVersion): KeyVersionRecord {
@@ -178,7 +194,10 @@ export class SqliteStore implements DkeStore {
   }
 
   isObjectRevoked(keyName: string, objectId: string): boolean {
-    return this.guard(() => this.sql.isRevoked.get(keyName, objectId) !== undefined);
+    return this.cachedRead(
+      `revoked\n${keyName}\n${objectId}`,
+      () => this.sql.isRevoked.get(keyName, objectId) !== undefined,
+    );
   }
 
   listRevokedObjects(keyName: string): RevokedObject[] {
@@ -192,7 +211,7 @@ export class SqliteStore implements DkeStore {
       const rows = build(this.sql.auditTail.get() as AuditTail | undefined);
       for (const row of rows) this.sql.insertAudit.run(row);
       return rows;
-    });
+    }, false);
   }
 
   auditTail(): AuditTail | undefined {
@@ -262,8 +281,27 @@ export class SqliteStore implements DkeStore {
   }
 
   /** One write transaction that takes the write lock up front (BEGIN IMMEDIATE), so it cannot deadlock. */
-  private write<T>(work: () => T): T {
-    return this.guard(() => this.db.transaction(work).immediate());
+  private write<T>(work: () => T, changesKeys = true): T {
+    if (changesKeys) this.reads.clear();
+    try {
+      return this.guard(() => this.db.transaction(work).immediate());
+    } finally {
+      if (changesKeys) this.reads.clear();
+    }
+  }
+
+  private cachedRead<T>(key: string, read: () => T): T {
+    return this.guard(() => {
+      const version = this.dataVersion.get();
+      if (version !== this.readsVersion || this.reads.size >= MAX_CACHED_READS) {
+        this.reads.clear();
+        this.readsVersion = version;
+      }
+      if (this.reads.has(key)) return this.reads.get(key) as T;
+      const value = read();
+      this.reads.set(key, value);
+      return value;
+    });
   }
 
   private guard<T>(work: () => T): T {
