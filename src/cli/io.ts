@@ -29,7 +29,9 @@ function ioError(message: string, cause: unknown, hint?: string): DkeError {
         ? 'permission denied'
         : code === 'EISDIR'
           ? 'is a directory'
-          : code;
+          : code === 'EPIPE'
+            ? 'the reading end was closed'
+            : code;
   return new DkeError('ERR_IO', { message: why === undefined ? message : `${message}: ${why}`, hint, cause });
 }
 
@@ -97,17 +99,30 @@ async function writeOverlapped(
 }
 
 /** Writes to a stream (stdout, a device or pipe), failing on the stream's error events too. */
-async function writeEach(source: AsyncIterable<Uint8Array>, sink: Writable): Promise<void> {
-  const failed = new Promise<never>((_, reject) => sink.once('error', reject));
-  failed.catch(() => undefined);
-  await writeOverlapped(source, (chunk) =>
-    Promise.race([
-      new Promise<void>((resolve, reject) =>
-        sink.write(chunk, (error) => (error ? reject(error) : resolve())),
-      ),
-      failed,
-    ]),
-  );
+async function writeEach(source: AsyncIterable<Uint8Array>, sink: Writable, name: string): Promise<void> {
+  // Each write's callback reports its own failure (EPIPE, a destroyed stream). The listener only keeps
+  // an 'error' event from crashing the process and fails the next write. (Racing every write against one
+  // never-settled promise would pile a reaction onto it per write: a leak on long streams.)
+  let streamError: Error | undefined;
+  const onError = (error: Error): void => {
+    streamError ??= error;
+  };
+  sink.on('error', onError);
+  try {
+    await writeOverlapped(
+      source,
+      (chunk) =>
+        new Promise<void>((resolve, reject) => {
+          if (streamError !== undefined) {
+            reject(ioError(`cannot write ${name}`, streamError));
+            return;
+          }
+          sink.write(chunk, (error) => (error ? reject(ioError(`cannot write ${name}`, error)) : resolve()));
+        }),
+    );
+  } finally {
+    sink.off('error', onError);
+  }
 }
 
 async function writeFully(handle: fs.FileHandle, chunk: Uint8Array, target: string): Promise<void> {
@@ -135,7 +150,7 @@ export async function writeOutput(
   options: OutputOptions,
 ): Promise<void> {
   if (target === undefined || target === '-') {
-    await writeEach(source, process.stdout);
+    await writeEach(source, process.stdout, 'standard output');
     return;
   }
   let existing: Stats | undefined;
@@ -148,7 +163,7 @@ export async function writeOutput(
     if (existing.isDirectory())
       throw new DkeError('ERR_IO', { message: `cannot write ${target}: is a directory` });
     const device = createWriteStream(target, { flags: 'w' }); // device or pipe: nothing to rename
-    await writeEach(source, device).finally(() => device.destroy());
+    await writeEach(source, device, target).finally(() => device.destroy());
     return;
   }
   if (existing !== undefined && !options.force) {

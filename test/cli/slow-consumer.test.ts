@@ -44,3 +44,38 @@ test('encrypt and decrypt to a slow pipe write every byte intact', async () => {
     await fs.rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a reader that closes early gets a clean I/O error (exit 3), not an internal error', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dke-epipe-'));
+  try {
+    const [a, b] = ecKeys('P-256', 2);
+    const keyA = await writeKeyFile(dir, 'a.key', a as never);
+    const keyB = await writeKeyFile(dir, 'b.key', b as never);
+    await fs.writeFile(path.join(dir, 'plain'), patternBytes(4_000_000, 5));
+    const sealed = await runCli(['encrypt', '-H', keyA, '-H', keyB, '-o', 'sealed', 'plain'], { cwd: dir });
+    assert.equal(sealed.code, 0, sealed.stderr);
+    const child = spawn(
+      'bash',
+      [
+        '-c',
+        '"$0" "$@" 2>err | head -c 100 >/dev/null; echo "${PIPESTATUS[0]}"',
+        process.execPath,
+        cliPath,
+        'decrypt',
+        '-i',
+        keyA,
+        '-i',
+        keyB,
+        'sealed',
+      ],
+      { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let status = '';
+    for await (const part of child.stdout) status += String(part);
+    assert.equal(status.trim(), '3');
+    const stderr = await fs.readFile(path.join(dir, 'err'), 'utf8');
+    assert.match(stderr, /^dke: error: cannot write standard output: the reading end was closed\n$/);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
