@@ -18,3 +18,6 @@ export function printError(error: unknown): number {
 export function info(line: string): void {
   process.stderr.write(`${line}\n`);
 }
+
+/** commander option parser for repeatable flags (`-H a -H b`). */
+export const collect = (value: string, previous: string[]): string[] => [...previous, value];

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { isDkeError } from '../../src/errors/index.js';
 import { loadMasterKey, MasterKey, MASTER_KEY_ENV } from '../../src/keystore/index.js';
-import { makeTempDir, removeDir } from '../store/temp-dir.js';
+import { withTempDir } from '../store/temp-dir.js';
 
 const isMasterKeyError = (e: unknown): boolean => isDkeError(e, 'ERR_MASTER_KEY');
 
@@ -52,14 +52,7 @@ void describe('MasterKey', () => {
 });
 
 void describe('loadMasterKey', () => {
-  const withDir = (run: (dir: string) => void) => () => {
-    const dir = makeTempDir();
-    try {
-      run(dir);
-    } finally {
-      removeDir(dir);
-    }
-  };
+  const withDir = withTempDir;
 
   void test(
     'DKE_MASTER_KEY wins over the file',

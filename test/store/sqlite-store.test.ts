@@ -6,7 +6,7 @@ import path from 'node:path';
 import { isDkeError } from '../../src/errors/index.js';
 import { LATEST_SCHEMA_VERSION, openSqliteStore } from '../../src/store/index.js';
 import { runStoreSuite, version } from './store-suite.js';
-import { makeTempDir, removeDir } from './temp-dir.js';
+import { makeTempDir, removeDir, withTempDir } from './temp-dir.js';
 
 runStoreSuite('sqlite', () => {
   const dir = makeTempDir();
@@ -15,14 +15,7 @@ runStoreSuite('sqlite', () => {
 });
 
 void describe('sqlite store', () => {
-  const withDir = (run: (dir: string) => void) => () => {
-    const dir = makeTempDir();
-    try {
-      run(dir);
-    } finally {
-      removeDir(dir);
-    }
-  };
+  const withDir = withTempDir;
 
   void test(
     'durability pragmas, schema version and a private file',

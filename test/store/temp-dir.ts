@@ -10,3 +10,13 @@ export function makeTempDir(prefix = 'opendke-test-'): string {
 export function removeDir(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
 }
+
+/** Wraps a synchronous test body so it gets a fresh directory that is removed afterwards. */
+export const withTempDir = (run: (dir: string) => void) => (): void => {
+  const dir = makeTempDir();
+  try {
+    run(dir);
+  } finally {
+    removeDir(dir);
+  }
+};

@@ -1,4 +1,5 @@
 /** `dke decrypt`: OpenDKE file → plaintext, with every holder's key (local files or trusted key services). */
+import { collect } from '../output.js';
 import type { Command } from 'commander';
 import { decryptReusing } from '../../client/decrypt.js';
 import { openInput, writeOutput } from '../io.js';
@@ -17,8 +18,6 @@ interface DecryptOptions {
   clientSecretFile?: string;
   audience?: string;
 }
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 export function registerDecrypt(program: Command): void {
   program

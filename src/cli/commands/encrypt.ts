@@ -1,4 +1,5 @@
 /** `dke encrypt`: plaintext → OpenDKE file under two or more holders. */
+import { collect } from '../output.js';
 import type { Command } from 'commander';
 import { DkeError } from '../../errors/index.js';
 import { encryptReusing } from '../../client/encrypt.js';
@@ -12,8 +13,6 @@ interface EncryptOptions {
   output?: string;
   force?: boolean;
 }
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 export function registerEncrypt(program: Command): void {
   program
