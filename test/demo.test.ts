@@ -1,0 +1,36 @@
+/** The README's first command: the walk-through must run end to end and every step must hold. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const walkthrough = fileURLToPath(new URL('../src/demo/walkthrough.js', import.meta.url));
+
+test('npm start walk-through: encrypt, decrypt, refuse one holder, revoke, audit', async () => {
+  const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>(
+    (resolve) => {
+      execFile(process.execPath, [walkthrough], { timeout: 120_000 }, (error, out, err) =>
+        resolve({
+          code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1,
+          stdout: out,
+          stderr: err,
+        }),
+      );
+    },
+  );
+  const workDir = /Working in (\S+)/.exec(stdout)?.[1];
+  if (workDir !== undefined) rmSync(workDir, { recursive: true, force: true });
+  assert.equal(code, 0, stderr);
+  for (const step of [
+    'encrypted under two holders',
+    'decrypted copy equals the original',
+    'refused, naming the missing holder; no output file left behind',
+    'decryption refused by the key service',
+    'audit hash chain verifies',
+  ]) {
+    assert.ok(stdout.includes(`\u2713 ${step}`), `missing step: ${step}`);
+  }
+  assert.match(stdout, /native\.unwrap\tallowed\talice@example\.test/);
+  assert.match(stdout, /native\.unwrap\tdenied\talice@example\.test\tcustomer@v1\tERR_KEY_DISABLED/);
+});
