@@ -19,7 +19,8 @@ test('npm start walk-through: encrypt, decrypt, refuse one holder, revoke, audit
       );
     },
   );
-  const workDir = /Working in (\S+)/.exec(stdout)?.[1];
+  // eslint-disable-next-line no-control-regex -- the path ends where the terminal colour code starts
+  const workDir = /Working in ([^\s\u001b]+)/.exec(stdout)?.[1];
   if (workDir !== undefined) rmSync(workDir, { recursive: true, force: true });
   assert.equal(code, 0, stderr);
   for (const step of [
