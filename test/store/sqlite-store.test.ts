@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { isDkeError } from '../../src/errors/index.js';
 import { LATEST_SCHEMA_VERSION, openSqliteStore } from '../../src/store/index.js';
-import { runStoreSuite, version } from './store-suite.js';
+import { auditRow, runStoreSuite, version } from './store-suite.js';
 import { makeTempDir, removeDir, withTempDir } from './temp-dir.js';
 
 runStoreSuite('sqlite', () => {
@@ -121,26 +121,7 @@ void describe('sqlite store', () => {
       const store = openSqliteStore(path.join(dir, 'store.db'));
       try {
         const db = store.unsafeDatabase();
-        store.appendAuditRows(() => [
-          {
-            seq: 1,
-            time: 't',
-            prevHash: '0',
-            hash: 'h',
-            action: 'a',
-            result: 'ok',
-            reason: null,
-            issuer: null,
-            subject: null,
-            userName: null,
-            keyName: null,
-            keyVersion: null,
-            keyId: null,
-            objectId: null,
-            clientAddress: null,
-            requestId: null,
-          },
-        ]);
+        store.appendAuditRows((tail) => [auditRow(tail)]);
         assert.throws(() => db.prepare("UPDATE audit_log SET action = 'x'").run(), /append-only/);
         assert.throws(() => db.prepare('DELETE FROM audit_log').run(), /append-only/);
       } finally {

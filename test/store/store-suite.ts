@@ -27,7 +27,8 @@ export function version(keyId: string, sealed = Buffer.from(`sealed:${keyId}`)):
   };
 }
 
-function auditRow(tail: AuditTail | undefined, fields: Partial<AuditRow> = {}): AuditRow {
+/** An audit row that follows `tail` (the first row when there is none); `fields` override. */
+export function auditRow(tail: AuditTail | undefined, fields: Partial<AuditRow> = {}): AuditRow {
   const seq = (tail?.seq ?? 0) + 1;
   return {
     seq,
