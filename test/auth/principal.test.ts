@@ -13,7 +13,6 @@ import {
   TEST_CLAIMS,
   validToken,
 } from '../support/issuer.js';
-import { rejectsWith } from './expect-auth.js';
 
 let issuer: DevIssuer;
 before(async () => {
