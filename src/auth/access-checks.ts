@@ -29,13 +29,13 @@ export function checkLifetime(payload: JWTPayload, config: ResolvedIssuerConfig)
   }
 }
 
-/** The client that obtained the token: `azp` (OIDC, Entra v2), else `appid` (Entra v1). */
+/**
+ * The client that obtained the token: `azp` (OIDC, Entra v2) when present, else `appid` (Entra v1). A
+ * malformed `azp` does not fall back to `appid`: the token names its client badly and is refused.
+ */
 function clientOf(payload: JWTPayload): string | undefined {
-  for (const claim of ['azp', 'appid']) {
-    const value = payload[claim];
-    if (typeof value === 'string' && value !== '') return value;
-  }
-  return undefined;
+  const value = Object.hasOwn(payload, 'azp') ? payload.azp : payload.appid;
+  return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
 /** With allowedClientIds, the token's client must be listed exactly; a token naming no client is refused. */

@@ -324,7 +324,7 @@ function checkUniqueness(issuers: readonly ResolvedIssuerConfig[]): void {
       if (known && (known.authority !== authority || known.tenant !== accepted.tenant)) {
         throw configError(
           where,
-          `establishes tenant ${JSON.stringify(accepted.tenant)}, which another issuer of ${known.authority} establishes already`,
+          `establishes tenant ${JSON.stringify(accepted.tenant)}, already established as ${JSON.stringify(known.tenant)} by an issuer of ${known.authority}`,
         );
       }
       seenTenants.set(accepted.tenant.toLowerCase(), { tenant: accepted.tenant, authority });

@@ -92,6 +92,7 @@ test('clients: azp, else appid, must be listed; a token naming no client is refu
   await refuses(config, {}, /client not accepted/);
   await refuses(config, { azp: 'other-app', appid: 'office' }, /client not accepted/);
   await refuses(config, { azp: ['office'] }, /client not accepted/);
+  await refuses(config, { azp: ['other'], appid: 'office' }, /client not accepted/);
   await accepts({}, {}); // no list: any client
 });
 

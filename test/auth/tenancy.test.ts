@@ -116,7 +116,7 @@ describe('config: a tenant must be established by the issuer URL', () => {
         { issuer: `https://sts.windows.net/${GUID}/`, tenantId: GUID },
         { issuer: `https://idp.example/${GUID}`, tenantId: GUID },
       ],
-      /issuers\[1\] establishes tenant .* another issuer of Microsoft Entra ID/,
+      /issuers\[1\] establishes tenant .* by an issuer of Microsoft Entra ID/,
     );
     assertInvalid(
       [
