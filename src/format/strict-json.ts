@@ -62,7 +62,7 @@ class Scanner {
     this.at = NUMBER.lastIndex;
   }
 
-  /** Scans a string token and returns its decoded value. */
+  /** Scans a string token; returns its text, quotes included (JSON.parse of it is the decoded value). */
   private string(): string {
     const start = this.at;
     this.at++; // opening quote
@@ -82,7 +82,7 @@ class Scanner {
       } else this.at++;
     }
     this.at++; // closing quote
-    return JSON.parse(this.text.slice(start, this.at)) as string;
+    return this.text.slice(start, this.at);
   }
 
   private enter(depth: number): void {
@@ -101,7 +101,8 @@ class Scanner {
     for (;;) {
       this.skipWhitespace();
       if (this.text[this.at] !== '"') throw new Rejected('member name is not a string');
-      const name = this.string();
+      // Compared decoded, so "oid" and "\u006fid" are the same name.
+      const name = JSON.parse(this.string()) as string;
       if (names.has(name)) throw new Rejected('duplicate member name');
       names.add(name);
       this.skipWhitespace();
