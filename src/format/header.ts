@@ -175,8 +175,8 @@ export function parseHeader(bytes: Buffer): ParseResult {
     const stanza = parseStanza(cursor);
     if (stanza === undefined) return { incomplete: true };
     stanzas.push(stanza);
-    checkDistinctKeys(stanzas);
   }
+  checkDistinctKeys(stanzas);
   if (!cursor.has(COMMITMENT_LENGTH + MAC_LENGTH)) return { incomplete: true };
   const commitment = Buffer.from(cursor.take(COMMITMENT_LENGTH));
   const mac = Buffer.from(cursor.take(MAC_LENGTH));
