@@ -35,6 +35,11 @@ export interface StoreConfig {
   readonly database: string;
   /** File holding the master key that encrypts private keys at rest. */
   readonly masterKeyFile: string;
+  /**
+   * `dke serve` only: how long a write (an audit group commit) keeps retrying, without blocking, while
+   * another process holds the SQLite write lock, before the requests waiting on it fail 503. ms.
+   */
+  readonly lockWaitMs: number;
 }
 
 export interface LoggingConfig {
@@ -59,7 +64,7 @@ export const DEFAULTS = {
     keepAliveTimeoutMs: 5_000,
     metrics: true,
   },
-  store: { database: 'opendke.db', masterKeyFile: 'master.key' },
+  store: { database: 'opendke.db', masterKeyFile: 'master.key', lockWaitMs: 5_000 },
   logging: { level: 'info' },
 } as const;
 
@@ -116,6 +121,7 @@ export function configSchema(authSchema: object): object {
         properties: {
           database: { type: 'string', minLength: 1, default: DEFAULTS.store.database },
           masterKeyFile: { type: 'string', minLength: 1, default: DEFAULTS.store.masterKeyFile },
+          lockWaitMs: { type: 'integer', minimum: 0, maximum: 60_000, default: DEFAULTS.store.lockWaitMs },
         },
       },
       auth: authSchema,

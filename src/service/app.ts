@@ -17,6 +17,7 @@ import { bearerChallenge } from './challenge.js';
 import { problemOf, problem, type HttpProblem, type ProblemMapper } from './http-errors.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
 import { registerAdminRoutes, type KeyAdmin } from './admin-routes.js';
+import { registerHealth } from './health.js';
 import { registerNativeRoutes } from '../protocols/native/routes.js';
 import { registerMsDkeRoutes } from '../protocols/ms-dke/routes.js';
 
@@ -50,6 +51,8 @@ export interface AppDeps {
   /** Structured logger (createLogger); default: no logging. */
   readonly logger?: FastifyBaseLogger;
   readonly metrics?: ServiceMetrics;
+  /** Whether the store could take a write now (never waits); reported by /healthz. Default: 'free'. */
+  readonly storeHealth?: () => 'free' | 'locked';
 }
 
 /** What route modules receive. */
@@ -162,10 +165,8 @@ export function buildApp(deps: AppDeps): DkeApp {
   });
   app.setNotFoundHandler((_request, reply) => sendProblem(reply, problem('ERR_NOT_FOUND')));
 
-  app.get(
-    '/healthz',
-    { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } },
-    () => ({ status: 'ok' }),
+  registerHealth(app, deps.storeHealth ?? (() => 'free'), (error) =>
+    app.log.error({ err: error }, 'health probe failed'),
   );
   if (options.metrics !== false) {
     app.get('/metrics', { schema: { querystring: { type: 'object' } } }, async (_request, reply) => {

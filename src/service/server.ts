@@ -85,7 +85,11 @@ export async function startServer(
   });
   if (master.source === 'created')
     logger.warn({ file: master.file }, 'created a new master key file: back it up');
-  const service = openKeyService({ dbPath: config.store.database, masterKey: master.masterKey });
+  const service = openKeyService({
+    dbPath: config.store.database,
+    masterKey: master.masterKey,
+    lockWaitMs: config.store.lockWaitMs,
+  });
 
   let app: DkeApp;
   try {
@@ -96,6 +100,7 @@ export async function startServer(
       authenticator,
       logger,
       metrics: createMetrics({ processMetrics: true }),
+      storeHealth: () => service.store.probeWriteLock(),
       options: {
         ...(server.publicBaseUrl === undefined ? {} : { publicBaseUrl: server.publicBaseUrl }),
         ...(tls === undefined ? {} : { tls }),

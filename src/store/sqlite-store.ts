@@ -28,7 +28,11 @@ import type {
 export interface SqliteStoreOptions {
   /** Open without writing anything (no migration, no pragmas that write); for `dke audit verify`. */
   readonly readonly?: boolean;
-  /** How long to wait for another process's write lock before failing; default 5000 ms. */
+  /**
+   * How long a call waits (blocking the thread) for another process's lock before failing with
+   * ERR_STORE_BUSY; default 5000 ms. Opening (migrations) always waits this long; `setBusyTimeout` changes
+   * it afterwards (the server sets 0 and retries asynchronously instead).
+   */
   readonly busyTimeoutMs?: number;
 }
 
@@ -93,6 +97,27 @@ export class SqliteStore implements DkeStore {
     } catch (error) {
       this.db.close();
       throw asStoreError(error, 'could not open the key store');
+    }
+  }
+
+  /** Changes how long later calls wait for another process's lock (0: fail with ERR_STORE_BUSY at once). */
+  setBusyTimeout(ms: number): void {
+    this.guard(() => this.db.pragma(`busy_timeout = ${busyTimeout(ms)}`));
+  }
+
+  probeWriteLock(): 'free' | 'locked' {
+    const previous = this.db.pragma('busy_timeout', { simple: true }) as number;
+    try {
+      this.db.pragma('busy_timeout = 0');
+      // Takes and drops the write lock: no write, no fsync, microseconds.
+      this.db.exec('BEGIN IMMEDIATE');
+      this.db.exec('ROLLBACK');
+      return 'free';
+    } catch (error) {
+      if (isBusy(error)) return 'locked';
+      throw asStoreError(error, 'key store probe failed');
+    } finally {
+      this.db.pragma(`busy_timeout = ${previous}`);
     }
   }
 
@@ -336,8 +361,19 @@ function createPrivately(file: string): void {
   }
 }
 
+/** SQLITE_BUSY and its extended codes (SQLITE_BUSY_SNAPSHOT, ...): another connection holds the lock. */
+function isBusy(error: unknown): boolean {
+  return error instanceof Database.SqliteError && /^SQLITE_BUSY(_|$)/.test(error.code);
+}
+
 function asStoreError(error: unknown, message: string): DkeError {
   if (isDkeError(error)) return error;
+  if (isBusy(error)) {
+    return new DkeError('ERR_STORE_BUSY', {
+      detail: `another process holds the store lock: ${(error as Error).message}`,
+      cause: error,
+    });
+  }
   return new DkeError('ERR_IO', {
     message,
     detail: error instanceof Error ? error.message : String(error),

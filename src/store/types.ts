@@ -2,7 +2,9 @@
  * The storage adapter contract (docs/storage.md). The key store, the policy and revocation tables and the
  * audit log are written through this interface only, so another backend (PostgreSQL, a KV store) can be
  * added by implementing it and passing test/store/store-suite.ts. Every method is synchronous and atomic:
- * a backend runs each call in one transaction of its own. Callbacks (`build`) run inside that transaction,
+ * a backend runs each call in one transaction of its own. A call that cannot get a lock another process
+ * holds (within the backend's wait, which may be zero) throws ERR_STORE_BUSY and changed nothing; callers
+ * on a server retry it asynchronously (src/audit) or answer 503. Callbacks (`build`) run inside that transaction,
  * must be synchronous and must not call back into the store.
  */
 import type { KeyPolicy, KeyProtocol, KeyState } from '../service/contracts.js';
@@ -164,6 +166,12 @@ export interface DkeStore {
    */
   iterateAuditChain(): IterableIterator<AuditChainLink>;
   queryAuditRows(query: AuditRowQuery): AuditRow[];
+
+  /**
+   * Whether a write could start now: tries to take the write lock without waiting and lets it go at once.
+   * 'locked' while another connection (another process) holds it. For health checks.
+   */
+  probeWriteLock(): 'free' | 'locked';
 
   close(): void;
 }

@@ -18,6 +18,45 @@ void describe('sqlite store', () => {
   const withDir = withTempDir;
 
   void test(
+    "with busy timeout 0 a write under another connection's lock fails at once with ERR_STORE_BUSY, changing nothing",
+    withDir((dir) => {
+      const file = path.join(dir, 'store.db');
+      const holder = openSqliteStore(file);
+      const server = openSqliteStore(file);
+      try {
+        server.setBusyTimeout(0);
+        assert.equal(server.unsafeDatabase().pragma('busy_timeout', { simple: true }), 0);
+        holder.appendAuditRows((tail) => {
+          const started = Date.now();
+          assert.throws(
+            () => server.appendAuditRows((t) => [auditRow(t, { action: 'second' })]),
+            (e: unknown) => isDkeError(e, 'ERR_STORE_BUSY') && e.status === 503,
+          );
+          assert.throws(
+            () => server.setMetaIfAbsent('m', 'v'),
+            (e: unknown) => isDkeError(e, 'ERR_STORE_BUSY'),
+          );
+          assert.ok(Date.now() - started < 500, 'no blocking wait');
+          // Reads are not blocked by a writer (WAL).
+          assert.equal(server.getMeta('m'), undefined);
+          return [auditRow(tail)];
+        });
+        assert.equal(server.auditTail()?.seq, 1);
+        assert.equal(server.getMeta('m'), undefined);
+        assert.equal(server.probeWriteLock(), 'free');
+        assert.equal(
+          server.unsafeDatabase().pragma('busy_timeout', { simple: true }),
+          0,
+          'probe restores it',
+        );
+      } finally {
+        server.close();
+        holder.close();
+      }
+    }),
+  );
+
+  void test(
     'durability pragmas, schema version and a private file',
     withDir((dir) => {
       const file = path.join(dir, 'sub', 'store.db');

@@ -333,6 +333,23 @@ export function runStoreSuite(backend: string, makeStore: () => StoreFixture): v
       assert.deepEqual(seqs(store.queryAuditRows({ limit: 1 })), [3]);
     });
 
+    void test('probeWriteLock: free, and locked while another connection holds the write lock', () => {
+      const first = open();
+      const second = open();
+      assert.equal(first.probeWriteLock(), 'free');
+      let seen: string | undefined;
+      // Inside second's write transaction, first must see the lock (and not wait for it).
+      second.appendAuditRows((tail) => {
+        const started = Date.now();
+        seen = first.probeWriteLock();
+        assert.ok(Date.now() - started < 1000, 'the probe does not wait');
+        return [auditRow(tail)];
+      });
+      assert.equal(seen, 'locked');
+      assert.equal(first.probeWriteLock(), 'free');
+      assert.equal(first.auditTail()?.seq, 1, 'the probe wrote nothing');
+    });
+
     void test('closing and reopening loses nothing', () => {
       const first = open();
       first.createKey({ name: 'k', protocol: 'ms-dke', cacheSeconds: 10, createdAt: T0 }, version('v1'));
