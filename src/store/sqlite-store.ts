@@ -23,6 +23,9 @@ import type {
   NewKeyRecord,
   NewKeyVersion,
   RevokedObject,
+  SecurityEventQuery,
+  SecurityEventRetention,
+  SecurityEventRow,
 } from './types.js';
 
 export interface SqliteStoreOptions {
@@ -41,6 +44,8 @@ const KEY_COLUMNS = `k.name, k.protocol, k.state, k.active_version AS activeVers
 const KEY_FROM = 'keys k JOIN key_policies p ON p.key_name = k.name';
 const VERSION_COLUMNS = `key_name AS keyName, version, key_id AS keyId, spec, public_jwk AS publicJwk,
   sealed_private_key AS sealedPrivateKey, created_at AS createdAt, destroyed_at AS destroyedAt`;
+const SECURITY_EVENT_COLUMNS = `window_start AS windowStart, client_address AS clientAddress, reason, count,
+  first_seen AS firstSeen, last_seen AS lastSeen`;
 const AUDIT_COLUMNS = `seq, time, prev_hash AS prevHash, hash, action, result, reason, issuer, subject,
   user_name AS userName, key_name AS keyName, key_version AS keyVersion, key_id AS keyId, object_id AS objectId,
   client_address AS clientAddress, request_id AS requestId`;
@@ -270,6 +275,42 @@ export class SqliteStore implements DkeStore {
     );
   }
 
+  recordSecurityEvents(rows: readonly SecurityEventRow[], retention: SecurityEventRetention): void {
+    this.write(() => {
+      for (const row of rows) this.sql.upsertSecurityEvent.run(row);
+      this.sql.pruneSecurityEventsByAge.run(retention.notBefore);
+      this.sql.pruneSecurityEventsByCount.run(Math.max(0, Math.trunc(retention.maxRows)));
+    }, false);
+  }
+
+  querySecurityEvents(query: SecurityEventQuery): SecurityEventRow[] {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (query.since !== undefined) {
+      where.push('last_seen >= ?');
+      params.push(query.since);
+    }
+    if (query.clientAddress !== undefined) {
+      where.push('client_address = ?');
+      params.push(query.clientAddress);
+    }
+    if (query.reason !== undefined) {
+      where.push('reason = ?');
+      params.push(query.reason);
+    }
+    const filter = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
+    params.push(query.limit);
+    return this.guard(
+      () =>
+        this.db
+          .prepare(
+            `SELECT ${SECURITY_EVENT_COLUMNS} FROM security_events ${filter}
+             ORDER BY last_seen DESC, client_address, reason LIMIT ?`,
+          )
+          .all(...params) as SecurityEventRow[],
+    );
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }
@@ -415,6 +456,19 @@ function prepareStatements(db: Db) {
     isRevoked: s('SELECT 1 FROM revoked_objects WHERE key_name = ? AND object_id = ?'),
     listRevoked: s(
       'SELECT object_id AS objectId, revoked_at AS revokedAt FROM revoked_objects WHERE key_name = ? ORDER BY revoked_at, object_id',
+    ),
+    upsertSecurityEvent: s(
+      `INSERT INTO security_events (window_start, client_address, reason, count, first_seen, last_seen)
+       VALUES (@windowStart, @clientAddress, @reason, @count, @firstSeen, @lastSeen)
+       ON CONFLICT (window_start, client_address, reason) DO UPDATE SET
+         count = count + excluded.count,
+         first_seen = min(first_seen, excluded.first_seen),
+         last_seen = max(last_seen, excluded.last_seen)`,
+    ),
+    pruneSecurityEventsByAge: s('DELETE FROM security_events WHERE last_seen < ?'),
+    pruneSecurityEventsByCount: s(
+      `DELETE FROM security_events WHERE rowid IN
+         (SELECT rowid FROM security_events ORDER BY last_seen DESC LIMIT -1 OFFSET ?)`,
     ),
     auditTail: s('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1'),
     iterateAuditChain: s(`SELECT hash, seq, prev_hash, ${CANONICAL_TEXT} FROM audit_log ORDER BY seq`).raw(),

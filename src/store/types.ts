@@ -108,6 +108,35 @@ export interface AuditRowQuery {
   readonly limit: number;
 }
 
+/**
+ * Failed authentications of one client address for one reason within one minute (docs/audit.md#security-events):
+ * aggregated, so a flood is a count, not a row per request.
+ */
+export interface SecurityEventRow {
+  /** ISO-8601 UTC, the start of the minute. */
+  readonly windowStart: string;
+  readonly clientAddress: string;
+  /** Registry code: ERR_AUTH_MISSING, ERR_AUTH_INVALID, ERR_RATE_LIMITED. */
+  readonly reason: string;
+  readonly count: number;
+  readonly firstSeen: string;
+  readonly lastSeen: string;
+}
+
+/** How much of the table a write keeps: rows last seen before `notBefore` go, then all but the newest `maxRows`. */
+export interface SecurityEventRetention {
+  readonly maxRows: number;
+  readonly notBefore: string;
+}
+
+export interface SecurityEventQuery {
+  /** ISO-8601 UTC; rows last seen at or after it. */
+  readonly since?: string;
+  readonly clientAddress?: string;
+  readonly reason?: string;
+  readonly limit: number;
+}
+
 export interface DkeStore {
   /** e.g. 'sqlite'; for logs and `dke` status output. */
   readonly backend: string;
@@ -166,6 +195,15 @@ export interface DkeStore {
    */
   iterateAuditChain(): IterableIterator<AuditChainLink>;
   queryAuditRows(query: AuditRowQuery): AuditRow[];
+
+  // ---- security events (bounded; not part of the audit chain)
+  /**
+   * Adds the counts (rows with the same window, address and reason are summed, first/last seen widened),
+   * then prunes to `retention`, in one write transaction.
+   */
+  recordSecurityEvents(rows: readonly SecurityEventRow[], retention: SecurityEventRetention): void;
+  /** Newest (lastSeen) first. */
+  querySecurityEvents(query: SecurityEventQuery): SecurityEventRow[];
 
   /**
    * Whether a write could start now: tries to take the write lock without waiting and lets it go at once.
