@@ -19,7 +19,7 @@ import { createMetrics, type ServiceMetrics } from './metrics.js';
 import { registerAdminRoutes, type KeyAdmin } from './admin-routes.js';
 import { registerHealth } from './health.js';
 import { createAuthGuard, type AuthFailureLimitConfig, type SecurityEventSink } from './auth-guard.js';
-import { DEFAULTS } from '../config/index.js';
+import { DEFAULTS } from '../config/schema.js';
 import type { SecurityEvent, SecurityEventFilter } from '../security-events/index.js';
 import { registerNativeRoutes } from '../protocols/native/routes.js';
 import { registerMsDkeRoutes } from '../protocols/ms-dke/routes.js';

@@ -14,7 +14,7 @@
  * claims of a refused token are not trustworthy enough to key a limit on (anyone could lock a victim out).
  */
 import type { ErrorCode } from '../errors/index.js';
-import type { AuthFailureLimitConfig } from '../config/index.js';
+import type { AuthFailureLimitConfig } from '../config/schema.js';
 import { problem, type HttpProblem } from './http-errors.js';
 import type { ServiceMetrics } from './metrics.js';
 
