@@ -24,6 +24,11 @@ import {
   revocationParams,
   rotateKeyBody,
 } from './admin-schemas.js';
+import {
+  securityEventsQuerystring,
+  securityEventsReply,
+  type SecurityEventsQuerystring,
+} from './security-event-schemas.js';
 
 export type { KeyAdmin } from './contracts.js';
 
@@ -250,4 +255,15 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
     { schema: { querystring: { type: 'object', additionalProperties: false } } },
     (request) => adminCall(request, 'admin.audit.verify', {}, () => ctx.audit.verify()),
   );
+
+  // Failed authentications, aggregated (docs/audit.md#security-events); only with a security event store.
+  const events = ctx.securityEvents;
+  if (events !== undefined) {
+    app.get<{ Querystring: SecurityEventsQuerystring }>(
+      '/admin/security-events',
+      { schema: { querystring: securityEventsQuerystring, response: securityEventsReply } },
+      (request) =>
+        adminCall(request, 'admin.security.query', {}, () => ({ events: events.query(request.query) })),
+    );
+  }
 }

@@ -17,6 +17,10 @@ import { bearerChallenge } from './challenge.js';
 import { problemOf, problem, type HttpProblem, type ProblemMapper } from './http-errors.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
 import { registerAdminRoutes, type KeyAdmin } from './admin-routes.js';
+import { registerHealth } from './health.js';
+import { createAuthGuard, type AuthFailureLimitConfig, type SecurityEventSink } from './auth-guard.js';
+import { DEFAULTS } from '../config/schema.js';
+import type { SecurityEvent, SecurityEventFilter } from '../security-events/index.js';
 import { registerNativeRoutes } from '../protocols/native/routes.js';
 import { registerMsDkeRoutes } from '../protocols/ms-dke/routes.js';
 
@@ -38,6 +42,13 @@ export interface AppOptions {
   readonly metrics?: boolean;
   /** PEM certificate chain and key: serve HTTPS. */
   readonly tls?: { readonly cert: Buffer | string; readonly key: Buffer | string };
+  /** Failed authentications per client address before 429; default DEFAULTS.server.authFailureLimit. */
+  readonly authFailureLimit?: AuthFailureLimitConfig;
+}
+
+/** Where failed authentications are recorded and read back (src/security-events over the store). */
+export interface SecurityEvents extends SecurityEventSink {
+  query(filter: SecurityEventFilter): SecurityEvent[];
 }
 
 export interface AppDeps {
@@ -50,6 +61,10 @@ export interface AppDeps {
   /** Structured logger (createLogger); default: no logging. */
   readonly logger?: FastifyBaseLogger;
   readonly metrics?: ServiceMetrics;
+  /** Without it, failed authentications are only counted in metrics and /admin/security-events is not served. */
+  readonly securityEvents?: SecurityEvents;
+  /** Whether the store could take a write now (never waits); reported by /healthz. Default: 'free'. */
+  readonly storeHealth?: () => 'free' | 'locked';
 }
 
 /** What route modules receive. */
@@ -60,6 +75,7 @@ export interface RouteContext {
   readonly authenticator: Authenticator;
   readonly unwrap: AuditedUnwrap;
   readonly publicBaseUrl: string | undefined;
+  readonly securityEvents: SecurityEvents | undefined;
 }
 
 export type DkeApp = FastifyInstance;
@@ -125,7 +141,13 @@ export function buildApp(deps: AppDeps): DkeApp {
       metrics,
     }),
     publicBaseUrl: options.publicBaseUrl?.replace(/\/+$/, ''),
+    securityEvents: deps.securityEvents,
   };
+  const authGuard = createAuthGuard(
+    options.authFailureLimit ?? DEFAULTS.server.authFailureLimit,
+    metrics,
+    deps.securityEvents,
+  );
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -152,7 +174,7 @@ export function buildApp(deps: AppDeps): DkeApp {
     }
     if (answer.status === 401) {
       const invalid = answer.code === 'ERR_AUTH_INVALID';
-      answer = {
+      answer = authGuard.authFailed(request.ip, answer.code) ?? {
         ...answer,
         headers: { 'www-authenticate': bearerChallenge(deps.authenticator.challenge, invalid) },
       };
@@ -162,10 +184,8 @@ export function buildApp(deps: AppDeps): DkeApp {
   });
   app.setNotFoundHandler((_request, reply) => sendProblem(reply, problem('ERR_NOT_FOUND')));
 
-  app.get(
-    '/healthz',
-    { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } },
-    () => ({ status: 'ok' }),
+  registerHealth(app, deps.storeHealth ?? (() => 'free'), (error) =>
+    app.log.error({ err: error }, 'health probe failed'),
   );
   if (options.metrics !== false) {
     app.get('/metrics', { schema: { querystring: { type: 'object' } } }, async (_request, reply) => {

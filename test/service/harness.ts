@@ -60,6 +60,8 @@ export interface Harness {
 export interface HarnessOptions {
   /** Extra `server` config fields. */
   readonly server?: Readonly<Record<string, unknown>>;
+  /** Extra `store` config fields. */
+  readonly store?: Readonly<Record<string, unknown>>;
   readonly clients?: readonly DevClient[];
   /** The `auth.issuers` list, given the harness's issuer; default: that issuer with the test claims. */
   readonly issuers?: (issuer: DevIssuer) => readonly IssuerConfig[];
@@ -77,7 +79,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     configFile,
     JSON.stringify({
       server: { host: '127.0.0.1', port: 0, ...options.server },
-      store: { database: 'dke.db', masterKeyFile: 'master.key' },
+      store: { database: 'dke.db', masterKeyFile: 'master.key', ...options.store },
       auth,
       logging: { level: 'info' },
     }),
