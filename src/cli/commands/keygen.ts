@@ -12,6 +12,7 @@ import {
 } from '../../crypto/holder-keys.js';
 import { writeKeyFile } from '../../holders/key-file.js';
 import { info } from '../output.js';
+import { removeTemporariesOnExit } from '../temporary-cleanup.js';
 
 interface KeygenOptions {
   output: string;
@@ -52,6 +53,7 @@ export function registerKeygen(program: Command): void {
       }
       if (passphrase === '') throw new DkeError('ERR_USAGE', { message: 'the passphrase is empty' });
       const key = generateHolderKey(options.type);
+      removeTemporariesOnExit();
       await writeKeyFile(options.output, key, passphrase);
       if (options.quiet !== true)
         info(
