@@ -90,10 +90,6 @@ test('a decrypt killed with SIGKILL leaves plaintext under a temporary name unti
   const prefix = await fs.readFile(path.join(out, temporary));
   assert.ok(prefix.length > 0 && prefix.equals(plaintext.subarray(0, prefix.length)), 'a plaintext prefix');
   assert.equal(await exists(path.join(out, 'plain.out')), false);
-  assert.match(
-    temporary,
-    new RegExp(`^\\.plain\\.out\\.${HOST_TAG}-${String(child.pid)}\\.[0-9a-f]{12}\\.dke-tmp$`),
-  );
 
   // Lookalikes the sweep must leave alone, and one more stale temporary of ours that it must remove.
   const dead = await deadPid();
@@ -125,6 +121,10 @@ test('a decrypt killed with SIGKILL leaves plaintext under a temporary name unti
   assert.equal(next.code, 0, next.stderr);
   assert.equal(await exists(path.join(out, temporary)), false, 'the killed decrypt left nothing behind');
   assert.equal(await exists(path.join(out, name('stale', dead))), false);
+  assert.match(
+    temporary,
+    new RegExp(`^\\.plain\\.out\\.${HOST_TAG}-${String(child.pid)}\\.[0-9a-f]{12}\\.dke-tmp$`),
+  );
   assert.deepEqual((await fs.readdir(out)).sort(), [...keep, 'new.key'].sort());
   for (const file of keep) {
     const stats = await fs.lstat(path.join(out, file));
