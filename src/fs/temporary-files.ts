@@ -29,8 +29,13 @@ export function liveTemporaries(): ReadonlySet<string> {
   return live;
 }
 
+/** Bytes of the target's name kept in a temporary's name: with our ~40 more, within NAME_MAX (255). */
+const MAX_NAME_BYTES = 200;
+
 export function temporaryPathFor(target: string): string {
-  const name = `.${path.basename(target)}.${HOST_TAG}-${process.pid}.${randomBytes(6).toString('hex')}${TEMPORARY_SUFFIX}`;
+  let base = path.basename(target);
+  while (Buffer.byteLength(base) > MAX_NAME_BYTES) base = base.slice(0, -1);
+  const name = `.${base}.${HOST_TAG}-${process.pid}.${randomBytes(6).toString('hex')}${TEMPORARY_SUFFIX}`;
   return path.join(path.dirname(target), name);
 }
 

@@ -175,3 +175,14 @@ test('SIGTERM mid-write removes the temporary before exiting', async () => {
   assert.equal(await exited(child), 128 + 15);
   assert.deepEqual(await fs.readdir(out), []);
 });
+
+test('an output name near the 255-byte limit still gets a temporary (its name is shortened)', async () => {
+  const out = path.join(dir, 'long');
+  await fs.mkdir(out);
+  const name = `${'é'.repeat(100)}${'x'.repeat(50)}`; // 250 bytes in UTF-8
+  const result = await runCli(['encrypt', '-H', keyA, '-H', keyB, '-o', path.join(out, name), 'plain'], {
+    cwd: dir,
+  });
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(await fs.readdir(out), [name]);
+});
