@@ -11,6 +11,8 @@ const REASONS: Readonly<Record<string, string>> = {
   EDQUOT: 'disk quota exceeded',
   EFBIG: 'file too large',
   EROFS: 'read-only file system',
+  ENAMETOOLONG: 'file name too long',
+  ENOTDIR: 'a part of the path is not a directory',
 };
 
 /** `message: reason` (the errno code itself when there are no words for it); the cause stays as detail. */
