@@ -1,14 +1,16 @@
 /**
- * CLI input and output. Output files are written atomically: into a temporary file beside the target,
- * renamed over it only after the whole stream succeeded, and removed on any failure or interrupt, so a
- * failed decrypt never leaves partial plaintext behind. Devices and pipes (/dev/null, FIFOs) are written
- * directly, and `-` means stdin/stdout.
+ * CLI input and output. Output files are written atomically (src/fs/atomic-file.ts): into a 0600
+ * temporary file beside the target, moved into place only after the whole stream succeeded, and removed
+ * on any failure or interrupt, so a failed decrypt never leaves partial plaintext behind. Devices and
+ * pipes (/dev/null, FIFOs) are written directly, and `-` means stdin/stdout. A regular input file that
+ * changes while it is read fails the run (ERR_INPUT_CHANGED) before any output is committed.
  */
-import { createReadStream, createWriteStream, promises as fs, unlinkSync, type Stats } from 'node:fs';
-import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, promises as fs, type BigIntStats, type Stats } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { DkeError } from '../errors/index.js';
+import { DkeError, isDkeError } from '../errors/index.js';
+import { writeAll, writeFileAtomically } from '../fs/atomic-file.js';
+import { ioError } from '../fs/io-error.js';
+import { removeTemporariesOnExit } from './temporary-cleanup.js';
 
 export interface Input {
   /** The bytes; for files a reused buffer: each piece is valid until the next is requested. */
@@ -19,21 +21,6 @@ export interface Input {
 }
 
 const READ_CHUNK = 256 * 1024;
-
-function ioError(message: string, cause: unknown, hint?: string): DkeError {
-  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
-  const why =
-    code === 'ENOENT'
-      ? 'no such file'
-      : code === 'EACCES' || code === 'EPERM'
-        ? 'permission denied'
-        : code === 'EISDIR'
-          ? 'is a directory'
-          : code === 'EPIPE'
-            ? 'the reading end was closed'
-            : code;
-  return new DkeError('ERR_IO', { message: why === undefined ? message : `${message}: ${why}`, hint, cause });
-}
 
 export async function openInput(file: string | undefined): Promise<Input> {
   if (file === undefined || file === '-')
@@ -51,28 +38,69 @@ export async function openInput(file: string | undefined): Promise<Input> {
   return { stream, size: stats.isFile() ? stats.size : undefined, name: file };
 }
 
+/** The same file, unchanged: same size and inode, no write (mtime) or metadata change (ctime) since. */
+function unchanged(before: BigIntStats, after: BigIntStats): boolean {
+  return (
+    after.size === before.size &&
+    after.mtimeNs === before.mtimeNs &&
+    after.ctimeNs === before.ctimeNs &&
+    after.ino === before.ino &&
+    after.dev === before.dev
+  );
+}
+
+function inputChanged(file: string): DkeError {
+  return new DkeError('ERR_INPUT_CHANGED', {
+    message: `${file} changed while it was read`,
+    hint: 'something wrote to it meanwhile; run again once it is complete, or on a copy',
+  });
+}
+
 /**
  * Reads a regular file into two alternating buffers, starting the next read before yielding the current
  * piece so disk reads overlap the caller's crypto. A piece is valid until the next one is requested.
+ * The end is only reported once the bytes read match the size at open and the file shows no change
+ * since (fstat), so a file grown, shrunk or rewritten meanwhile never ends as a mixed-content output.
  */
 async function* readFileReusing(file: string): AsyncGenerator<Buffer> {
   const handle = await fs.open(file, 'r').catch((cause: unknown) => {
     throw ioError(`cannot read ${file}`, cause);
   });
+  const fstat = (): Promise<BigIntStats> =>
+    handle.stat({ bigint: true }).catch((cause: unknown) => {
+      throw ioError(`cannot read ${file}`, cause);
+    });
+  const readInto = (buffer: Buffer): Promise<{ bytesRead: number }> => {
+    const read = handle.read(buffer, 0, READ_CHUNK, null).catch((cause: unknown) => {
+      throw ioError(`cannot read ${file}`, cause);
+    });
+    read.catch(() => undefined); // observed when awaited, after the consumer took the previous piece
+    return read;
+  };
   const buffers = [Buffer.allocUnsafeSlow(READ_CHUNK), Buffer.allocUnsafeSlow(READ_CHUNK)];
   let current = 0;
-  let pending = handle.read(buffers[0] as Buffer, 0, READ_CHUNK, null);
+  let pending: Promise<{ bytesRead: number }> | undefined;
   try {
+    const atOpen = await fstat();
+    if (!atOpen.isFile())
+      throw new DkeError('ERR_IO', { message: `cannot read ${file}: not a regular file` });
+    let total = 0n;
+    pending = readInto(buffers[0] as Buffer);
     for (;;) {
       const { bytesRead } = await pending;
-      if (bytesRead === 0) return;
+      if (bytesRead === 0) {
+        if (total !== atOpen.size || !unchanged(atOpen, await fstat())) throw inputChanged(file);
+        return;
+      }
+      total += BigInt(bytesRead);
+      if (total > atOpen.size) throw inputChanged(file); // grew: no need to read on
       const piece = (buffers[current] as Buffer).subarray(0, bytesRead);
       current = 1 - current;
-      pending = handle.read(buffers[current] as Buffer, 0, READ_CHUNK, null);
+      pending = readInto(buffers[current] as Buffer);
       yield piece;
     }
   } finally {
-    await pending.catch(() => undefined);
+    await pending?.catch(() => undefined);
     await handle.close();
   }
 }
@@ -125,17 +153,6 @@ async function writeEach(source: AsyncIterable<Uint8Array>, sink: Writable, name
   }
 }
 
-async function writeFully(handle: fs.FileHandle, chunk: Uint8Array, target: string): Promise<void> {
-  for (let offset = 0; offset < chunk.length;) {
-    const { bytesWritten } = await handle
-      .write(chunk, offset, chunk.length - offset)
-      .catch((cause: unknown) => {
-        throw ioError(`cannot write ${target}`, cause);
-      });
-    offset += bytesWritten;
-  }
-}
-
 export interface OutputOptions {
   /** Replace an existing regular file (default: refuse). */
   readonly force: boolean;
@@ -169,55 +186,31 @@ export async function writeOutput(
   if (existing !== undefined && !options.force) {
     throw new DkeError('ERR_IO', { message: `${target} already exists`, hint: 'use --force to replace it' });
   }
-  await writeAtomically(source, target, options.mode);
-}
-
-const liveTemporaries = new Set<string>();
-let signalHandlersInstalled = false;
-
-function removeTemporariesOnSignal(): void {
-  if (signalHandlersInstalled) return;
-  signalHandlersInstalled = true;
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(signal, () => {
-      for (const file of liveTemporaries) {
-        try {
-          unlinkSync(file); // synchronous on purpose: the process exits right after
-        } catch {
-          /* already gone */
-        }
-      }
-      process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1));
-    });
-  }
+  await writeAtomically(source, target, options);
 }
 
 async function writeAtomically(
   source: AsyncIterable<Uint8Array>,
   target: string,
-  mode: number,
+  options: OutputOptions,
 ): Promise<void> {
-  const temporary = path.join(
-    path.dirname(target),
-    `.${path.basename(target)}.${randomBytes(6).toString('hex')}.dke-tmp`,
-  );
-  removeTemporariesOnSignal();
-  liveTemporaries.add(temporary);
+  removeTemporariesOnExit();
   try {
-    const handle = await fs.open(temporary, 'wx', mode).catch((cause: unknown) => {
-      throw ioError(`cannot write ${target}`, cause);
-    });
-    try {
-      await writeOverlapped(source, (chunk) => writeFully(handle, chunk, target));
-      await handle.sync(); // durable before it becomes visible under the target name
-    } finally {
-      await handle.close();
-    }
-    await fs.rename(temporary, target);
+    await writeFileAtomically(
+      target,
+      (handle) => writeOverlapped(source, (chunk) => writeAll(handle, chunk)),
+      {
+        replace: options.force,
+        mode: options.mode,
+      },
+    );
   } catch (error) {
-    await fs.unlink(temporary).catch(() => undefined);
-    throw error;
-  } finally {
-    liveTemporaries.delete(temporary);
+    if (isDkeError(error)) throw error;
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST')
+      throw new DkeError('ERR_IO', {
+        message: `${target} already exists`,
+        hint: 'use --force to replace it',
+      });
+    throw ioError(`cannot write ${target}`, error);
   }
 }

@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { DkeError, EXIT } from '../errors/index.js';
 import { printError } from './output.js';
+import { guardStdout } from './stdout-guard.js';
 import { loadCommands, type RegisterCommand } from './commands/index.js';
 
 export function buildProgram(commands: readonly RegisterCommand[]): Command {
@@ -16,7 +17,7 @@ export function buildProgram(commands: readonly RegisterCommand[]): Command {
   return program;
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
+async function run(argv: readonly string[]): Promise<number> {
   try {
     const program = buildProgram(await loadCommands(argv.slice(2)));
     await program.parseAsync(argv);
@@ -28,6 +29,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     return printError(error);
   }
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const stdout = guardStdout();
+  return stdout.settle(await run(argv));
 }
 
 // Unhandled rejections must not print stack traces either.

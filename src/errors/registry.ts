@@ -34,6 +34,7 @@ export const ERRORS = {
   ERR_INTERNAL: { status: 500, exit: EXIT.INTERNAL, message: 'internal error' },
   ERR_USAGE: { status: 400, exit: EXIT.USAGE, message: 'invalid usage' },
   ERR_IO: { status: 500, exit: EXIT.IO, message: 'input/output error' },
+  ERR_INPUT_CHANGED: { status: 500, exit: EXIT.IO, message: 'the input file changed while it was read' },
   ERR_CONFIG_INVALID: { status: 500, exit: EXIT.CONFIG, message: 'invalid configuration' },
 
   // --- file format (docs/format.md) ---

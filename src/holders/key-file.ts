@@ -1,6 +1,6 @@
 /**
  * Holder key files (docs/key-files.md): JSON holding a PKCS#8 private key, either in the clear or sealed
- * with AES-256-GCM under a key derived from a passphrase with scrypt. Created with mode 0600.
+ * with AES-256-GCM under a key derived from a passphrase with scrypt. Created with mode 0600, atomically.
  */
 import {
   createCipheriv,
@@ -10,8 +10,9 @@ import {
   scrypt,
   type KeyObject,
 } from 'node:crypto';
-import { promises as fs } from 'node:fs';
 import { DkeError } from '../errors/index.js';
+import { writeAll, writeFileAtomically } from '../fs/atomic-file.js';
+import { ioError } from '../fs/io-error.js';
 import { fromB64url, toB64url } from '../crypto/encoding.js';
 import { decodeRecipient, encodeRecipient, keyIdOf, wrapAlgFor } from '../crypto/holder-keys.js';
 import { parseStrictJson } from '../format/strict-json.js';
@@ -80,16 +81,19 @@ export async function serializeKeyFile(key: KeyObject, passphrase?: string): Pro
   return `${JSON.stringify({ ...json, sealedPrivateKey: sealed }, null, 2)}\n`;
 }
 
-/** Writes a new key file with mode 0600; refuses to replace an existing file. */
+/**
+ * Writes a new key file with mode 0600, atomically (src/fs/atomic-file.ts): it appears complete or not
+ * at all, so a full disk leaves no empty key file behind. Refuses to replace an existing file.
+ */
 export async function writeKeyFile(path: string, key: KeyObject, passphrase?: string): Promise<void> {
-  const text = await serializeKeyFile(key, passphrase);
+  const text = Buffer.from(await serializeKeyFile(key, passphrase), 'utf8');
   try {
-    await fs.writeFile(path, text, { mode: 0o600, flag: 'wx' });
+    await writeFileAtomically(path, (handle) => writeAll(handle, text), { replace: false, mode: 0o600 });
   } catch (cause) {
-    const exists = (cause as NodeJS.ErrnoException).code === 'EEXIST';
+    if ((cause as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(`cannot write ${path}`, cause);
     throw new DkeError('ERR_IO', {
-      message: exists ? `${path} already exists` : `cannot write ${path}`,
-      hint: exists ? 'choose another file name; key files are never overwritten' : undefined,
+      message: `${path} already exists`,
+      hint: 'choose another file name; key files are never overwritten',
       cause,
     });
   }

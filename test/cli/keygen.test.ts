@@ -4,7 +4,9 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { decodeRecipient, keyIdOf } from '../../src/crypto/holder-keys.js';
 import { parseKeyFile } from '../../src/holders/key-file.js';
@@ -120,5 +122,35 @@ void describe('dke keygen', { concurrency: 3 }, () => {
     const result = await cli(['keygen', '-o', 'empty.key', '-t', 'P-256'], { DKE_PASSPHRASE: '' });
     assertCliError(result, EXIT.USAGE, ['passphrase is empty']);
     await assert.rejects(fs.stat(path.join(dir, 'empty.key')));
+  });
+
+  void test('on a full disk: a clean error, no file left behind, and the retry succeeds', async (t) => {
+    // A real full file system: a 64 KiB tmpfs (needs root, as CI on this project's machines runs).
+    const mount = await fs.mkdtemp(path.join(os.tmpdir(), 'dke-full-'));
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'tmpfs', mount], {
+      encoding: 'utf8',
+    });
+    if (mounted.status !== 0) {
+      await fs.rmdir(mount);
+      t.skip(`cannot mount a small tmpfs to fill (needs root): ${mounted.stderr.trim()}`);
+      return;
+    }
+    try {
+      const filler = path.join(mount, 'filler');
+      await assert.rejects(fs.writeFile(filler, Buffer.alloc(1 << 20)), { code: 'ENOSPC' });
+      const target = path.join(mount, 'full.key');
+      const failed = await cli(['keygen', '-o', target, '-t', 'P-256']);
+      assertCliError(failed, EXIT.IO, [`cannot write ${target}`, 'no space left on device']);
+      assert.deepEqual(await fs.readdir(mount), ['filler'], 'neither the key file nor a temporary');
+      await fs.rm(filler);
+      const retried = await cli(['keygen', '-o', target, '-t', 'P-256']);
+      assert.equal(retried.code, 0, retried.stderr);
+      assert.deepEqual(await fs.readdir(mount), ['full.key']);
+      await parseKeyFile(await fs.readFile(target, 'utf8'));
+      assert.equal((await fs.stat(target)).mode & 0o777, 0o600);
+    } finally {
+      spawnSync('umount', [mount]);
+      await fs.rmdir(mount);
+    }
   });
 });

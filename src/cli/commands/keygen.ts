@@ -11,6 +11,7 @@ import {
 import { writeKeyFile } from '../../holders/key-file.js';
 import { info } from '../output.js';
 import { readPassphrase } from '../passphrase.js';
+import { removeTemporariesOnExit } from '../temporary-cleanup.js';
 
 interface KeygenOptions {
   output: string;
@@ -40,6 +41,7 @@ export function registerKeygen(program: Command): void {
     .action(async (options: KeygenOptions) => {
       const passphrase = await readPassphrase({ passphraseFile: options.passphraseFile });
       const key = generateHolderKey(options.type);
+      removeTemporariesOnExit();
       await writeKeyFile(options.output, key, passphrase);
       if (options.quiet !== true)
         info(
