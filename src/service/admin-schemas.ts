@@ -76,7 +76,8 @@ export const auditQuerystring = {
     subject: { type: 'string', maxLength: 512 },
     identity: { type: 'string', maxLength: 512 },
     since: { type: 'string', maxLength: 64 },
-    limit: { type: 'integer', minimum: 1, maximum: 1000 },
+    // A query string is text: the digits are checked here, the range where it is parsed (admin-routes.ts).
+    limit: { type: 'string', pattern: '^[1-9][0-9]{0,3}$' },
   },
 } as const;
 

@@ -106,8 +106,9 @@ export function buildApp(deps: AppDeps): DkeApp {
     frameworkErrors: (error, _request, reply) => {
       void sendProblem(reply, problemOf(error));
     },
-    // Unknown fields are refused, not silently dropped (Fastify's default strips them).
-    ajv: { customOptions: { removeAdditional: false } },
+    // Validation only, never repair: Fastify's defaults would coerce types (`["jwe"]` → `"jwe"`, `5` → `["5"]`),
+    // strip unknown fields and fill in defaults. Query strings are strings: their schemas say so (patterns).
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } },
   }) as unknown as DkeApp;
 
   // JSON only: without this, Fastify would parse text/plain bodies too (415 is the documented answer).
