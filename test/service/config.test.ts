@@ -121,6 +121,7 @@ describe('config', () => {
       [{ metrics: 'true' }, /server\.metrics must be boolean/],
       [{ trustedProxies: '10.0.0.1' }, /server\.trustedProxies must be array/],
       [{ bodyLimit: [65536] }, /server\.bodyLimit must be integer/],
+      [{ maxHeaderBytes: '32768' }, /server\.maxHeaderBytes must be integer/],
     ] as const) {
       const json = file('types.json', JSON.stringify({ server }));
       assert.match(
@@ -133,6 +134,15 @@ describe('config', () => {
     assert.match(
       configError(() => loadConfig({ file: json, env: {} })),
       /clockSkewSeconds must be integer/,
+    );
+  });
+
+  it('server.maxHeaderBytes: default 32 KiB, never below a largest token plus 4 KiB', () => {
+    assert.equal(loadConfig({ env: {} }).server.maxHeaderBytes, 32 * 1024);
+    const json = file('small-head.json', JSON.stringify({ server: { maxHeaderBytes: 16384 } }));
+    assert.match(
+      configError(() => loadConfig({ file: json, env: {} })),
+      /server\.maxHeaderBytes must be >= 20480/,
     );
   });
 
