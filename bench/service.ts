@@ -473,7 +473,10 @@ export async function runService(options: ServiceOptions): Promise<PhaseResult> 
       toYaml({
         server: { host: '127.0.0.1', port: 0 },
         store: { database: 'dke.db', masterKeyFile: 'master.key' },
-        auth: { audience: AUDIENCE, issuers: [{ issuer: issuer.issuer, algorithms: [issuer.alg] }] },
+        auth: {
+          audience: AUDIENCE,
+          issuers: [{ issuer: issuer.issuer, algorithms: [issuer.alg], userNameClaims: ['upn'] }],
+        },
         logging: { level: options.logLevel },
       }),
     );

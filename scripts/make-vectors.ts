@@ -21,8 +21,10 @@ import {
 } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { deflateRawSync } from 'node:zlib';
 import { keyIdOf, wrapAlgFor } from '../src/crypto/holder-keys.js';
 import { wrapShare } from '../src/format/share-jwe.js';
+import { handRsaJwe, shareHeaderJson } from '../test/support/hand-jwe.js';
 
 const SCHEMA = 'opendke-test-vector/1';
 const MAGIC = Buffer.from('OpenDKE', 'ascii');
@@ -58,6 +60,8 @@ interface HolderPlan {
   readonly stanzaKid?: string;
   /** Key id written in the JWE protected header (default: the stanza's). */
   readonly jweKid?: string;
+  /** Builds the stanza body instead of wrapShare (hand-made JWEs and non-JWE bodies). */
+  readonly body?: (share: Buffer, objectId: Buffer, kid: string) => string;
 }
 
 interface StanzaBytes {
@@ -129,10 +133,10 @@ async function build(options: BuildOptions): Promise<Built> {
   const stanzas: StanzaBytes[] = [];
   for (const [i, plan] of options.holders.entries()) {
     const kid = plan.stanzaKid ?? plan.wrapTo.kid;
-    const body = await wrapShare(shares[i] as Buffer, createPublicKey(plan.wrapTo.key), {
-      objectId,
-      keyId: plan.jweKid ?? kid,
-    });
+    const share = shares[i] as Buffer;
+    const body =
+      plan.body?.(share, objectId, plan.jweKid ?? kid) ??
+      (await wrapShare(share, createPublicKey(plan.wrapTo.key), { objectId, keyId: plan.jweKid ?? kid }));
     stanzas.push({ type: plan.type ?? 'local', kid, locator: plan.locator ?? '', body });
   }
   const contentKey = hkdf(Buffer.concat(shares), objectId, 'OpenDKE v1 content key');
@@ -528,6 +532,89 @@ async function main(): Promise<void> {
     'holder 2 has type "hsm-v2" (parsed, but no reader supports it); the reader even has the key',
     unknownType.bytes,
     'ERR_HOLDER_TYPE_UNSUPPORTED',
+    pair,
+    b,
+  );
+
+  // Rules a reader enforces beyond lengths and character sets (§3, §4.2, §4.3); each object is otherwise
+  // correct (right commitment and MAC, shares that unwrap), so only the rule refuses it.
+  const localLocator = await build({
+    holders: [{ wrapTo: a }, { wrapTo: b, locator: 'https://keys.example/keys/b' }],
+    plaintext: plaintextOf(10),
+  });
+  fail(
+    'fail-local-locator',
+    'holder 2 is type local with a non-empty locator (§4.3: it MUST be empty)',
+    localLocator.bytes,
+    'ERR_FORMAT_MALFORMED',
+    pair,
+    b,
+  );
+  const sameKeyTwice = await build({ holders: plans([a, b, a]), plaintext: plaintextOf(10) });
+  fail(
+    'fail-duplicate-holder-key',
+    'holders 1 and 3 are the same key a (two shares under one key: not n independent holders)',
+    sameKeyTwice.bytes,
+    'ERR_FORMAT_MALFORMED',
+    pair,
+    a,
+  );
+  const rsaPublic = createPublicKey(rsa.key);
+  const zipped = await build({
+    holders: [
+      { wrapTo: a },
+      {
+        wrapTo: rsa,
+        body: (share, objectId, kid) =>
+          handRsaJwe(
+            shareHeaderJson(kid, b64url(objectId), ',"zip":"DEF"'),
+            deflateRawSync(share),
+            rsaPublic,
+          ),
+      },
+    ],
+    plaintext: plaintextOf(10),
+  });
+  fail(
+    'fail-jwe-zip',
+    "holder 2's JWE protected header has zip DEF (its plaintext is the deflated share): zip is not allowed",
+    zipped.bytes,
+    'ERR_HOLDER_BINDING_MISMATCH',
+    [a, rsa],
+    rsa,
+  );
+  const repeated = await build({
+    holders: [
+      { wrapTo: a },
+      {
+        wrapTo: rsa,
+        body: (share, objectId, kid) =>
+          handRsaJwe(
+            shareHeaderJson(kid, b64url(randomBytes(16)), `,"oid":"${b64url(objectId)}"`),
+            share,
+            rsaPublic,
+          ),
+      },
+    ],
+    plaintext: plaintextOf(10),
+  });
+  fail(
+    'fail-jwe-duplicate-member',
+    "holder 2's JWE protected header has oid twice, another object's first and this one's last",
+    repeated.bytes,
+    'ERR_HOLDER_BINDING_MISMATCH',
+    [a, rsa],
+    rsa,
+  );
+  const notJwe = await build({
+    holders: [{ wrapTo: a }, { wrapTo: b, body: () => 'not.a.compact.jwe' }],
+    plaintext: plaintextOf(10),
+  });
+  fail(
+    'fail-body-not-jwe',
+    "holder 2's stanza body is 'not.a.compact.jwe' (valid characters, four parts): not a share JWE",
+    notJwe.bytes,
+    'ERR_HOLDER_BINDING_MISMATCH',
     pair,
     b,
   );

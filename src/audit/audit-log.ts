@@ -2,8 +2,13 @@
  * The tamper-evident audit log (docs/audit.md): append-only records in the store, each hashed over its
  * contents and the previous record's hash. `append` resolves only after its record is durably committed;
  * appends made while a commit runs are group-committed together in the next transaction.
+ *
+ * While another process holds the store's write lock (the store throws ERR_STORE_BUSY), the pending appends
+ * stay queued in order and the commit is retried on a timer, so the event loop is never blocked waiting;
+ * an append still uncommitted `lockWaitMs` after it was made fails with ERR_AUDIT_UNAVAILABLE.
  */
-import { DkeError } from '../errors/index.js';
+import { performance } from 'node:perf_hooks';
+import { DkeError, isDkeError } from '../errors/index.js';
 import type { AuditEvent, AuditLog, AuditQuery, AuditRecord, AuditResult } from '../service/contracts.js';
 import type { AuditRow, AuditRowQuery, AuditTail, DkeStore } from '../store/index.js';
 import { auditRecordHash, GENESIS_HASH, type HashedFields } from './canonical.js';
@@ -19,7 +24,16 @@ export interface AuditLogOptions {
   readonly now?: () => Date;
   /** Most records committed in one transaction; more pending appends go in the following ones. */
   readonly maxBatch?: number;
+  /**
+   * How long an append may wait, retrying asynchronously, while the store is locked by another process;
+   * default 0 (fail once the store's own, blocking, wait ran out).
+   */
+  readonly lockWaitMs?: number;
 }
+
+/** Retry delays while the store is locked: short at first (most locks are brief), then capped. */
+const FIRST_RETRY_MS = 2;
+const MAX_RETRY_MS = 50;
 
 type EventFields = Omit<HashedFields, 'seq' | 'prevHash'>;
 
@@ -27,14 +41,21 @@ interface PendingAppend {
   readonly fields: EventFields;
   readonly resolve: (record: AuditRecord) => void;
   readonly reject: (error: unknown) => void;
+  /** performance.now() after which a locked store fails this append. */
+  readonly deadline: number;
 }
+
+type BatchOutcome = 'done' | 'busy';
 
 export class StoreAuditLog implements AuditLog {
   private queue: PendingAppend[] = [];
   private commitScheduled = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelayMs = 0;
   private closed = false;
   private readonly now: () => Date;
   private readonly maxBatch: number;
+  private readonly lockWaitMs: number;
 
   constructor(
     private readonly store: DkeStore,
@@ -42,6 +63,7 @@ export class StoreAuditLog implements AuditLog {
   ) {
     this.now = options.now ?? (() => new Date());
     this.maxBatch = Math.max(1, options.maxBatch ?? 1000);
+    this.lockWaitMs = Math.max(0, options.lockWaitMs ?? 0);
   }
 
   /** Resolves with the committed record; rejects with ERR_AUDIT_UNAVAILABLE if it could not be written. */
@@ -49,8 +71,10 @@ export class StoreAuditLog implements AuditLog {
     // A throw inside the executor (closed log, invalid event) rejects the promise.
     return new Promise((resolve, reject) => {
       if (this.closed) throw new DkeError('ERR_AUDIT_UNAVAILABLE', { detail: 'audit log is closed' });
-      this.queue.push({ fields: toEventFields(event, this.now().toISOString()), resolve, reject });
-      if (!this.commitScheduled) {
+      const fields = toEventFields(event, this.now().toISOString());
+      this.queue.push({ fields, resolve, reject, deadline: performance.now() + this.lockWaitMs });
+      // While a retry is pending, it takes this append along (in order).
+      if (!this.commitScheduled && this.retryTimer === undefined) {
         this.commitScheduled = true;
         // Let every append of the current turn of the event loop join this batch.
         setImmediate(() => this.commitPending());
@@ -58,14 +82,22 @@ export class StoreAuditLog implements AuditLog {
     });
   }
 
-  /** Commits everything appended so far, now. */
+  /** Commits everything appended so far, now (unless the store is locked: then retries continue). */
   flush(): void {
+    this.cancelRetry();
     this.commitPending();
   }
 
-  /** Flushes, then refuses further appends. The caller closes the store. */
+  /** Number of appends not yet committed (waiting for the next commit or for a locked store). */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /** Flushes, then refuses further appends; what a locked store kept back fails. The caller closes the store. */
   close(): void {
     this.flush();
+    this.cancelRetry();
+    this.fail(this.queue.splice(0), 'audit log closed while the store was locked');
     this.closed = true;
   }
 
@@ -80,22 +112,67 @@ export class StoreAuditLog implements AuditLog {
 
   private commitPending(): void {
     this.commitScheduled = false;
-    while (this.queue.length > 0) this.commitBatch(this.queue.splice(0, this.maxBatch));
+    while (this.queue.length > 0) {
+      const batch = this.queue.slice(0, this.maxBatch);
+      if (this.commitBatch(batch) === 'busy') {
+        this.waitForLock();
+        return;
+      }
+      this.queue.splice(0, batch.length);
+    }
+    this.retryDelayMs = 0;
   }
 
-  private commitBatch(batch: readonly PendingAppend[]): void {
+  /** Commits the batch (resolving it) or fails it (rejecting it); 'busy' leaves it queued, untouched. */
+  private commitBatch(batch: readonly PendingAppend[]): BatchOutcome {
     let rows: readonly AuditRow[];
     try {
       rows = this.store.appendAuditRows((tail) => chain(tail, batch));
     } catch (cause) {
-      const failure = new DkeError('ERR_AUDIT_UNAVAILABLE', {
-        detail: cause instanceof DkeError ? (cause.detail ?? cause.message) : String(cause),
-        cause,
-      });
-      for (const pending of batch) pending.reject(failure);
-      return;
+      if (isDkeError(cause, 'ERR_STORE_BUSY')) return 'busy';
+      this.fail(batch, cause instanceof DkeError ? (cause.detail ?? cause.message) : String(cause), cause);
+      return 'done';
     }
     batch.forEach((pending, i) => pending.resolve(toAuditRecord(rows[i] as AuditRow)));
+    return 'done';
+  }
+
+  /**
+   * The store is locked: appends whose wait is over fail closed (they are the oldest, at the front, so the
+   * order of the rest is kept); the others are retried on a timer with a growing delay.
+   */
+  private waitForLock(): void {
+    const now = performance.now();
+    let expired = 0;
+    while (expired < this.queue.length && (this.queue[expired] as PendingAppend).deadline <= now)
+      expired += 1;
+    this.fail(this.queue.splice(0, expired), `the store stayed locked for ${this.lockWaitMs} ms`);
+    const first = this.queue[0];
+    if (first === undefined) {
+      this.retryDelayMs = 0;
+      return;
+    }
+    this.retryDelayMs = Math.min(MAX_RETRY_MS, Math.max(FIRST_RETRY_MS, this.retryDelayMs * 2));
+    const delay = Math.max(0, Math.min(this.retryDelayMs, first.deadline - now));
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.commitPending();
+    }, delay);
+  }
+
+  private cancelRetry(): void {
+    if (this.retryTimer === undefined) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+
+  private fail(batch: readonly PendingAppend[], detail: string, cause?: unknown): void {
+    if (batch.length === 0) return;
+    const failure = new DkeError('ERR_AUDIT_UNAVAILABLE', {
+      detail,
+      ...(cause === undefined ? {} : { cause }),
+    });
+    for (const pending of batch) pending.reject(failure);
   }
 }
 

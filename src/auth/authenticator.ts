@@ -1,8 +1,8 @@
 /**
  * Bearer-JWT authentication against configured OIDC issuers (docs/auth.md). Order of checks: header shape,
  * token shape, issuer (unverified `iss` only picks the configuration), signature with a pinned algorithm and
- * the issuer's published keys, registered claims (iss, aud, exp, nbf, iat, required claims), then tenant and
- * identity claims while building the Principal.
+ * the issuer's published keys, registered claims (iss, aud, exp, nbf, iat, required claims), lifetime, then
+ * tenant and identity claims while building the Principal, then client, scopes and roles.
  */
 import { decodeJwt, jwtVerify, type JWTPayload } from 'jose';
 import type { Authenticator, Principal } from '../service/contracts.js';
@@ -12,9 +12,11 @@ import { bearerToken } from './bearer.js';
 import { IssuerKeys, type IssuerKeyStats } from './issuer-keys.js';
 import { tokenError } from './jose-errors.js';
 import { buildPrincipal } from './principal.js';
+import { acceptedIssuers, type AcceptedIssuer } from './tenancy.js';
+import { checkClient, checkLifetime, checkRoles, checkScopes } from './access-checks.js';
 
-/** Registered claims every token must carry, whatever the issuer config adds. */
-const ALWAYS_REQUIRED = ['iss', 'aud', 'exp', 'sub'] as const;
+/** Registered claims every token must carry, whatever the issuer config adds (`iat` for the lifetime). */
+const ALWAYS_REQUIRED = ['iss', 'aud', 'exp', 'iat', 'sub'] as const;
 
 export interface OidcAuthenticator extends Authenticator {
   /** Per-issuer fetch counters (tests, metrics). */
@@ -24,6 +26,12 @@ export interface OidcAuthenticator extends Authenticator {
 interface IssuerEntry {
   readonly config: ResolvedIssuerConfig;
   readonly keys: IssuerKeys;
+}
+
+/** One exact `iss` the configuration accepts: its issuer's entry and the tenant it establishes. */
+interface AcceptedEntry {
+  readonly entry: IssuerEntry;
+  readonly accepted: AcceptedIssuer;
 }
 
 /** The unverified `iss`, used only to choose which configuration verifies the token. */
@@ -39,11 +47,16 @@ function unverifiedIssuer(token: string): string {
   return payload.iss;
 }
 
-async function verify(token: string, entry: IssuerEntry, audience: string): Promise<JWTPayload> {
+async function verify(
+  token: string,
+  { entry, accepted }: AcceptedEntry,
+  audience: string,
+): Promise<JWTPayload> {
   const { config } = entry;
   try {
+    // The exact accepted `iss` (for a multi-tenant issuer: its template with one allowed tenant filled in).
     const { payload } = await jwtVerify(token, entry.keys.getKey, {
-      issuer: config.issuer,
+      issuer: accepted.issuer,
       audience,
       algorithms: [...config.algorithms],
       clockTolerance: config.clockSkewSeconds,
@@ -56,6 +69,7 @@ async function verify(token: string, entry: IssuerEntry, audience: string): Prom
         detail: `iat ${payload.iat} is in the future`,
       });
     }
+    checkLifetime(payload, config);
     return payload;
   } catch (error) {
     throw tokenError(error);
@@ -68,19 +82,29 @@ export function createAuthenticator(config: AuthConfig): OidcAuthenticator {
   const issuers = new Map<string, IssuerEntry>(
     resolved.issuers.map((issuer) => [issuer.issuer, { config: issuer, keys: new IssuerKeys(issuer) }]),
   );
+  // Every exact `iss` accepted; a multi-tenant issuer contributes one per allowed tenant, sharing its keys.
+  const accepted = new Map<string, AcceptedEntry>();
+  for (const entry of issuers.values()) {
+    for (const one of acceptedIssuers(entry.config)) accepted.set(one.issuer, { entry, accepted: one });
+  }
 
   async function authenticate(header: string | undefined): Promise<Principal> {
     const token = bearerToken(header);
     const iss = unverifiedIssuer(token);
-    const entry = issuers.get(iss);
-    if (!entry) {
+    const match = accepted.get(iss);
+    if (!match) {
       throw new DkeError('ERR_AUTH_INVALID', {
         message: 'token issuer not accepted',
         detail: `iss ${JSON.stringify(iss.slice(0, 200))} is not configured`,
       });
     }
-    const payload = await verify(token, entry, resolved.audience);
-    return buildPrincipal(payload, entry.config);
+    const payload = await verify(token, match, resolved.audience);
+    const { config } = match.entry;
+    const principal = buildPrincipal(payload, config, match.accepted);
+    checkClient(payload, config);
+    checkScopes(payload, config);
+    checkRoles(principal.roles, config);
+    return principal;
   }
 
   return {

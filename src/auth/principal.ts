@@ -1,21 +1,19 @@
 /**
  * Turns the claims of a verified token into a Principal, trusting only what the issuer's configuration says
- * is trustworthy (docs/auth.md): the subject, the object id, configured user-name claims (tenant-checked),
- * and `email` only from issuers that verify it.
+ * the issuer asserts (docs/auth.md): the subject; the object id, user names, groups and roles only from the
+ * claims the config names; `email` only from issuers that verify it; the tenant only as the configuration
+ * establishes it, never from `tid` alone.
  */
 import type { JWTPayload } from 'jose';
 import type { Principal } from '../service/contracts.js';
 import { DkeError } from '../errors/index.js';
+import { comparableIdentity, subjectUserId, trimAscii } from '../policy/identity.js';
 import type { ResolvedIssuerConfig } from './config.js';
+import type { AcceptedIssuer } from './tenancy.js';
 
 function invalid(message: string, detail?: string): DkeError {
   return new DkeError('ERR_AUTH_INVALID', { message, ...(detail === undefined ? {} : { detail }) });
 }
-
-function norm(value: string): string {
-  return value.trim().toLowerCase();
-}
-
 /** A claim by name; a dotted name that is not itself a claim walks nested objects (`realm_access.roles`). */
 export function readClaim(payload: JWTPayload, name: string): unknown {
   if (Object.hasOwn(payload, name)) return payload[name];
@@ -35,7 +33,8 @@ function stringsOf(value: unknown): string[] {
   const out: string[] = [];
   for (const item of list) {
     if (typeof item !== 'string') continue;
-    const trimmed = item.trim();
+    // ASCII trimming only: a no-break space must not vanish and leave an ASCII look-alike behind.
+    const trimmed = trimAscii(item);
     if (trimmed !== '' && !out.includes(trimmed)) out.push(trimmed);
   }
   return out;
@@ -46,62 +45,95 @@ function nonBlankString(value: unknown): string | undefined {
 }
 
 function intersects(have: readonly string[], want: readonly string[]): boolean {
-  const wanted = new Set(want.map(norm));
-  return have.some((value) => wanted.has(norm(value)));
+  const wanted = new Set(want.map(comparableIdentity).filter((v) => v !== undefined));
+  return have.some((value) => {
+    const n = comparableIdentity(value);
+    return n !== undefined && wanted.has(n);
+  });
 }
 
 /** An `email_verified` of false (or the string "false", which some issuers send) disqualifies the email. */
 function emailUsable(payload: JWTPayload, config: ResolvedIssuerConfig): boolean {
   if (!config.emailVerified) return false;
   const flag = payload.email_verified;
-  return flag !== false && !(typeof flag === 'string' && norm(flag) === 'false');
+  return flag !== false && !(typeof flag === 'string' && flag.trim().toLowerCase() === 'false');
 }
 
-/** Builds the principal of a token whose signature and registered claims were already verified. */
-export function buildPrincipal(payload: JWTPayload, config: ResolvedIssuerConfig): Principal {
+/**
+ * The tenant the configuration established for this `iss`, after checking the token agrees: its `tid` must
+ * be exactly that tenant. Without an established tenant the principal has none, whatever `tid` says.
+ */
+function establishedTenant(payload: JWTPayload, accepted: AcceptedIssuer): string | undefined {
+  if (accepted.tenant === undefined) return undefined;
+  if (payload.tid !== accepted.tenant) {
+    throw invalid(
+      'token tenant not accepted',
+      `tid ${JSON.stringify(payload.tid)?.slice(0, 200)} is not ${accepted.tenant} (iss ${accepted.issuer})`,
+    );
+  }
+  return accepted.tenant;
+}
+
+/** Trusted user names in comparison form; values that cannot be compared (not NFKC) are left out. */
+function trustedUserNames(payload: JWTPayload, config: ResolvedIssuerConfig): string[] {
+  const raw: string[] = [];
+  for (const claim of config.userNameClaims) {
+    const value = nonBlankString(readClaim(payload, claim));
+    if (value !== undefined) raw.push(value);
+  }
+  const email = nonBlankString(payload.email);
+  if (email !== undefined && emailUsable(payload, config)) raw.push(email);
+  const names: string[] = [];
+  for (const value of raw) {
+    const name = comparableIdentity(value);
+    // A user name must never pose as a subject or object id ("sub:<someone else>"), so those are dropped.
+    if (name !== undefined && !/^(sub|oid):/.test(name)) names.push(name);
+  }
+  return names;
+}
+
+/** The strings of a configured claim; an issuer without that claim configured asserts none. */
+function configuredStrings(payload: JWTPayload, claim: string | undefined): string[] {
+  return claim === undefined ? [] : stringsOf(readClaim(payload, claim));
+}
+
+/**
+ * Builds the principal of a token whose signature and registered claims were already verified against the
+ * exact accepted issuer `accepted`.
+ */
+export function buildPrincipal(
+  payload: JWTPayload,
+  config: ResolvedIssuerConfig,
+  accepted: AcceptedIssuer,
+): Principal {
   const subject = nonBlankString(payload.sub);
   if (subject === undefined)
     throw invalid('token has no subject', 'sub claim missing, blank or not a string');
-
-  const tid = nonBlankString(payload.tid);
-  if (config.tenantId !== undefined && (tid === undefined || norm(tid) !== norm(config.tenantId))) {
-    throw invalid(
-      'token tenant not accepted',
-      `tid ${JSON.stringify(payload.tid)} is not ${config.tenantId}`,
-    );
-  }
+  const tenant = establishedTenant(payload, accepted);
 
   const userIds: string[] = [];
   const add = (id: string): void => {
-    const n = norm(id);
-    if (n !== '' && !userIds.includes(n)) userIds.push(n);
+    if (!userIds.includes(id)) userIds.push(id);
   };
-  add(`sub:${subject}`);
-  const oid = nonBlankString(payload.oid);
-  if (oid !== undefined) add(`oid:${oid}`);
-
-  const userNames: string[] = [];
-  for (const claim of config.userNameClaims) {
-    const value = nonBlankString(readClaim(payload, claim));
-    if (value !== undefined) userNames.push(norm(value));
+  add(subjectUserId(subject));
+  if (config.objectIdClaim !== undefined) {
+    const oid = nonBlankString(readClaim(payload, config.objectIdClaim));
+    const comparable = oid === undefined ? undefined : comparableIdentity(oid);
+    if (comparable !== undefined) add(`oid:${comparable}`);
   }
-  const email = nonBlankString(payload.email);
-  if (email !== undefined && emailUsable(payload, config)) userNames.push(norm(email));
-  // A user name must never pose as a subject or object id ("sub:<someone else>"), so those are dropped.
-  const trustedNames = userNames.filter((name) => !/^(sub|oid):/.test(name));
-  trustedNames.forEach(add);
+  const names = trustedUserNames(payload, config);
+  names.forEach(add);
 
-  const groups = stringsOf(readClaim(payload, config.groupsClaim));
-  const roles = stringsOf(readClaim(payload, config.rolesClaim));
-  const principal: Principal = {
-    issuer: config.issuer,
+  const groups = configuredStrings(payload, config.groupsClaim);
+  const roles = configuredStrings(payload, config.rolesClaim);
+  return {
+    issuer: accepted.issuer,
     subject,
-    ...(tid === undefined ? {} : { tenant: tid }),
+    ...(tenant === undefined ? {} : { tenant }),
     userIds,
-    ...(trustedNames[0] === undefined ? {} : { userName: trustedNames[0] }),
+    ...(names[0] === undefined ? {} : { userName: names[0] }),
     groups,
     roles,
     isAdmin: intersects(roles, config.adminRoles) || intersects(groups, config.adminGroups),
   };
-  return principal;
 }

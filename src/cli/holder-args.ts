@@ -1,4 +1,5 @@
 /** Turns `--holder`, `--identity`, `--key-service` and token flags into Holder objects. */
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import type { JWK } from 'jose';
 import { DkeError } from '../errors/index.js';
@@ -13,6 +14,9 @@ import { LocalKeyHolder } from '../holders/local-key.js';
 import { isKeyFileText, keyFileNeedsPassphrase, parseKeyFile } from '../holders/key-file.js';
 import { REMOTE_TYPE, RemoteHolder, isTrustedLocator } from '../holders/remote.js';
 import { clientCredentials, staticToken, type TokenSource } from '../holders/token-source.js';
+import { readPassphrase, type PassphraseOptions } from './passphrase.js';
+
+export type { PassphraseOptions } from './passphrase.js';
 
 async function readText(file: string, what: string): Promise<string> {
   try {
@@ -26,16 +30,48 @@ async function readText(file: string, what: string): Promise<string> {
   }
 }
 
-/** A holder for encryption: a `dkepub1:` recipient, a key service URL, or a key/JWK/PEM file. */
-export async function resolveHolder(spec: string): Promise<Holder> {
+/**
+ * The private key of a key file, with the file name in any error. A passphrase is read only if the file is
+ * sealed. `missingPassphraseHint` replaces the hint when a sealed file gets no passphrase.
+ */
+async function readKeyFile(
+  file: string,
+  text: string,
+  options: PassphraseOptions,
+  missingPassphraseHint?: string,
+): Promise<KeyObject> {
+  let secret: string | undefined;
+  try {
+    secret = keyFileNeedsPassphrase(text) ? await readPassphrase(options) : undefined;
+    return await parseKeyFile(text, secret);
+  } catch (error) {
+    if (!(error instanceof DkeError)) throw error;
+    const passphraseMissing = error.code === 'ERR_KEY_PASSPHRASE' && secret === undefined;
+    throw new DkeError(error.code, {
+      message: `${file}: ${error.message}`,
+      hint: passphraseMissing ? (missingPassphraseHint ?? error.hint) : error.hint,
+      cause: error,
+    });
+  }
+}
+
+/**
+ * A holder for encryption: a `dkepub1:` recipient, a key service URL, or a key/JWK/PEM file. For a key file
+ * the public key is derived from its private key (never taken from its editable `recipient` field), so a
+ * sealed key file needs its passphrase here.
+ */
+export async function resolveHolder(spec: string, options: PassphraseOptions = {}): Promise<Holder> {
   if (spec.startsWith(RECIPIENT_PREFIX)) return LocalKeyHolder.fromKey(decodeRecipient(spec));
   if (/^https?:\/\//i.test(spec)) return RemoteHolder.connect(spec);
   const text = await readText(spec, 'holder key');
   if (isKeyFileText(text)) {
-    const recipient = (JSON.parse(text) as { recipient?: unknown }).recipient;
-    if (typeof recipient !== 'string')
-      throw new DkeError('ERR_KEY_INVALID', { message: `${spec} names no recipient` });
-    return LocalKeyHolder.fromKey(decodeRecipient(recipient));
+    const privateKey = await readKeyFile(
+      spec,
+      text,
+      options,
+      'give its passphrase with --passphrase-file or DKE_PASSPHRASE, or name the holder by its dkepub1: recipient string',
+    );
+    return LocalKeyHolder.fromKey(createPublicKey(privateKey));
   }
   const trimmed = text.trim();
   if (trimmed.startsWith(RECIPIENT_PREFIX))
@@ -56,16 +92,6 @@ export async function resolveHolder(spec: string): Promise<Holder> {
   });
 }
 
-export interface PassphraseOptions {
-  readonly passphraseFile?: string;
-}
-
-async function passphrase(options: PassphraseOptions): Promise<string | undefined> {
-  if (options.passphraseFile !== undefined)
-    return (await readText(options.passphraseFile, 'passphrase file')).replace(/\r?\n$/, '');
-  return process.env.DKE_PASSPHRASE;
-}
-
 /** Loads private key files given with --identity. */
 export async function loadIdentities(
   files: readonly string[],
@@ -80,18 +106,7 @@ export async function loadIdentities(
         hint: 'identities are files made by dke keygen',
       });
     }
-    const secret = keyFileNeedsPassphrase(text) ? await passphrase(options) : undefined;
-    try {
-      holders.push(await LocalKeyHolder.fromKey(await parseKeyFile(text, secret)));
-    } catch (error) {
-      if (error instanceof DkeError)
-        throw new DkeError(error.code, {
-          message: `${file}: ${error.message}`,
-          hint: error.hint,
-          cause: error,
-        });
-      throw error;
-    }
+    holders.push(await LocalKeyHolder.fromKey(await readKeyFile(file, text, options)));
   }
   return holders;
 }

@@ -10,8 +10,17 @@ import { TAG_LENGTH } from '../format/constants.js';
 import { GarbageBudget } from './memory.js';
 import { rechunk } from './rechunk.js';
 
-/** Chunks per batch: 4 × 64 KiB = 256 KiB, small buffers with negligible per-batch overhead. */
-export const BATCH_CHUNKS = 4;
+/** Plaintext bytes per batch: 256 KiB (4 chunks at the default 64 KiB), small with negligible overhead. */
+export const BATCH_BYTES = 2 ** 18;
+
+/**
+ * Whole chunks per batch: as many as fit in BATCH_BYTES, at least one. A fixed chunk count would let a
+ * file at the largest chunk size (2^24, which anyone can write) make a reader reserve 16 chunks = 256 MiB;
+ * this way a reader holds at most 4 × max(BATCH_BYTES, C) plus tags (docs/format.md §6).
+ */
+export function chunksPerBatch(chunkSize: number): number {
+  return Math.max(1, Math.floor(BATCH_BYTES / chunkSize));
+}
 
 export interface BatchStreamOptions {
   readonly op: 'seal' | 'open';
@@ -24,8 +33,9 @@ export interface BatchStreamOptions {
 
 export async function* batchStream(options: BatchStreamOptions): AsyncGenerator<Buffer> {
   const { op, key, chunkSize } = options;
-  const plainBatch = chunkSize * BATCH_CHUNKS;
-  const sealedBatch = (chunkSize + TAG_LENGTH) * BATCH_CHUNKS;
+  const batchChunks = chunksPerBatch(chunkSize);
+  const plainBatch = chunkSize * batchChunks;
+  const sealedBatch = (chunkSize + TAG_LENGTH) * batchChunks;
   const outputs = [0, 1].map(() => Buffer.allocUnsafeSlow(op === 'seal' ? sealedBatch : plainBatch));
   const budget = new GarbageBudget();
   // Not zeroed when done: the consumer may still be writing the last buffer.
@@ -38,7 +48,7 @@ export async function* batchStream(options: BatchStreamOptions): AsyncGenerator<
     const job: BatchJob = {
       key,
       chunkSize,
-      firstIndex: index * BATCH_CHUNKS,
+      firstIndex: index * batchChunks,
       data: piece.data,
       last: piece.last,
     };

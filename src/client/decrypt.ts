@@ -28,16 +28,19 @@ function holderFor(stanza: Stanza, holders: readonly Holder[], options: DecryptO
 /** Every stanza must be bound to this object and name its own key id before any holder is asked. */
 function checkBindings(header: Header): void {
   for (const stanza of header.stanzas) {
-    let bound = false;
+    let problem: string | undefined;
     try {
       const share = readShareHeader(stanza.body);
-      bound = share.kid === stanza.keyId && share.objectId.equals(header.objectId);
+      if (share.kid !== stanza.keyId) problem = 'its JWE names another key id';
+      else if (!share.objectId.equals(header.objectId)) problem = 'its JWE names another object id';
     } catch (error) {
       if (!isDkeError(error)) throw error;
+      // Fixed descriptions of the rule that failed (share-jwe.ts), never text from the file.
+      problem = error.detail ?? 'its share is unreadable';
     }
-    if (!bound) {
+    if (problem !== undefined) {
       throw new DkeError('ERR_HOLDER_BINDING_MISMATCH', {
-        message: `the stanza of holder ${describeStanza(stanza)} is not bound to this file`,
+        message: `the stanza of holder ${describeStanza(stanza)} is not bound to this file (${problem})`,
         hint: 'the file was altered: a holder entry was copied from another file or edited',
       });
     }

@@ -47,7 +47,8 @@ export async function prepareObject(
   }
   if (holders.length > MAX_HOLDERS)
     throw new DkeError('ERR_USAGE', { message: `at most ${MAX_HOLDERS} holders` });
-  const seen = new Set(holders.map((holder) => `${holder.type}\n${holder.keyId}\n${holder.locator}`));
+  // One key, one holder: the same key as a local and a remote holder is still one key (docs/format.md §3).
+  const seen = new Set(holders.map((holder) => holder.keyId));
   if (seen.size !== holders.length) {
     throw new DkeError('ERR_USAGE', {
       message: 'the same holder key is named twice',

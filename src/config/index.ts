@@ -6,6 +6,8 @@ export {
   type ServiceConfig,
   type ServerConfig,
   type StoreConfig,
+  type AuthFailureLimitConfig,
+  type SecurityEventsConfig,
   type TlsConfig,
   type LoggingConfig,
   type LogLevel,

@@ -96,6 +96,7 @@ function resolvePaths(config: ServiceConfig, baseDir: string, fromEnv: Map<strin
     store: {
       database: resolve('store.database', store.database),
       masterKeyFile: resolve('store.masterKeyFile', store.masterKeyFile),
+      lockWaitMs: store.lockWaitMs,
     },
   };
 }

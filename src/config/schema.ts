@@ -31,6 +31,23 @@ export interface ServerConfig {
   readonly keepAliveTimeoutMs: number;
   /** Serve `GET /metrics` (Prometheus text format). */
   readonly metrics: boolean;
+  readonly authFailureLimit: AuthFailureLimitConfig;
+  readonly securityEvents: SecurityEventsConfig;
+}
+
+/** Per client address: more than `maxFailures` invalid tokens within `windowSeconds` → 429 for `blockSeconds`. */
+export interface AuthFailureLimitConfig {
+  readonly maxFailures: number;
+  readonly windowSeconds: number;
+  readonly blockSeconds: number;
+  /** Addresses tracked at once (least recently seen evicted first): bounds the limiter's memory. */
+  readonly maxTrackedAddresses: number;
+}
+
+/** The security_events table (docs/audit.md): per address, reason and minute, capped in rows and age. */
+export interface SecurityEventsConfig {
+  readonly maxRows: number;
+  readonly maxAgeDays: number;
 }
 
 export interface StoreConfig {
@@ -38,6 +55,11 @@ export interface StoreConfig {
   readonly database: string;
   /** File holding the master key that encrypts private keys at rest. */
   readonly masterKeyFile: string;
+  /**
+   * `dke serve` only: how long a write (an audit group commit) keeps retrying, without blocking, while
+   * another process holds the SQLite write lock, before the requests waiting on it fail 503. ms.
+   */
+  readonly lockWaitMs: number;
 }
 
 export interface LoggingConfig {
@@ -62,12 +84,18 @@ export const DEFAULTS = {
     requestTimeoutMs: 10_000,
     keepAliveTimeoutMs: 5_000,
     metrics: true,
+    authFailureLimit: { maxFailures: 20, windowSeconds: 60, blockSeconds: 300, maxTrackedAddresses: 10_000 },
+    securityEvents: { maxRows: 10_000, maxAgeDays: 30 },
   },
-  store: { database: 'opendke.db', masterKeyFile: 'master.key' },
+  store: { database: 'opendke.db', masterKeyFile: 'master.key', lockWaitMs: 5_000 },
   logging: { level: 'info' },
 } as const;
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function integer(minimum: number, maximum: number, defaultValue: number): object {
+  return { type: 'integer', minimum, maximum, default: defaultValue };
+}
 
 /** JSON schema of the file after defaults are applied (ajv `useDefaults`). */
 export function configSchema(authSchema: object): object {
@@ -119,6 +147,30 @@ export function configSchema(authSchema: object): object {
             default: DEFAULTS.server.keepAliveTimeoutMs,
           },
           metrics: { type: 'boolean', default: DEFAULTS.server.metrics },
+          authFailureLimit: {
+            type: 'object',
+            additionalProperties: false,
+            default: {},
+            properties: {
+              maxFailures: integer(1, 100_000, DEFAULTS.server.authFailureLimit.maxFailures),
+              windowSeconds: integer(1, 86_400, DEFAULTS.server.authFailureLimit.windowSeconds),
+              blockSeconds: integer(1, 86_400, DEFAULTS.server.authFailureLimit.blockSeconds),
+              maxTrackedAddresses: integer(
+                100,
+                1_000_000,
+                DEFAULTS.server.authFailureLimit.maxTrackedAddresses,
+              ),
+            },
+          },
+          securityEvents: {
+            type: 'object',
+            additionalProperties: false,
+            default: {},
+            properties: {
+              maxRows: integer(10, 1_000_000, DEFAULTS.server.securityEvents.maxRows),
+              maxAgeDays: integer(1, 3650, DEFAULTS.server.securityEvents.maxAgeDays),
+            },
+          },
         },
       },
       store: {
@@ -128,6 +180,7 @@ export function configSchema(authSchema: object): object {
         properties: {
           database: { type: 'string', minLength: 1, default: DEFAULTS.store.database },
           masterKeyFile: { type: 'string', minLength: 1, default: DEFAULTS.store.masterKeyFile },
+          lockWaitMs: { type: 'integer', minimum: 0, maximum: 60_000, default: DEFAULTS.store.lockWaitMs },
         },
       },
       auth: authSchema,

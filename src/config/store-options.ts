@@ -16,6 +16,7 @@ export interface StoreFlags {
 export function resolveStoreConfig(flags: StoreFlags, env: NodeJS.ProcessEnv = process.env): StoreConfig {
   const { store } = loadConfig({ ...(flags.config === undefined ? {} : { file: flags.config }), env });
   return {
+    ...store,
     database: flags.db === undefined ? store.database : path.resolve(flags.db),
     masterKeyFile:
       flags.masterKeyFile === undefined ? store.masterKeyFile : path.resolve(flags.masterKeyFile),

@@ -71,7 +71,13 @@ async function main(): Promise<void> {
       {
         server: { host: '127.0.0.1', port: 0 },
         store: { database: path.join(dir, 'opendke.db'), masterKeyFile: path.join(dir, 'master.key') },
-        auth: { audience: AUDIENCE, issuers: [{ issuer: issuer.issuer, algorithms: [issuer.alg] }] },
+        auth: {
+          audience: AUDIENCE,
+          // Nothing is read from a claim the config does not name: the user name is in preferred_username.
+          issuers: [
+            { issuer: issuer.issuer, algorithms: [issuer.alg], userNameClaims: ['preferred_username'] },
+          ],
+        },
         logging: { level: 'warn' },
       },
       null,

@@ -83,6 +83,11 @@ export const ERRORS = {
   ERR_FORBIDDEN: { status: 403, exit: EXIT.DENIED, message: 'not authorized for this key' },
   ERR_OBJECT_REVOKED: { status: 403, exit: EXIT.DENIED, message: 'access to this object was revoked' },
   ERR_ADMIN_REQUIRED: { status: 403, exit: EXIT.DENIED, message: 'admin role required' },
+  ERR_RATE_LIMITED: {
+    status: 429,
+    exit: EXIT.DENIED,
+    message: 'too many failed authentication attempts, retry later',
+  },
 
   // --- key service: key store (docs/keys.md) ---
   ERR_KEY_NOT_FOUND: { status: 404, exit: EXIT.KEY, message: 'unknown key' },
@@ -90,6 +95,7 @@ export const ERRORS = {
   ERR_KEY_DISABLED: { status: 403, exit: EXIT.DENIED, message: 'key is disabled' },
   ERR_KEY_DESTROYED: { status: 410, exit: EXIT.KEY, message: 'key was destroyed' },
   ERR_MASTER_KEY: { status: 500, exit: EXIT.CONFIG, message: 'master key unavailable or wrong' },
+  ERR_STORE_BUSY: { status: 503, exit: EXIT.IO, message: 'key store busy, retry later' },
 
   // --- audit log (docs/audit.md) ---
   ERR_AUDIT_UNAVAILABLE: { status: 503, exit: EXIT.AUDIT, message: 'audit log unavailable' },

@@ -46,6 +46,8 @@ const JWE_CHARS = /^[A-Za-z0-9_.-]+$/;
 const LOCATOR_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f]/;
 
 const PREFIX_LENGTH = MAGIC.length + 1 + OBJECT_ID_LENGTH + 1 + 1;
+/** The holder type whose key is a file; its stanza has no locator (§4.3). */
+const LOCAL_TYPE = 'local';
 
 function malformed(detail: string): DkeError {
   return new DkeError('ERR_FORMAT_MALFORMED', { detail });
@@ -67,14 +69,36 @@ export function checkStanza(stanza: Stanza): void {
   ) {
     throw malformed('bad locator');
   }
+  if (type === LOCAL_TYPE && locator !== '') {
+    throw new DkeError('ERR_FORMAT_MALFORMED', {
+      message: `malformed OpenDKE header: local holder ${keyId} has a locator (it must be empty)`,
+    });
+  }
   if (body.length < 1 || body.length > LIMITS.bodyLength || !JWE_CHARS.test(body))
     throw malformed('bad stanza body');
+}
+
+/**
+ * Each holder key appears once per object (§3): two stanzas under one key would make that key holder
+ * "two holders", so the object would no longer need n independent keys. Key ids are compared exactly.
+ */
+function checkDistinctKeys(stanzas: readonly Stanza[]): void {
+  const seen = new Set<string>();
+  for (const { keyId } of stanzas) {
+    if (seen.has(keyId)) {
+      throw new DkeError('ERR_FORMAT_MALFORMED', {
+        message: `malformed OpenDKE header: holder key ${keyId} appears twice`,
+      });
+    }
+    seen.add(keyId);
+  }
 }
 
 /** Everything the MAC covers: from the magic through the commitment. */
 export function serializeUnauthenticated(header: Omit<Header, 'mac'>): Buffer {
   if (header.stanzas.length < MIN_HOLDERS || header.stanzas.length > MAX_HOLDERS)
     throw malformed('holder count');
+  checkDistinctKeys(header.stanzas);
   const parts: Buffer[] = [
     MAGIC,
     Buffer.from([header.version]),
@@ -152,6 +176,7 @@ export function parseHeader(bytes: Buffer): ParseResult {
     if (stanza === undefined) return { incomplete: true };
     stanzas.push(stanza);
   }
+  checkDistinctKeys(stanzas);
   if (!cursor.has(COMMITMENT_LENGTH + MAC_LENGTH)) return { incomplete: true };
   const commitment = Buffer.from(cursor.take(COMMITMENT_LENGTH));
   const mac = Buffer.from(cursor.take(MAC_LENGTH));

@@ -7,10 +7,10 @@ import type { KeyObject } from 'node:crypto';
 // jose's sub-path modules: the CLI's streaming commands load only what they use (memory budget).
 import { CompactEncrypt } from 'jose/jwe/compact/encrypt';
 import { compactDecrypt } from 'jose/jwe/compact/decrypt';
-import { decodeProtectedHeader } from 'jose/decode/protected_header';
 import { DkeError } from '../errors/index.js';
 import { fromB64url, toB64url } from '../crypto/encoding.js';
 import { wrapAlgFor, type WrapAlg } from '../crypto/holder-keys.js';
+import { parseStrictJson } from './strict-json.js';
 
 export const SHARE_LENGTH = 32;
 export const SHARE_TYP = 'opendke-share';
@@ -18,6 +18,8 @@ export const SHARE_ENC = 'A256GCM';
 export const SHARE_ALGS: readonly WrapAlg[] = ['RSA-OAEP-256', 'ECDH-ES+A256KW'];
 /** Upper bound of a stanza body; an RSA-4096 or P-521 JWE of a 32-byte share is far below it. */
 export const MAX_JWE_LENGTH = 4096;
+/** Nesting allowed in the protected header: the header object, `epk`, and room for unknown members. */
+const MAX_HEADER_DEPTH = 4;
 
 export interface ShareBinding {
   /** The object id, 16 bytes. */
@@ -52,21 +54,21 @@ export async function wrapShare(
 }
 
 /**
- * Parses the protected header of a share JWE and checks its shape: five compact parts, typ, alg, enc,
- * kid and a 16-byte oid. Throws ERR_HOLDER_BINDING_MISMATCH (stanza unusable) otherwise.
+ * Parses the protected header of a share JWE and checks its shape: five compact parts, a protected header
+ * that is canonical base64url of UTF-8 JSON with no repeated member name (strict-json.ts), no `zip` and no
+ * `crit`, then typ, alg, enc, kid and a 16-byte oid. Throws ERR_HOLDER_BINDING_MISMATCH (stanza unusable)
+ * otherwise, with a fixed description of the rule in `detail`. Nothing is decrypted here.
  */
 export function readShareHeader(jwe: string): ShareHeader {
   const fail = (why: string): DkeError => new DkeError('ERR_HOLDER_BINDING_MISMATCH', { detail: why });
-  if (jwe.length > MAX_JWE_LENGTH || jwe.split('.').length !== 5) throw fail('not a compact JWE');
-  let header: Record<string, unknown>;
-  try {
-    header = decodeProtectedHeader(jwe);
-  } catch {
-    throw fail('unreadable JWE protected header');
-  }
+  const parts = jwe.split('.');
+  if (jwe.length > MAX_JWE_LENGTH || parts.length !== 5) throw fail('not a compact JWE');
+  const header = decodeProtected(parts[0] as string, fail);
+  // No decompression of attacker data in the unwrap path, whatever the value (docs/format.md §4.2).
+  if ('zip' in header) throw fail('JWE zip is not allowed');
+  if ('crit' in header) throw fail('JWE crit is not allowed');
   const { alg, enc, kid, oid, typ } = header;
   if (typ !== SHARE_TYP) throw fail('JWE typ is not opendke-share');
-  if ('crit' in header) throw fail('JWE crit is not allowed');
   if (typeof alg !== 'string' || !(SHARE_ALGS as readonly string[]).includes(alg))
     throw fail('JWE alg not allowed');
   if (enc !== SHARE_ENC) throw fail('JWE enc not allowed');
@@ -74,6 +76,24 @@ export function readShareHeader(jwe: string): ShareHeader {
   const objectId = typeof oid === 'string' ? fromB64url(oid) : undefined;
   if (objectId?.length !== 16) throw fail('JWE oid missing or not 16 bytes');
   return { alg: alg as WrapAlg, enc: SHARE_ENC, kid, objectId };
+}
+
+function decodeProtected(encoded: string, fail: (why: string) => DkeError): Record<string, unknown> {
+  const bytes = fromB64url(encoded);
+  if (bytes === undefined || bytes.length === 0) throw fail('JWE protected header is not base64url');
+  let text: string;
+  try {
+    // ignoreBOM keeps a BOM in the text, where the JSON grammar then refuses it.
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    throw fail('JWE protected header is not UTF-8');
+  }
+  const parsed = parseStrictJson(text, { maxLength: MAX_JWE_LENGTH, maxDepth: MAX_HEADER_DEPTH });
+  if (!parsed.ok) throw fail(`JWE protected header is not strict JSON: ${parsed.reason}`);
+  const value = parsed.value;
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw fail('JWE protected header is not a JSON object');
+  return value as Record<string, unknown>;
 }
 
 /**
@@ -101,6 +121,8 @@ export async function unwrapShare(
     ({ plaintext } = await compactDecrypt(jwe, privateKey, {
       keyManagementAlgorithms: [header.alg],
       contentEncryptionAlgorithms: [SHARE_ENC],
+      // readShareHeader already refused zip; this keeps jose from ever inflating, should that change.
+      maxDecompressedLength: 0,
     }));
   } catch (cause) {
     throw new DkeError('ERR_HOLDER_UNWRAP_FAILED', { detail: 'JWE did not decrypt', cause });

@@ -13,11 +13,14 @@ import {
 import { promises as fs } from 'node:fs';
 import { DkeError } from '../errors/index.js';
 import { fromB64url, toB64url } from '../crypto/encoding.js';
-import { encodeRecipient, keyIdOf, wrapAlgFor } from '../crypto/holder-keys.js';
+import { decodeRecipient, encodeRecipient, keyIdOf, wrapAlgFor } from '../crypto/holder-keys.js';
+import { parseStrictJson } from '../format/strict-json.js';
 
 export const KEY_FILE_TYPE = 'opendke-holder-key';
 /** scrypt cost: N = 2^17, r = 8, p = 1 (128 MiB, RFC 7914; OWASP's minimum for interactive use). */
 export const SCRYPT_PARAMS = { N: 2 ** 17, r: 8, p: 1 } as const;
+/** Far above any key file (an RSA-4096 one is about 3.5 KB); bounds what a hostile file costs to parse. */
+const MAX_KEY_FILE_LENGTH = 65_536;
 
 interface SealedKey {
   readonly kdf: 'scrypt';
@@ -101,20 +104,31 @@ export function keyFileNeedsPassphrase(text: string): boolean {
 }
 
 function parseKeyFileJson(text: string): KeyFileJson {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new DkeError('ERR_KEY_INVALID', { message: 'key file is not valid JSON' });
-  }
-  const candidate = json as Partial<KeyFileJson> | null;
+  // Strict: with a repeated member, two readers could see two different keys in one file.
+  const parsed = parseStrictJson(text, { maxLength: MAX_KEY_FILE_LENGTH, maxDepth: 2 });
+  if (!parsed.ok)
+    throw new DkeError('ERR_KEY_INVALID', { message: `key file is not valid JSON (${parsed.reason})` });
+  const candidate = parsed.value as Partial<KeyFileJson> | null;
   if (candidate?.type !== KEY_FILE_TYPE || candidate.version !== 1 || typeof candidate.keyId !== 'string') {
     throw new DkeError('ERR_KEY_INVALID', { message: 'not an OpenDKE holder key file (version 1)' });
   }
   return candidate as KeyFileJson;
 }
 
-/** Reads a key file's private key; checks that it matches the key id the file claims. */
+/** True if the file's `recipient` names the public key of `keyId` (compared by key id, so any JWK member order works). */
+async function recipientMatches(recipient: unknown, keyId: string): Promise<boolean> {
+  if (typeof recipient !== 'string') return false;
+  try {
+    return (await keyIdOf(decodeRecipient(recipient))) === keyId;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Reads a key file's private key; checks that the key id and the recipient the file claims are the key's
+ * own. The private key is the truth: a file whose other fields were edited is refused, never followed.
+ */
 export async function parseKeyFile(text: string, passphrase?: string): Promise<KeyObject> {
   const json = parseKeyFileJson(text);
   let der: Buffer | undefined;
@@ -139,6 +153,12 @@ export async function parseKeyFile(text: string, passphrase?: string): Promise<K
   }
   if ((await keyIdOf(key)) !== json.keyId) {
     throw new DkeError('ERR_KEY_INVALID', { message: 'key file is damaged: key id does not match its key' });
+  }
+  if (!(await recipientMatches(json.recipient, json.keyId))) {
+    throw new DkeError('ERR_KEY_INVALID', {
+      message: 'key file is damaged: its recipient does not match its private key',
+      hint: 'the file was edited; restore it from a backup, or use the recipient string keygen printed',
+    });
   }
   return key;
 }

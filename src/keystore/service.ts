@@ -14,8 +14,14 @@ export interface KeyServiceOptions {
   /** The SQLite file; created (mode 0600) with its directory if missing. */
   readonly dbPath: string;
   readonly masterKey: MasterKey;
-  /** How long to wait for another process's write lock; default 5000 ms. */
+  /** How long to wait (blocking) for another process's write lock; default 5000 ms. */
   readonly busyTimeoutMs?: number;
+  /**
+   * Server mode: once open, the store never blocks waiting for a lock (busy timeout 0); audit appends retry
+   * asynchronously for up to this long instead, and other writes fail at once with ERR_STORE_BUSY
+   * (docs/storage.md). Opening itself (migrations) still waits `busyTimeoutMs`.
+   */
+  readonly lockWaitMs?: number;
   readonly now?: () => Date;
 }
 
@@ -44,7 +50,11 @@ export function openKeyService(options: KeyServiceOptions): KeyService {
   }
   const clock = options.now === undefined ? {} : { now: options.now };
   const keys = new KeyManager(store, options.masterKey, clock);
-  const audit = new StoreAuditLog(store, clock);
+  if (options.lockWaitMs !== undefined) store.setBusyTimeout(0);
+  const audit = new StoreAuditLog(store, {
+    ...clock,
+    ...(options.lockWaitMs === undefined ? {} : { lockWaitMs: options.lockWaitMs }),
+  });
   return {
     store,
     keys,

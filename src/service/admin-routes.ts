@@ -28,6 +28,11 @@ import {
   revocationParams,
   rotateKeyBody,
 } from './admin-schemas.js';
+import {
+  securityEventsQuerystring,
+  securityEventsReply,
+  type SecurityEventsQuerystring,
+} from './security-event-schemas.js';
 
 export type { KeyAdmin } from './contracts.js';
 
@@ -324,4 +329,21 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
     },
     (request) => adminCall(request, {}, () => ctx.audit.verify()),
   );
+
+  // Failed authentications, aggregated (docs/audit.md#security-events); only with a security event store.
+  const events = ctx.securityEvents;
+  if (events !== undefined) {
+    app.get<{ Querystring: SecurityEventsQuerystring }>(
+      '/admin/security-events',
+      {
+        config: { adminAction: 'admin.security.query' },
+        schema: { querystring: securityEventsQuerystring, response: securityEventsReply },
+      },
+      (request) => {
+        const { limit, ...filter } = request.query;
+        const query = { ...filter, ...(limit === undefined ? {} : { limit: Number(limit) }) };
+        return adminCall(request, {}, () => ({ events: events.query(query) }));
+      },
+    );
+  }
 }

@@ -19,6 +19,10 @@ import { createClientErrorHandler } from './client-errors.js';
 import { discardBody } from './discard-body.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
 import { registerAdminRoutes, type KeyAdmin } from './admin-routes.js';
+import { registerHealth } from './health.js';
+import { createAuthGuard, type AuthFailureLimitConfig, type SecurityEventSink } from './auth-guard.js';
+import { DEFAULTS } from '../config/schema.js';
+import type { SecurityEvent, SecurityEventFilter } from '../security-events/index.js';
 import { registerNativeRoutes } from '../protocols/native/routes.js';
 import { registerMsDkeRoutes } from '../protocols/ms-dke/routes.js';
 
@@ -42,6 +46,13 @@ export interface AppOptions {
   readonly metrics?: boolean;
   /** PEM certificate chain and key: serve HTTPS. */
   readonly tls?: { readonly cert: Buffer | string; readonly key: Buffer | string };
+  /** Failed authentications per client address before 429; default DEFAULTS.server.authFailureLimit. */
+  readonly authFailureLimit?: AuthFailureLimitConfig;
+}
+
+/** Where failed authentications are recorded and read back (src/security-events over the store). */
+export interface SecurityEvents extends SecurityEventSink {
+  query(filter: SecurityEventFilter): SecurityEvent[];
 }
 
 export interface AppDeps {
@@ -54,6 +65,10 @@ export interface AppDeps {
   /** Structured logger (createLogger); default: no logging. */
   readonly logger?: FastifyBaseLogger;
   readonly metrics?: ServiceMetrics;
+  /** Without it, failed authentications are only counted in metrics and /admin/security-events is not served. */
+  readonly securityEvents?: SecurityEvents;
+  /** Whether the store could take a write now (never waits); reported by /healthz. Default: 'free'. */
+  readonly storeHealth?: () => 'free' | 'locked';
 }
 
 /** What route modules receive. */
@@ -64,13 +79,12 @@ export interface RouteContext {
   readonly authenticator: Authenticator;
   readonly unwrap: AuditedUnwrap;
   readonly publicBaseUrl: string | undefined;
+  readonly securityEvents: SecurityEvents | undefined;
 }
 
 export type DkeApp = FastifyInstance;
 
 const DEFAULT_BODY_LIMIT = 64 * 1024;
-/** Room for a token of MAX_TOKEN_LENGTH (src/auth/bearer.ts, 16 KiB) beside the other headers. */
-export const DEFAULT_MAX_HEADER_BYTES = 32 * 1024;
 /**
  * How much of a refused request's body is read and discarded so the client can read the answer
  * (src/service/discard-body.ts); beyond it the connection is closed with the body unread.
@@ -94,7 +108,8 @@ export function buildApp(deps: AppDeps): DkeApp {
   const serverOptions = {
     connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
     headersTimeout: requestTimeout,
-    maxHeaderSize: options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
+    // Room for a token of MAX_TOKEN_LENGTH (src/auth/bearer.ts) beside the other headers (docs/config.md).
+    maxHeaderSize: options.maxHeaderBytes ?? DEFAULTS.server.maxHeaderBytes,
   };
   const clientErrors = createClientErrorHandler(deps.logger);
   const trusted = options.trustedProxies ?? [];
@@ -141,7 +156,13 @@ export function buildApp(deps: AppDeps): DkeApp {
       metrics,
     }),
     publicBaseUrl: options.publicBaseUrl?.replace(/\/+$/, ''),
+    securityEvents: deps.securityEvents,
   };
+  const authGuard = createAuthGuard(
+    options.authFailureLimit ?? DEFAULTS.server.authFailureLimit,
+    metrics,
+    deps.securityEvents,
+  );
 
   app.addHook('onRequest', async (request, reply) => {
     clientErrors.track(request.raw.socket, reply.raw);
@@ -169,7 +190,7 @@ export function buildApp(deps: AppDeps): DkeApp {
     }
     if (answer.status === 401) {
       const invalid = answer.code === 'ERR_AUTH_INVALID';
-      answer = {
+      answer = authGuard.authFailed(request.ip, answer.code) ?? {
         ...answer,
         headers: { 'www-authenticate': bearerChallenge(deps.authenticator.challenge, invalid) },
       };
@@ -182,10 +203,8 @@ export function buildApp(deps: AppDeps): DkeApp {
   });
   app.setNotFoundHandler((_request, reply) => sendProblem(reply, problem('ERR_NOT_FOUND')));
 
-  app.get(
-    '/healthz',
-    { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } },
-    () => ({ status: 'ok' }),
+  registerHealth(app, deps.storeHealth ?? (() => 'free'), (error) =>
+    app.log.error({ err: error }, 'health probe failed'),
   );
   if (options.metrics !== false) {
     app.get('/metrics', { schema: { querystring: { type: 'object' } } }, async (_request, reply) => {

@@ -12,19 +12,22 @@ import type { KeySpec } from '../crypto/holder-keys.js';
 
 /** An authenticated caller, derived only from claims its issuer's configuration says are trustworthy. */
 export interface Principal {
-  /** The token's `iss`, exactly as configured. */
+  /** The accepted issuer the token was verified against (its `iss`; a template with the tenant filled in). */
   readonly issuer: string;
   /** The token's `sub`. */
   readonly subject: string;
-  /** The tenant (`tid`) where the issuer has one. */
+  /**
+   * The tenant, only where the issuer configuration establishes it (a pinned `tenantId` its issuer URL names,
+   * or a multi-tenant issuer's allowed tenant matching `iss`) and `tid` agrees; never from `tid` alone.
+   */
   readonly tenant?: string;
   /**
-   * Identifiers this user can be allowed by, all lower-case and trimmed: `sub:<sub>`, `oid:<oid>` (where the
-   * issuer has it), and user names from claims the issuer guarantees (`upn`, `preferred_username` checked
-   * against the tenant, `email` only where the issuer config says it is verified).
+   * Identifiers this user can be allowed by: `sub:<sub>` (the subject exactly as issued), `oid:<oid>` (where
+   * the issuer config names an object-id claim), and user names from the claims the issuer config names
+   * (`email` only where it says it is verified); names and oids in comparison form (docs/policy.md).
    */
   readonly userIds: readonly string[];
-  /** The user name to show and to match e-mail/UPN allow lists (lower-case), if the token has a trusted one. */
+  /** The user name to show and to match e-mail/UPN allow lists (comparison form), if the token has a trusted one. */
   readonly userName?: string;
   readonly groups: readonly string[];
   readonly roles: readonly string[];
@@ -48,8 +51,9 @@ export type KeyProtocol = 'native' | 'ms-dke';
 export type KeyState = 'enabled' | 'disabled' | 'destroyed';
 
 /**
- * Per-key allow lists, deny by default (docs/policy.md). All entries compare trimmed and case-insensitively.
- * A caller is allowed when its issuer is in `tenants` (or `tenants` is empty) AND it matches an entry of
+ * Per-key allow lists, deny by default (docs/policy.md). Entries compare ASCII-trimmed, A-Z case-insensitively
+ * and only in NFKC form; `sub:` subjects compare exactly (docs/policy.md, "Comparing identities").
+ * A caller is allowed when its issuer or tenant is in `tenants` (or `tenants` is empty) AND it matches an entry of
  * `users`, `groups` or `roles`; a policy whose `users`, `groups` and `roles` are all empty allows every user
  * of the listed `tenants`, and a policy with every list empty refuses everyone.
  */
@@ -57,7 +61,7 @@ export interface KeyPolicy {
   readonly users: readonly string[];
   readonly groups: readonly string[];
   readonly roles: readonly string[];
-  /** Issuer URLs (or tenant ids) whose users may be allowed. */
+  /** Issuer URLs (matched against the issuer) or tenant ids (matched against the established tenant). */
   readonly tenants: readonly string[];
 }
 

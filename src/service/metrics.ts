@@ -11,6 +11,12 @@ export interface ServiceMetrics {
   readonly registry: Registry;
   observeRequest(route: string, method: string, status: number, seconds: number): void;
   observeUnwrap(protocol: string, keyName: string | undefined, outcome: UnwrapOutcome): void;
+  /** A request refused for its credentials (reason: ERR_AUTH_MISSING or ERR_AUTH_INVALID). */
+  observeAuthFailure(reason: string): void;
+  /** A failed authentication answered 429 because its address is over the limit. */
+  observeRateLimited(): void;
+  /** Security events lost (backlog full, or the store failed). */
+  observeSecurityEventsDropped(events: number): void;
 }
 
 export function createMetrics(options: { processMetrics?: boolean } = {}): ServiceMetrics {
@@ -35,6 +41,22 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Servi
     labelNames: ['protocol', 'key', 'result'] as const,
     registers: [registry],
   });
+  const authFailures = new Counter({
+    name: 'dke_auth_failures_total',
+    help: 'Requests refused for their credentials, by reason (ERR_AUTH_MISSING, ERR_AUTH_INVALID)',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const rateLimited = new Counter({
+    name: 'dke_auth_rate_limited_total',
+    help: 'Failed authentications answered 429 because the client address is over server.authFailureLimit',
+    registers: [registry],
+  });
+  const eventsDropped = new Counter({
+    name: 'dke_security_events_dropped_total',
+    help: 'Security events lost because the in-memory backlog was full or the store failed',
+    registers: [registry],
+  });
   return {
     registry,
     observeRequest(route, method, status, seconds) {
@@ -43,6 +65,15 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Servi
     },
     observeUnwrap(protocol, keyName, outcome) {
       unwraps.inc({ protocol, key: keyName ?? '(unknown)', result: outcome });
+    },
+    observeAuthFailure(reason) {
+      authFailures.inc({ reason });
+    },
+    observeRateLimited() {
+      rateLimited.inc();
+    },
+    observeSecurityEventsDropped(events) {
+      eventsDropped.inc(events);
     },
   };
 }

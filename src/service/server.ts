@@ -12,6 +12,7 @@ import type { ServiceConfig } from '../config/index.js';
 import { buildApp, type DkeApp } from './app.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
+import { SecurityEventRecorder, securityEventQuery } from '../security-events/index.js';
 
 export interface StartServerOptions {
   /** Where JSON log lines go; default stdout. */
@@ -85,7 +86,22 @@ export async function startServer(
   });
   if (master.source === 'created')
     logger.warn({ file: master.file }, 'created a new master key file: back it up');
-  const service = openKeyService({ dbPath: config.store.database, masterKey: master.masterKey });
+  const service = openKeyService({
+    dbPath: config.store.database,
+    masterKey: master.masterKey,
+    lockWaitMs: config.store.lockWaitMs,
+  });
+
+  const metrics = createMetrics({ processMetrics: true });
+  const recorder = new SecurityEventRecorder(service.store, {
+    ...server.securityEvents,
+    onDropped: (events) => metrics.observeSecurityEventsDropped(events),
+    onError: (error) => logger.error({ err: error }, 'could not write security events'),
+  });
+  const closeStore = (): void => {
+    recorder.close();
+    service.close();
+  };
 
   let app: DkeApp;
   try {
@@ -95,7 +111,16 @@ export async function startServer(
       audit: service.audit,
       authenticator,
       logger,
-      metrics: createMetrics({ processMetrics: true }),
+      metrics,
+      securityEvents: {
+        record: (clientAddress, reason) => recorder.record(clientAddress, reason),
+        query: (filter) => {
+          const query = securityEventQuery(filter);
+          recorder.flush(); // what was counted so far, if the store takes it now (never waits)
+          return service.store.querySecurityEvents(query);
+        },
+      },
+      storeHealth: () => service.store.probeWriteLock(),
       options: {
         ...(server.publicBaseUrl === undefined ? {} : { publicBaseUrl: server.publicBaseUrl }),
         ...(tls === undefined ? {} : { tls }),
@@ -105,15 +130,16 @@ export async function startServer(
         requestTimeoutMs: server.requestTimeoutMs,
         keepAliveTimeoutMs: server.keepAliveTimeoutMs,
         metrics: server.metrics,
+        authFailureLimit: server.authFailureLimit,
       },
     });
     app.addHook('onClose', (_instance, done) => {
-      service.close();
+      closeStore();
       done();
     });
     await app.listen({ host: server.host, port: server.port });
   } catch (error) {
-    service.close();
+    closeStore();
     throw error;
   }
   if (tls === undefined && !isLoopbackIp(server.host)) {

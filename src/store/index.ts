@@ -11,6 +11,9 @@ export type {
   NewKeyRecord,
   NewKeyVersion,
   RevokedObject,
+  SecurityEventQuery,
+  SecurityEventRetention,
+  SecurityEventRow,
 } from './types.js';
 export { openSqliteStore, SqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
 export { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from './migrations.js';

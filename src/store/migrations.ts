@@ -88,6 +88,23 @@ export const MIGRATIONS: readonly Migration[] = [
         BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
     `,
   },
+  {
+    version: 2,
+    description: 'security events: failed authentications per client address, reason and minute',
+    sql: `
+      CREATE TABLE security_events (
+        window_start   TEXT NOT NULL,
+        client_address TEXT NOT NULL,
+        reason         TEXT NOT NULL,
+        count          INTEGER NOT NULL CHECK (count > 0),
+        first_seen     TEXT NOT NULL,
+        last_seen      TEXT NOT NULL,
+        PRIMARY KEY (window_start, client_address, reason)
+      ) STRICT;
+      CREATE INDEX security_events_by_last_seen ON security_events (last_seen);
+      CREATE INDEX security_events_by_address ON security_events (client_address, last_seen);
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

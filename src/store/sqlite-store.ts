@@ -23,12 +23,19 @@ import type {
   NewKeyRecord,
   NewKeyVersion,
   RevokedObject,
+  SecurityEventQuery,
+  SecurityEventRetention,
+  SecurityEventRow,
 } from './types.js';
 
 export interface SqliteStoreOptions {
   /** Open without writing anything (no migration, no pragmas that write); for `dke audit verify`. */
   readonly readonly?: boolean;
-  /** How long to wait for another process's write lock before failing; default 5000 ms. */
+  /**
+   * How long a call waits (blocking the thread) for another process's lock before failing with
+   * ERR_STORE_BUSY; default 5000 ms. Opening (migrations) always waits this long; `setBusyTimeout` changes
+   * it afterwards (the server sets 0 and retries asynchronously instead).
+   */
   readonly busyTimeoutMs?: number;
 }
 
@@ -37,6 +44,8 @@ const KEY_COLUMNS = `k.name, k.protocol, k.state, k.active_version AS activeVers
 const KEY_FROM = 'keys k JOIN key_policies p ON p.key_name = k.name';
 const VERSION_COLUMNS = `key_name AS keyName, version, key_id AS keyId, spec, public_jwk AS publicJwk,
   sealed_private_key AS sealedPrivateKey, created_at AS createdAt, destroyed_at AS destroyedAt`;
+const SECURITY_EVENT_COLUMNS = `window_start AS windowStart, client_address AS clientAddress, reason, count,
+  first_seen AS firstSeen, last_seen AS lastSeen`;
 const AUDIT_COLUMNS = `seq, time, prev_hash AS prevHash, hash, action, result, reason, issuer, subject,
   user_name AS userName, key_name AS keyName, key_version AS keyVersion, key_id AS keyId, object_id AS objectId,
   client_address AS clientAddress, request_id AS requestId`;
@@ -93,6 +102,27 @@ export class SqliteStore implements DkeStore {
     } catch (error) {
       this.db.close();
       throw asStoreError(error, 'could not open the key store');
+    }
+  }
+
+  /** Changes how long later calls wait for another process's lock (0: fail with ERR_STORE_BUSY at once). */
+  setBusyTimeout(ms: number): void {
+    this.guard(() => this.db.pragma(`busy_timeout = ${busyTimeout(ms)}`));
+  }
+
+  probeWriteLock(): 'free' | 'locked' {
+    const previous = this.db.pragma('busy_timeout', { simple: true }) as number;
+    try {
+      this.db.pragma('busy_timeout = 0');
+      // Takes and drops the write lock: no write, no fsync, microseconds.
+      this.db.exec('BEGIN IMMEDIATE');
+      this.db.exec('ROLLBACK');
+      return 'free';
+    } catch (error) {
+      if (isBusy(error)) return 'locked';
+      throw asStoreError(error, 'key store probe failed');
+    } finally {
+      this.db.pragma(`busy_timeout = ${previous}`);
     }
   }
 
@@ -245,6 +275,42 @@ export class SqliteStore implements DkeStore {
     );
   }
 
+  recordSecurityEvents(rows: readonly SecurityEventRow[], retention: SecurityEventRetention): void {
+    this.write(() => {
+      for (const row of rows) this.sql.upsertSecurityEvent.run(row);
+      this.sql.pruneSecurityEventsByAge.run(retention.notBefore);
+      this.sql.pruneSecurityEventsByCount.run(Math.max(0, Math.trunc(retention.maxRows)));
+    }, false);
+  }
+
+  querySecurityEvents(query: SecurityEventQuery): SecurityEventRow[] {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (query.since !== undefined) {
+      where.push('last_seen >= ?');
+      params.push(query.since);
+    }
+    if (query.clientAddress !== undefined) {
+      where.push('client_address = ?');
+      params.push(query.clientAddress);
+    }
+    if (query.reason !== undefined) {
+      where.push('reason = ?');
+      params.push(query.reason);
+    }
+    const filter = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
+    params.push(query.limit);
+    return this.guard(
+      () =>
+        this.db
+          .prepare(
+            `SELECT ${SECURITY_EVENT_COLUMNS} FROM security_events ${filter}
+             ORDER BY last_seen DESC, client_address, reason LIMIT ?`,
+          )
+          .all(...params) as SecurityEventRow[],
+    );
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }
@@ -336,8 +402,19 @@ function createPrivately(file: string): void {
   }
 }
 
+/** SQLITE_BUSY and its extended codes (SQLITE_BUSY_SNAPSHOT, ...): another connection holds the lock. */
+function isBusy(error: unknown): boolean {
+  return error instanceof Database.SqliteError && /^SQLITE_BUSY(_|$)/.test(error.code);
+}
+
 function asStoreError(error: unknown, message: string): DkeError {
   if (isDkeError(error)) return error;
+  if (isBusy(error)) {
+    return new DkeError('ERR_STORE_BUSY', {
+      detail: `another process holds the store lock: ${(error as Error).message}`,
+      cause: error,
+    });
+  }
   return new DkeError('ERR_IO', {
     message,
     detail: error instanceof Error ? error.message : String(error),
@@ -379,6 +456,19 @@ function prepareStatements(db: Db) {
     isRevoked: s('SELECT 1 FROM revoked_objects WHERE key_name = ? AND object_id = ?'),
     listRevoked: s(
       'SELECT object_id AS objectId, revoked_at AS revokedAt FROM revoked_objects WHERE key_name = ? ORDER BY revoked_at, object_id',
+    ),
+    upsertSecurityEvent: s(
+      `INSERT INTO security_events (window_start, client_address, reason, count, first_seen, last_seen)
+       VALUES (@windowStart, @clientAddress, @reason, @count, @firstSeen, @lastSeen)
+       ON CONFLICT (window_start, client_address, reason) DO UPDATE SET
+         count = count + excluded.count,
+         first_seen = min(first_seen, excluded.first_seen),
+         last_seen = max(last_seen, excluded.last_seen)`,
+    ),
+    pruneSecurityEventsByAge: s('DELETE FROM security_events WHERE last_seen < ?'),
+    pruneSecurityEventsByCount: s(
+      `DELETE FROM security_events WHERE rowid IN
+         (SELECT rowid FROM security_events ORDER BY last_seen DESC LIMIT -1 OFFSET ?)`,
     ),
     auditTail: s('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1'),
     iterateAuditChain: s(`SELECT hash, seq, prev_hash, ${CANONICAL_TEXT} FROM audit_log ORDER BY seq`).raw(),

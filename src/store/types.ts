@@ -2,7 +2,9 @@
  * The storage adapter contract (docs/storage.md). The key store, the policy and revocation tables and the
  * audit log are written through this interface only, so another backend (PostgreSQL, a KV store) can be
  * added by implementing it and passing test/store/store-suite.ts. Every method is synchronous and atomic:
- * a backend runs each call in one transaction of its own. Callbacks (`build`) run inside that transaction,
+ * a backend runs each call in one transaction of its own. A call that cannot get a lock another process
+ * holds (within the backend's wait, which may be zero) throws ERR_STORE_BUSY and changed nothing; callers
+ * on a server retry it asynchronously (src/audit) or answer 503. Callbacks (`build`) run inside that transaction,
  * must be synchronous and must not call back into the store.
  */
 import type { KeyPolicy, KeyProtocol, KeyState } from '../service/contracts.js';
@@ -106,6 +108,35 @@ export interface AuditRowQuery {
   readonly limit: number;
 }
 
+/**
+ * Failed authentications of one client address for one reason within one minute (docs/audit.md#security-events):
+ * aggregated, so a flood is a count, not a row per request.
+ */
+export interface SecurityEventRow {
+  /** ISO-8601 UTC, the start of the minute. */
+  readonly windowStart: string;
+  readonly clientAddress: string;
+  /** Registry code: ERR_AUTH_MISSING, ERR_AUTH_INVALID, ERR_RATE_LIMITED. */
+  readonly reason: string;
+  readonly count: number;
+  readonly firstSeen: string;
+  readonly lastSeen: string;
+}
+
+/** How much of the table a write keeps: rows last seen before `notBefore` go, then all but the newest `maxRows`. */
+export interface SecurityEventRetention {
+  readonly maxRows: number;
+  readonly notBefore: string;
+}
+
+export interface SecurityEventQuery {
+  /** ISO-8601 UTC; rows last seen at or after it. */
+  readonly since?: string;
+  readonly clientAddress?: string;
+  readonly reason?: string;
+  readonly limit: number;
+}
+
 export interface DkeStore {
   /** e.g. 'sqlite'; for logs and `dke` status output. */
   readonly backend: string;
@@ -164,6 +195,21 @@ export interface DkeStore {
    */
   iterateAuditChain(): IterableIterator<AuditChainLink>;
   queryAuditRows(query: AuditRowQuery): AuditRow[];
+
+  // ---- security events (bounded; not part of the audit chain)
+  /**
+   * Adds the counts (rows with the same window, address and reason are summed, first/last seen widened),
+   * then prunes to `retention`, in one write transaction.
+   */
+  recordSecurityEvents(rows: readonly SecurityEventRow[], retention: SecurityEventRetention): void;
+  /** Newest (lastSeen) first. */
+  querySecurityEvents(query: SecurityEventQuery): SecurityEventRow[];
+
+  /**
+   * Whether a write could start now: tries to take the write lock without waiting and lets it go at once.
+   * 'locked' while another connection (another process) holds it. For health checks.
+   */
+  probeWriteLock(): 'free' | 'locked';
 
   close(): void;
 }

@@ -16,6 +16,7 @@ import { MasterKey, openAuditStore, openKeyService, type KeyService } from '../.
 import { openSqliteStore, type AuditRow, type DkeStore } from '../../src/store/index.js';
 import type { AuditEvent, AuditRecord } from '../../src/service/contracts.js';
 import { makeTempDir, removeDir } from '../store/temp-dir.js';
+import Database from 'better-sqlite3';
 
 const run = promisify(execFile);
 
@@ -220,6 +221,75 @@ void describe('audit log', () => {
     db.exec('DROP TRIGGER disk_full');
     assert.equal((await service.audit.append(EVENT)).seq, 2, 'the chain continues once writing works again');
     assert.equal(service.audit.verify().ok, true);
+  });
+
+  void describe('a store locked by another connection (server mode: lockWaitMs)', () => {
+    const openServing = (lockWaitMs: number): KeyService => {
+      const service = openKeyService({
+        dbPath,
+        masterKey: MasterKey.fromBytes(Buffer.alloc(32, 7)),
+        lockWaitMs,
+      });
+      services.push(service);
+      return service;
+    };
+    /** Another connection holding the write lock until the returned function is called. */
+    const holdLock = (): (() => void) => {
+      const other = new Database(dbPath);
+      other.exec('BEGIN IMMEDIATE');
+      return () => {
+        other.exec('COMMIT');
+        other.close();
+      };
+    };
+    const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+    void test('appends wait without blocking the event loop, then commit in call order', async () => {
+      const service = openServing(5000);
+      await service.audit.append({ ...EVENT, requestId: 'before' });
+      const release = holdLock();
+      let ticks = 0;
+      const ticker = setInterval(() => (ticks += 1), 5);
+      const appends = Array.from({ length: 5 }, (_, i) =>
+        service.audit.append({ ...EVENT, requestId: `r${i}` }),
+      );
+      await sleep(150);
+      assert.equal(service.audit.pending, 5, 'still waiting for the lock');
+      const later = service.audit.append({ ...EVENT, requestId: 'r5' });
+      release();
+      const records = await Promise.all([...appends, later]);
+      clearInterval(ticker);
+      assert.ok(ticks >= 10, `the event loop kept turning while locked (${ticks} ticks)`);
+      assert.deepEqual(
+        records.map((r) => [r.seq, r.requestId]),
+        [0, 1, 2, 3, 4, 5].map((i) => [i + 2, `r${i}`]),
+      );
+      assert.equal(service.audit.verify().ok, true);
+    });
+
+    void test('appends still locked out after lockWaitMs fail with ERR_AUDIT_UNAVAILABLE; the chain continues', async () => {
+      const service = openServing(100);
+      const release = holdLock();
+      const started = Date.now();
+      const outcomes = await Promise.allSettled([service.audit.append(EVENT), service.audit.append(EVENT)]);
+      const elapsed = Date.now() - started;
+      release();
+      for (const outcome of outcomes)
+        assert.ok(outcome.status === 'rejected' && isUnavailable(outcome.reason));
+      assert.ok(elapsed >= 90 && elapsed < 1000, `failed after ${elapsed} ms`);
+      assert.equal((await service.audit.append(EVENT)).seq, 1, 'nothing of the failed appends was written');
+      assert.equal(service.audit.verify().ok, true);
+    });
+
+    void test('close() fails what a locked store kept back', async () => {
+      const service = openServing(5000);
+      const release = holdLock();
+      const pending = service.audit.append(EVENT);
+      await sleep(20);
+      service.audit.close();
+      await assert.rejects(pending, isUnavailable);
+      release();
+    });
   });
 
   void test('append on a closed or read-only store rejects', async () => {

@@ -16,6 +16,7 @@ import {
   notYetValidToken,
   startTestIssuer,
   TEST_AUDIENCE,
+  TEST_CLAIMS,
   unknownKidToken,
   validToken,
   wrongAudienceToken,
@@ -29,7 +30,9 @@ let auth: OidcAuthenticator;
 
 before(async () => {
   [a, b] = await Promise.all([startTestIssuer({ alg: 'ES256' }), startTestIssuer({ alg: 'RS256' })]);
-  auth = createAuthenticator(authConfigFor([issuerConfigFor(a), issuerConfigFor(b)]));
+  auth = createAuthenticator(
+    authConfigFor([issuerConfigFor(a, TEST_CLAIMS), issuerConfigFor(b, TEST_CLAIMS)]),
+  );
 });
 after(async () => {
   await Promise.all([a.close(), b.close()]);
@@ -42,7 +45,7 @@ describe('valid tokens', () => {
     );
     assert.equal(pa.issuer, a.issuer);
     assert.equal(pa.subject, 'Alice-Sub');
-    assert.deepEqual(pa.userIds, ['sub:alice-sub', 'alice@a.example']);
+    assert.deepEqual(pa.userIds, ['sub:Alice-Sub', 'alice@a.example']);
     assert.equal(pa.userName, 'alice@a.example');
     const pb = await auth.authenticate(bearer(await validToken(b, { sub: 'bob' })));
     assert.equal(pb.issuer, b.issuer);

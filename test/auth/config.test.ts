@@ -30,10 +30,17 @@ test('defaults', () => {
   assert.ok(issuer);
   assert.equal(issuer.discoveryUrl, 'https://sts.example/tid/.well-known/openid-configuration');
   assert.equal(issuer.clockSkewSeconds, 60);
-  assert.deepEqual(issuer.userNameClaims, ['upn', 'preferred_username']);
+  // Nothing is read from a claim the config does not name.
+  assert.deepEqual(issuer.userNameClaims, []);
+  assert.equal(issuer.objectIdClaim, undefined);
   assert.equal(issuer.emailVerified, false);
-  assert.equal(issuer.groupsClaim, 'groups');
-  assert.equal(issuer.rolesClaim, 'roles');
+  assert.equal(issuer.groupsClaim, undefined);
+  assert.equal(issuer.rolesClaim, undefined);
+  assert.equal(issuer.tenantId, undefined);
+  assert.equal(issuer.allowedClientIds, undefined);
+  assert.deepEqual(issuer.requiredScopes, []);
+  assert.deepEqual(issuer.requiredRoles, []);
+  assert.equal(issuer.maxTokenLifetimeSeconds, 86400);
   assert.equal(issuer.jwksCooldownSeconds, 30);
   assert.equal(resolved.challenge, undefined);
 });

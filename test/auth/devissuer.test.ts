@@ -8,6 +8,7 @@ import {
   authConfigFor,
   bearer,
   issuerConfigFor,
+  TEST_CLAIMS,
   requestToken,
   startTestIssuer,
   TEST_AUDIENCE,
@@ -66,7 +67,9 @@ test('client_secret_basic: the token carries the client claims and the requested
   assert.equal(status, 200);
   assert.equal(body.token_type, 'Bearer');
   assert.equal(typeof body.expires_in, 'number');
-  const auth = createAuthenticator(authConfigFor([issuerConfigFor(iss, { adminRoles: ['DKE.Admin'] })]));
+  const auth = createAuthenticator(
+    authConfigFor([issuerConfigFor(iss, { ...TEST_CLAIMS, adminRoles: ['DKE.Admin'] })]),
+  );
   const p = await auth.authenticate(bearer(String(body.access_token)));
   assert.equal(p.subject, 'alice');
   assert.equal(p.userName, 'alice@dev.example');

@@ -65,6 +65,11 @@ const VECTORS: [string, string[]][] = [
   ['fail-truncated-at-chunk-boundary', ['decryption failed']],
   ['fail-trailing-byte', ['decryption failed']],
   ['fail-swapped-chunks', ['decryption failed']],
+  ['fail-local-locator', ['locator']],
+  ['fail-duplicate-holder-key', ['twice']],
+  ['fail-jwe-zip', ['zip']],
+  ['fail-jwe-duplicate-member', ['duplicate member']],
+  ['fail-body-not-jwe', ['compact JWE']],
 ];
 
 // A 4 MiB + 1 object whose very last chunk is damaged: all earlier chunks authenticate and are written

@@ -20,7 +20,7 @@ const runCli = (args: readonly string[]): ReturnType<typeof run> => run(args, { 
 /** The flags each command must offer (docs and scripts rely on them). */
 const EXPECTED: Record<string, string[]> = {
   keygen: ['-o', '--output', '-t', '--type', '--passphrase-file', '-q', '--quiet', '-h', '--help'],
-  encrypt: ['-H', '--holder', '-o', '--output', '-f', '--force', '-h', '--help'],
+  encrypt: ['-H', '--holder', '-o', '--output', '-f', '--force', '--passphrase-file', '-h', '--help'],
   decrypt: [
     '-i',
     '--identity',

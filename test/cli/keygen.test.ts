@@ -86,17 +86,11 @@ void describe('dke keygen', { concurrency: 3 }, () => {
     const other = await writeKeyFile(dir, 'other.key', ecKeys('P-256', 1)[0]!);
     const plaintext = patternBytes(70_000, 4);
     await fs.writeFile(path.join(dir, 'secret.txt'), plaintext);
-    // Encrypting needs only the public recipient inside the key file, no passphrase.
-    const encrypted = await cli([
-      'encrypt',
-      '-H',
-      'sealed.key',
-      '-H',
-      other,
-      '-o',
-      'secret.dke',
-      'secret.txt',
-    ]);
+    // The holder's public key comes from the private key, so a sealed key file needs its passphrase.
+    const encrypted = await cli(
+      ['encrypt', '-H', 'sealed.key', '-H', other, '-o', 'secret.dke', 'secret.txt'],
+      env,
+    );
     assert.equal(encrypted.code, 0, encrypted.stderr);
 
     const [right, wrong, missing, viaFile] = await Promise.all([

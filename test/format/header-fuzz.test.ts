@@ -28,18 +28,24 @@ const locatorArb = fc
   .map((text) => text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ''))
   .filter((text) => Buffer.byteLength(text, 'utf8') <= 2048);
 
-const stanzaArb: fc.Arbitrary<Stanza> = fc.record(
-  {
-    type: fc.string({ unit: chars(`${LOWER}${DIGITS}-`), minLength: 1, maxLength: 32 }),
-    keyId: fc.string({ unit: chars(B64URL), minLength: 1, maxLength: 128 }),
-    locator: locatorArb,
-    body: fc.oneof(
-      fc.string({ unit: chars(`${B64URL}.`), minLength: 1, maxLength: 300 }),
-      fc.integer({ min: 1, max: 4096 }).map((n) => 'a.b'.repeat(Math.ceil(n / 3)).slice(0, n)),
-    ),
-  },
-  { noNullPrototype: true },
-);
+/** Valid stanzas: a `local` stanza has an empty locator (§4.3). */
+const stanzaArb: fc.Arbitrary<Stanza> = fc
+  .record(
+    {
+      type: fc.oneof(
+        fc.constant('local'),
+        fc.string({ unit: chars(`${LOWER}${DIGITS}-`), minLength: 1, maxLength: 32 }),
+      ),
+      keyId: fc.string({ unit: chars(B64URL), minLength: 1, maxLength: 128 }),
+      locator: locatorArb,
+      body: fc.oneof(
+        fc.string({ unit: chars(`${B64URL}.`), minLength: 1, maxLength: 300 }),
+        fc.integer({ min: 1, max: 4096 }).map((n) => 'a.b'.repeat(Math.ceil(n / 3)).slice(0, n)),
+      ),
+    },
+    { noNullPrototype: true },
+  )
+  .map((stanza) => (stanza.type === 'local' ? { ...stanza, locator: '' } : stanza));
 
 const bytesOf = (length: number): fc.Arbitrary<Buffer> =>
   fc.uint8Array({ minLength: length, maxLength: length }).map((bytes) => Buffer.from(bytes));
@@ -49,7 +55,8 @@ const headerArb: fc.Arbitrary<Header> = fc.record(
     version: fc.constant(1),
     objectId: bytesOf(16),
     chunkLog2: fc.integer({ min: 12, max: 24 }),
-    stanzas: fc.array(stanzaArb, { minLength: 2, maxLength: 16 }),
+    // Every holder key appears once per file (§3).
+    stanzas: fc.uniqueArray(stanzaArb, { minLength: 2, maxLength: 16, selector: (stanza) => stanza.keyId }),
     commitment: bytesOf(32),
     mac: bytesOf(32),
   },

@@ -153,27 +153,27 @@ void test('holder_count must be 2..16', () => {
 
 void test('stanza type: 1..32 characters of [a-z0-9-]', () => {
   const ok = (type: string): string =>
-    parsed(rawHeader({ stanzas: [rawStanza(stanza({ type })), rawStanza(stanza())] })).header.stanzas[0]!
-      .type;
+    parsed(rawHeader({ stanzas: [rawStanza(stanza({ type })), rawStanza(stanza({ keyId: 'kid-B' }))] }))
+      .header.stanzas[0]!.type;
   assert.equal(ok('local'), 'local');
   assert.equal(ok('a'), 'a');
   assert.equal(ok('x'.repeat(32)), 'x'.repeat(32));
   assert.equal(ok('hsm-v2'), 'hsm-v2');
   for (const type of ['', 'Local', 'lo_cal', 'lo cal', 'local\n', 'lökal', 'x'.repeat(33)]) {
-    parseError(rawHeader({ stanzas: [rawStanza(stanza({ type })), rawStanza(stanza())] }));
+    parseError(rawHeader({ stanzas: [rawStanza(stanza({ type })), rawStanza(stanza({ keyId: 'kid-B' }))] }));
   }
 });
 
 void test('key id: 1..128 characters of the base64url alphabet', () => {
   for (const keyId of ['a', 'A-z_09', 'k'.repeat(128)]) {
     assert.equal(
-      parsed(rawHeader({ stanzas: [rawStanza(stanza({ keyId })), rawStanza(stanza())] })).header.stanzas[0]!
-        .keyId,
+      parsed(rawHeader({ stanzas: [rawStanza(stanza({ keyId })), rawStanza(stanza({ keyId: 'kid-B' }))] }))
+        .header.stanzas[0]!.keyId,
       keyId,
     );
   }
   for (const keyId of ['', 'a+b', 'a/b', 'abc=', 'a.b', 'k'.repeat(129)]) {
-    parseError(rawHeader({ stanzas: [rawStanza(stanza({ keyId })), rawStanza(stanza())] }));
+    parseError(rawHeader({ stanzas: [rawStanza(stanza({ keyId })), rawStanza(stanza({ keyId: 'kid-B' }))] }));
   }
 });
 
@@ -191,14 +191,15 @@ void test('locator: at most 2048 bytes of UTF-8 without C0/C1 controls', () => {
   roundTrip('€'.repeat(682) + 'xx'); // 2048 bytes, 684 characters
 
   const withLocator = (locator: Buffer): Buffer => {
-    const good = rawStanza(stanza({ locator: 'x' }));
+    // A 5-letter type like `local`, but one that may have a locator.
+    const good = rawStanza(stanza({ type: 'hsm-1', locator: 'x' }));
     // Replace the 1-byte locator "x" of a raw stanza with arbitrary bytes.
     const at = 1 + 5 + 1 + 7;
     const length = Buffer.from([locator.length >> 8, locator.length & 0xff]);
     return rawHeader({
       stanzas: [
         Buffer.concat([good.subarray(0, at), length, locator, good.subarray(at + 3)]),
-        rawStanza(stanza()),
+        rawStanza(stanza({ keyId: 'kid-B' })),
       ],
     });
   };
@@ -223,13 +224,13 @@ void test('locator: at most 2048 bytes of UTF-8 without C0/C1 controls', () => {
 void test('body: 1..4096 characters of [A-Za-z0-9_.-]', () => {
   for (const body of ['a', 'a.b.c.d.e', 'b'.repeat(4096)]) {
     assert.equal(
-      parsed(rawHeader({ stanzas: [rawStanza(stanza({ body })), rawStanza(stanza())] })).header.stanzas[0]!
-        .body,
+      parsed(rawHeader({ stanzas: [rawStanza(stanza({ body })), rawStanza(stanza({ keyId: 'kid-B' }))] }))
+        .header.stanzas[0]!.body,
       body,
     );
   }
   for (const body of ['', 'a b', 'a+b', 'a=', 'a/b', 'b'.repeat(4097)]) {
-    parseError(rawHeader({ stanzas: [rawStanza(stanza({ body })), rawStanza(stanza())] }));
+    parseError(rawHeader({ stanzas: [rawStanza(stanza({ body })), rawStanza(stanza({ keyId: 'kid-B' }))] }));
   }
 });
 
@@ -272,11 +273,58 @@ void test('the serializer refuses what the parser would reject (writers cannot p
   };
   refuse(synthetic({ stanzas: [stanza()] }));
   refuse(synthetic({ stanzas: Array.from({ length: 17 }, (_, i) => stanza({ keyId: `k${i}` })) }));
-  refuse(synthetic({ stanzas: [stanza({ type: 'Local' }), stanza()] }));
-  refuse(synthetic({ stanzas: [stanza({ keyId: 'a+b' }), stanza()] }));
-  refuse(synthetic({ stanzas: [stanza({ locator: 'a\nb' }), stanza()] }));
-  refuse(synthetic({ stanzas: [stanza({ locator: 'x'.repeat(2049) }), stanza()] }));
-  refuse(synthetic({ stanzas: [stanza({ body: '' }), stanza()] }));
+  refuse(synthetic({ stanzas: [stanza({ type: 'Local' }), stanza({ keyId: 'kid-B' })] }));
+  refuse(synthetic({ stanzas: [stanza({ keyId: 'a+b' }), stanza({ keyId: 'kid-B' })] }));
+  refuse(synthetic({ stanzas: [stanza({ locator: 'a\nb' }), stanza({ keyId: 'kid-B' })] }));
+  refuse(synthetic({ stanzas: [stanza({ locator: 'x'.repeat(2049) }), stanza({ keyId: 'kid-B' })] }));
+  refuse(synthetic({ stanzas: [stanza({ body: '' }), stanza({ keyId: 'kid-B' })] }));
   // A string that has no UTF-8 encoding (a lone surrogate) cannot be a locator.
-  refuse(synthetic({ stanzas: [stanza({ locator: 'https://x.example/\ud800' }), stanza()] }));
+  refuse(
+    synthetic({
+      stanzas: [stanza({ type: 'remote', locator: 'https://x.example/\ud800' }), stanza({ keyId: 'kid-B' })],
+    }),
+  );
+  // A local stanza has an empty locator; no holder key appears twice (§3, §4.3).
+  refuse(
+    synthetic({ stanzas: [stanza({ locator: 'https://keys.example/keys/a' }), stanza({ keyId: 'b' })] }),
+  );
+  refuse(
+    synthetic({ stanzas: [stanza(), stanza({ type: 'remote', locator: 'https://keys.example/keys/a' })] }),
+  );
+});
+
+void test('a local stanza with a non-empty locator is ERR_FORMAT_MALFORMED (§4.3: it MUST be empty)', () => {
+  for (const locator of ['x', ' ', 'https://keys.example/keys/a']) {
+    parseError(
+      rawHeader({ stanzas: [rawStanza(stanza({ locator })), rawStanza(stanza({ keyId: 'kid-B' }))] }),
+    );
+  }
+  // The same locator on a remote or unknown-type stanza is fine.
+  for (const type of ['remote', 'hsm-v2']) {
+    const stanzas = [rawStanza(stanza({ type, locator: 'x' })), rawStanza(stanza({ keyId: 'kid-B' }))];
+    assert.equal(parsed(rawHeader({ stanzas })).header.stanzas[0]!.locator, 'x');
+  }
+});
+
+void test('the same holder key id twice in one header is ERR_FORMAT_MALFORMED, whatever the types', () => {
+  const twice = (second: Partial<Stanza>): Buffer =>
+    rawHeader({ stanzas: [rawStanza(stanza()), rawStanza(stanza(second))] });
+  parseError(twice({}));
+  parseError(twice({ type: 'remote', locator: 'https://keys.example/keys/a' }));
+  parseError(twice({ type: 'hsm-v2', body: 'b.b.b.b.b' }));
+  parseError(
+    rawHeader({
+      stanzas: [
+        rawStanza(stanza({ keyId: 'k1' })),
+        rawStanza(stanza({ keyId: 'k2' })),
+        rawStanza(stanza({ keyId: 'k1' })),
+      ],
+    }),
+  );
+  // Key ids are compared exactly: case differs, so these are two keys.
+  assert.equal(
+    parsed(rawHeader({ stanzas: [rawStanza(stanza({ keyId: 'abc' })), rawStanza(stanza({ keyId: 'ABC' }))] }))
+      .header.stanzas.length,
+    2,
+  );
 });

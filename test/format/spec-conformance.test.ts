@@ -12,10 +12,13 @@ import { LocalKeyHolder } from '../../src/holders/local-key.js';
 import {
   assertDkeError,
   C,
+  SpyRemoteHolder,
   ecKeys,
   encryptToBuffer,
+  loadVector,
   localHolders,
   patternBytes,
+  privateKeyFromPkcs8,
   vectorKey,
 } from '../support/format-helpers.js';
 
@@ -53,6 +56,8 @@ async function specDecode(object: Buffer, keys: ReadonlyMap<string, KeyObject>):
     assert.match(type, /^[a-z0-9-]{1,32}$/);
     assert.match(kid, /^[A-Za-z0-9_-]{1,128}$/);
     assert.match(body, /^[A-Za-z0-9_.-]{1,4096}$/);
+    if (type === 'local') assert.equal(locator, '', 'a local stanza has an empty locator (§4.3)');
+    assert.ok(!stanzas.some((earlier) => earlier.kid === kid), 'no holder key twice (§3)');
     stanzas.push({ type, kid, locator, body });
   }
   const commitment = Buffer.from(take(32));
@@ -61,7 +66,18 @@ async function specDecode(object: Buffer, keys: ReadonlyMap<string, KeyObject>):
 
   const shares: Buffer[] = [];
   for (const stanza of stanzas) {
+    const parts = stanza.body.split('.');
+    assert.equal(parts.length, 5, 'a compact JWE (§4.2)');
+    // No repeated member names (§4.2): the text must be exactly JSON.stringify of what it parses to, which
+    // holds for OpenDKE's writer (jose serializes with JSON.stringify) and fails whenever a name repeats.
+    const headerText = Buffer.from(parts[0] as string, 'base64url').toString('utf8');
+    assert.equal(
+      JSON.stringify(JSON.parse(headerText)),
+      headerText,
+      'protected header without repeated members',
+    );
     const protectedHeader = decodeProtectedHeader(stanza.body) as Record<string, unknown>;
+    assert.ok(!('zip' in protectedHeader), 'no zip member (§4.2)');
     assert.equal(protectedHeader.typ, 'opendke-share');
     assert.equal(protectedHeader.enc, 'A256GCM');
     assert.equal(protectedHeader.kid, stanza.kid, 'JWE kid = stanza kid');
@@ -200,6 +216,9 @@ void test('writers refuse what the format forbids', async () => {
   await fails(encryptToBuffer(data, holders.slice(0, 1)), 'ERR_TOO_FEW_HOLDERS');
   await fails(encryptToBuffer(data, []), 'ERR_TOO_FEW_HOLDERS');
   await fails(encryptToBuffer(data, [holders[0]!, holders[0]!]), 'ERR_USAGE');
+  // The same key as a local and as a remote holder is still the same holder key.
+  const sameKeyRemote = new SpyRemoteHolder(holders[0]!.keyId, 'https://kms.example/keys/a', holders[0]!);
+  await fails(encryptToBuffer(data, [holders[0]!, sameKeyRemote]), 'ERR_USAGE');
   const seventeen: LocalKeyHolder[] = await localHolders(17);
   await fails(encryptToBuffer(data, seventeen), 'ERR_USAGE');
   for (const chunkLog2 of [11, 25, 16.5])
@@ -211,4 +230,31 @@ void test('writers refuse what the format forbids', async () => {
     await keyMap(sixteen, ecKeys('P-256', 16)),
   );
   assert.equal(decoded.stanzas.length, 16);
+});
+
+void test('the independent reader agrees with the vectors on the header and share rules', async () => {
+  const outcome = async (name: string): Promise<unknown> => {
+    const vector = loadVector(name);
+    const vectorKeys = new Map(vector.keys.map((key) => [key.kid, privateKeyFromPkcs8(key.pkcs8)]));
+    try {
+      await specDecode(Buffer.from(vector.ciphertext, 'base64'), vectorKeys);
+    } catch (error) {
+      return error;
+    }
+    return undefined;
+  };
+  for (const name of ['valid-three-holders', 'valid-rsa3072-p384'])
+    assert.equal(await outcome(name), undefined, `${name} decodes`);
+  const rules: [string, RegExp][] = [
+    ['fail-local-locator', /empty locator/],
+    ['fail-duplicate-holder-key', /no holder key twice/],
+    ['fail-jwe-zip', /no zip/],
+    ['fail-jwe-duplicate-member', /repeated members/],
+    ['fail-body-not-jwe', /compact JWE/],
+  ];
+  for (const [name, rule] of rules) {
+    const error = await outcome(name);
+    assert.ok(error instanceof assert.AssertionError, `${name} is refused`);
+    assert.match(error.message, rule, name);
+  }
 });

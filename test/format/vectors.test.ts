@@ -53,6 +53,11 @@ const REQUIRED = [
   'fail-key-missing',
   'fail-wrong-key-same-kid',
   'fail-unknown-holder-type',
+  'fail-local-locator',
+  'fail-duplicate-holder-key',
+  'fail-jwe-zip',
+  'fail-jwe-duplicate-member',
+  'fail-body-not-jwe',
 ];
 
 const files = readdirSync(vectorsDir)

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { JWK } from 'jose';
+import { CompactEncrypt, type JWK } from 'jose';
 import { publicKeyFromJwk } from '../../src/crypto/holder-keys.js';
 import { wrapShare } from '../../src/format/share-jwe.js';
 import { startHarness, type Harness } from '../service/harness.js';
@@ -209,6 +209,33 @@ describe('native protocol', () => {
     });
     it('a stanza that is not a share JWE: 400', async () => {
       assertError(await unwrap('docs', 'a.b.c.d.e', alice), 'ERR_HOLDER_BINDING_MISMATCH');
+    });
+    it('a share JWE with zip or a repeated header member is refused before decrypting: 400', async () => {
+      const published = await h.request('GET', '/keys/docs');
+      const objectId = randomBytes(16).toString('base64url');
+      const header = {
+        alg: 'ECDH-ES+A256KW',
+        enc: 'A256GCM',
+        typ: 'opendke-share',
+        kid: published.json?.keyId as string,
+        oid: objectId,
+      };
+      // A correct JWE to the service's key whose 32-byte share jose compressed: it would decrypt and inflate.
+      const zipped = await new CompactEncrypt(randomBytes(32))
+        .setProtectedHeader({ ...header, zip: 'DEF' })
+        .encrypt(publicKeyFromJwk(published.json?.jwk as JWK));
+      const zipAnswer = await unwrap('docs', zipped, alice);
+      assertError(zipAnswer, 'ERR_HOLDER_BINDING_MISMATCH');
+      // Two "oid" members: a parser that keeps the first would audit another object than one keeping the last.
+      const w = await wrapFor('docs');
+      const [encoded, ...rest] = w.stanza.split('.');
+      const text = Buffer.from(encoded ?? '', 'base64url').toString('utf8');
+      const repeated = text.replace('{', `{"oid":"${randomBytes(16).toString('base64url')}",`);
+      const duplicate = [Buffer.from(repeated).toString('base64url'), ...rest].join('.');
+      assertError(await unwrap('docs', duplicate, alice), 'ERR_HOLDER_BINDING_MISMATCH');
+      // Refused before the key was used: nothing about either object reached the audit log.
+      assert.deepEqual(auditRecords(h, { objectId }), []);
+      assert.deepEqual(auditRecords(h, { objectId: w.objectId }), []);
     });
     it('a stanza whose header was altered does not unwrap: 400, audited as failed', async () => {
       const w = await wrapFor('docs');

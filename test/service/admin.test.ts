@@ -350,6 +350,15 @@ describe('admin API', () => {
       }
       const most = await h.request('GET', '/admin/audit?limit=1000', { token: admin });
       assert.equal(most.status, 200, most.text);
+      const events = await h.request('GET', '/admin/security-events?limit=5', { token: admin });
+      assert.equal(events.status, 200, events.text);
+      for (const query of ['limit=abc', 'limit=0', 'limit=10001', 'limit=5.0', 'limit=5&limit=6']) {
+        assertError(
+          await h.request('GET', `/admin/security-events?${query}`, { token: admin }),
+          'ERR_BAD_REQUEST',
+        );
+      }
+      assertError(await h.request('GET', '/admin/security-events?limit=x'), 'ERR_AUTH_MISSING');
     });
   });
 });

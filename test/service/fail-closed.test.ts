@@ -17,7 +17,13 @@ import { wrapShare } from '../../src/format/share-jwe.js';
 import { MasterKey, openKeyService, type KeyService } from '../../src/keystore/index.js';
 import { buildApp, type DkeApp } from '../../src/service/app.js';
 import type { AuditEvent, AuditLog, AuditRecord } from '../../src/service/contracts.js';
-import { authConfigFor, issuerConfigFor, startTestIssuer, validToken } from '../support/issuer.js';
+import {
+  authConfigFor,
+  issuerConfigFor,
+  startTestIssuer,
+  TEST_CLAIMS,
+  validToken,
+} from '../support/issuer.js';
 import { assertError, assertNoInternals } from './assertions.js';
 
 const ALICE = 'alice@example.test';
@@ -77,7 +83,7 @@ describe('audit fail-closed', () => {
       admin: service.keys,
       audit,
       authenticator: createAuthenticator(
-        authConfigFor([issuerConfigFor(issuer, { adminRoles: ['dke-admin'] })]),
+        authConfigFor([issuerConfigFor(issuer, { ...TEST_CLAIMS, adminRoles: ['dke-admin'] })]),
       ),
     });
     await app.listen({ host: '127.0.0.1', port: 0 });

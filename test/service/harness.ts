@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { DevIssuer, DevClient } from '../../src/devissuer/index.js';
+import type { IssuerConfig } from '../../src/auth/index.js';
 import { loadConfig, type ServiceConfig } from '../../src/config/index.js';
 import { startServer, type RunningServer } from '../../src/service/server.js';
 import { loadMasterKey, openKeyService, type KeyService } from '../../src/keystore/index.js';
@@ -15,6 +16,7 @@ import {
   issuerConfigFor,
   startTestIssuer,
   TEST_AUDIENCE,
+  TEST_CLAIMS,
   validToken,
 } from '../support/issuer.js';
 
@@ -58,21 +60,26 @@ export interface Harness {
 export interface HarnessOptions {
   /** Extra `server` config fields. */
   readonly server?: Readonly<Record<string, unknown>>;
+  /** Extra `store` config fields. */
+  readonly store?: Readonly<Record<string, unknown>>;
   readonly clients?: readonly DevClient[];
+  /** The `auth.issuers` list, given the harness's issuer; default: that issuer with the test claims. */
+  readonly issuers?: (issuer: DevIssuer) => readonly IssuerConfig[];
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const dir = mkdtempSync(path.join(tmpdir(), 'dke-svc-'));
   const issuer = await startTestIssuer({ clients: options.clients ?? [] });
   const configFile = path.join(dir, 'dke.json');
-  const auth = authConfigFor([issuerConfigFor(issuer, { adminRoles: [ADMIN_ROLE] })], {
-    challenge: { authority: AUTHORITY },
-  });
+  const issuers = options.issuers?.(issuer) ?? [
+    issuerConfigFor(issuer, { ...TEST_CLAIMS, adminRoles: [ADMIN_ROLE] }),
+  ];
+  const auth = authConfigFor(issuers, { challenge: { authority: AUTHORITY } });
   writeFileSync(
     configFile,
     JSON.stringify({
       server: { host: '127.0.0.1', port: 0, ...options.server },
-      store: { database: 'dke.db', masterKeyFile: 'master.key' },
+      store: { database: 'dke.db', masterKeyFile: 'master.key', ...options.store },
       auth,
       logging: { level: 'info' },
     }),

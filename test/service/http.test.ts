@@ -35,7 +35,7 @@ describe('HTTP service', () => {
   it('GET /healthz', async () => {
     const answer = await h.request('GET', '/healthz');
     assert.equal(answer.status, 200);
-    assert.deepEqual(answer.json, { status: 'ok' });
+    assert.deepEqual(answer.json, { status: 'ok', store: 'ok' });
     assert.match(answer.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
     assert.equal(answer.headers.get('cache-control'), 'no-store');
   });
@@ -95,7 +95,7 @@ describe('HTTPS', () => {
           res.on('end', () => resolve(text));
         }).on('error', reject);
       });
-      assert.deepEqual(JSON.parse(body), { status: 'ok' });
+      assert.deepEqual(JSON.parse(body), { status: 'ok', store: 'ok' });
       // Plain HTTP on the TLS port gets no answer a client could mistake for the service.
       const { answer } = await rawExchange(h.server.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
       assert.doesNotMatch(answer, /"status":"ok"/);

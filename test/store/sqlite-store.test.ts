@@ -4,7 +4,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { isDkeError } from '../../src/errors/index.js';
-import { LATEST_SCHEMA_VERSION, openSqliteStore } from '../../src/store/index.js';
+import Database from 'better-sqlite3';
+import { LATEST_SCHEMA_VERSION, MIGRATIONS, openSqliteStore } from '../../src/store/index.js';
 import { auditRow, runStoreSuite, version } from './store-suite.js';
 import { makeTempDir, removeDir, withTempDir } from './temp-dir.js';
 
@@ -16,6 +17,45 @@ runStoreSuite('sqlite', () => {
 
 void describe('sqlite store', () => {
   const withDir = withTempDir;
+
+  void test(
+    "with busy timeout 0 a write under another connection's lock fails at once with ERR_STORE_BUSY, changing nothing",
+    withDir((dir) => {
+      const file = path.join(dir, 'store.db');
+      const holder = openSqliteStore(file);
+      const server = openSqliteStore(file);
+      try {
+        server.setBusyTimeout(0);
+        assert.equal(server.unsafeDatabase().pragma('busy_timeout', { simple: true }), 0);
+        holder.appendAuditRows((tail) => {
+          const started = Date.now();
+          assert.throws(
+            () => server.appendAuditRows((t) => [auditRow(t, { action: 'second' })]),
+            (e: unknown) => isDkeError(e, 'ERR_STORE_BUSY') && e.status === 503,
+          );
+          assert.throws(
+            () => server.setMetaIfAbsent('m', 'v'),
+            (e: unknown) => isDkeError(e, 'ERR_STORE_BUSY'),
+          );
+          assert.ok(Date.now() - started < 500, 'no blocking wait');
+          // Reads are not blocked by a writer (WAL).
+          assert.equal(server.getMeta('m'), undefined);
+          return [auditRow(tail)];
+        });
+        assert.equal(server.auditTail()?.seq, 1);
+        assert.equal(server.getMeta('m'), undefined);
+        assert.equal(server.probeWriteLock(), 'free');
+        assert.equal(
+          server.unsafeDatabase().pragma('busy_timeout', { simple: true }),
+          0,
+          'probe restores it',
+        );
+      } finally {
+        server.close();
+        holder.close();
+      }
+    }),
+  );
 
   void test(
     'durability pragmas, schema version and a private file',
@@ -42,6 +82,64 @@ void describe('sqlite store', () => {
       };
       again.close();
       assert.equal(count.n, LATEST_SCHEMA_VERSION);
+    }),
+  );
+
+  void test(
+    'a version-1 store (as the previous release wrote it) is upgraded in place, its data kept',
+    withDir((dir) => {
+      const file = path.join(dir, 'store.db');
+      // Exactly what the previous release's migrate() left: migration 1 and its schema_version row.
+      const old = new Database(file);
+      old.pragma('journal_mode = WAL');
+      old.exec(`CREATE TABLE schema_version (
+        version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT`);
+      old.exec((MIGRATIONS[0] as { sql: string }).sql);
+      old.prepare('INSERT INTO schema_version VALUES (1, ?, ?)').run('v1', '2025-01-01T00:00:00.000Z');
+      old.prepare("INSERT INTO meta VALUES ('master_key_check', 'check')").run();
+      const row = auditRow(undefined, { requestId: 'from-v1' });
+      old
+        .prepare(
+          `INSERT INTO audit_log (seq, time, prev_hash, hash, action, result, request_id)
+           VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(row.seq, row.time, row.prevHash, row.hash, row.action, row.result, row.requestId);
+      old.close();
+
+      assert.throws(
+        () => openSqliteStore(file, { readonly: true }),
+        (e: unknown) => isDkeError(e, 'ERR_CONFIG_INVALID') && /schema upgrade/.test(e.message),
+      );
+      const store = openSqliteStore(file);
+      try {
+        const versions = store
+          .unsafeDatabase()
+          .prepare('SELECT version FROM schema_version ORDER BY version')
+          .pluck()
+          .all();
+        assert.deepEqual(
+          versions,
+          MIGRATIONS.map((m) => m.version),
+        );
+        assert.equal(store.getMeta('master_key_check'), 'check');
+        assert.deepEqual(store.queryAuditRows({ limit: 10 }), [row]);
+        store.recordSecurityEvents(
+          [
+            {
+              windowStart: '2025-01-01T00:00:00.000Z',
+              clientAddress: '192.0.2.1',
+              reason: 'ERR_AUTH_INVALID',
+              count: 1,
+              firstSeen: '2025-01-01T00:00:01.000Z',
+              lastSeen: '2025-01-01T00:00:01.000Z',
+            },
+          ],
+          { maxRows: 10, notBefore: '2000-01-01T00:00:00.000Z' },
+        );
+        assert.equal(store.querySecurityEvents({ limit: 10 }).length, 1);
+      } finally {
+        store.close();
+      }
     }),
   );
 

@@ -333,6 +333,77 @@ export function runStoreSuite(backend: string, makeStore: () => StoreFixture): v
       assert.deepEqual(seqs(store.queryAuditRows({ limit: 1 })), [3]);
     });
 
+    void test('security events: counts add up per window, address and reason; pruned by age and row cap', () => {
+      const store = open();
+      const row = (
+        minute: number,
+        clientAddress: string,
+        reason: string,
+        count: number,
+      ): Parameters<DkeStore['recordSecurityEvents']>[0][number] => {
+        const windowStart = new Date(Date.UTC(2025, 0, 1, 0, minute)).toISOString();
+        const lastSeen = new Date(Date.UTC(2025, 0, 1, 0, minute, 30)).toISOString();
+        return { windowStart, clientAddress, reason, count, firstSeen: windowStart, lastSeen };
+      };
+      const keepAll = { maxRows: 100, notBefore: '2000-01-01T00:00:00.000Z' };
+      store.recordSecurityEvents([row(0, '192.0.2.1', 'ERR_AUTH_INVALID', 3)], keepAll);
+      store.recordSecurityEvents(
+        [row(0, '192.0.2.1', 'ERR_AUTH_INVALID', 2), row(0, '192.0.2.1', 'ERR_RATE_LIMITED', 7)],
+        keepAll,
+      );
+      store.recordSecurityEvents([row(1, '192.0.2.2', 'ERR_AUTH_MISSING', 1)], keepAll);
+      const all = store.querySecurityEvents({ limit: 100 });
+      assert.deepEqual(
+        all.map((e) => [e.clientAddress, e.reason, e.count]),
+        [
+          ['192.0.2.2', 'ERR_AUTH_MISSING', 1],
+          ['192.0.2.1', 'ERR_AUTH_INVALID', 5],
+          ['192.0.2.1', 'ERR_RATE_LIMITED', 7],
+        ],
+        'newest first, counts summed',
+      );
+      assert.deepEqual(
+        store.querySecurityEvents({ clientAddress: '192.0.2.1', reason: 'ERR_AUTH_INVALID', limit: 10 }),
+        [row(0, '192.0.2.1', 'ERR_AUTH_INVALID', 5)],
+      );
+      assert.equal(store.querySecurityEvents({ since: '2025-01-01T00:01:00.000Z', limit: 10 }).length, 1);
+      assert.equal(store.querySecurityEvents({ limit: 1 }).length, 1);
+
+      // Age: rows last seen before notBefore go.
+      store.recordSecurityEvents([], { maxRows: 100, notBefore: '2025-01-01T00:01:00.000Z' });
+      assert.deepEqual(
+        store.querySecurityEvents({ limit: 100 }).map((e) => e.clientAddress),
+        ['192.0.2.2'],
+      );
+      // Rows: only the newest maxRows stay.
+      store.recordSecurityEvents(
+        Array.from({ length: 20 }, (_, i) => row(10 + i, `198.51.100.${i}`, 'ERR_AUTH_INVALID', 1)),
+        { maxRows: 5, notBefore: '2000-01-01T00:00:00.000Z' },
+      );
+      assert.deepEqual(
+        store.querySecurityEvents({ limit: 100 }).map((e) => e.clientAddress),
+        [19, 18, 17, 16, 15].map((i) => `198.51.100.${i}`),
+      );
+      assert.equal(store.auditTail(), undefined, 'security events are not audit records');
+    });
+
+    void test('probeWriteLock: free, and locked while another connection holds the write lock', () => {
+      const first = open();
+      const second = open();
+      assert.equal(first.probeWriteLock(), 'free');
+      let seen: string | undefined;
+      // Inside second's write transaction, first must see the lock (and not wait for it).
+      second.appendAuditRows((tail) => {
+        const started = Date.now();
+        seen = first.probeWriteLock();
+        assert.ok(Date.now() - started < 1000, 'the probe does not wait');
+        return [auditRow(tail)];
+      });
+      assert.equal(seen, 'locked');
+      assert.equal(first.probeWriteLock(), 'free');
+      assert.equal(first.auditTail()?.seq, 1, 'the probe wrote nothing');
+    });
+
     void test('closing and reopening loses nothing', () => {
       const first = open();
       first.createKey({ name: 'k', protocol: 'ms-dke', cacheSeconds: 10, createdAt: T0 }, version('v1'));

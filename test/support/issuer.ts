@@ -24,6 +24,17 @@ export function startTestIssuer(options: DevIssuerOptions = {}): Promise<DevIssu
   return startDevIssuer({ defaultAudience: TEST_AUDIENCE, ...options });
 }
 
+/**
+ * The claims the test tokens use, declared the way a real config must declare them (nothing is implicit):
+ * object ids in `oid`, user names in `upn` / `preferred_username`, groups in `groups`, roles in `roles`.
+ */
+export const TEST_CLAIMS = {
+  objectIdClaim: 'oid',
+  userNameClaims: ['upn', 'preferred_username'],
+  groupsClaim: 'groups',
+  rolesClaim: 'roles',
+} as const satisfies Partial<IssuerConfig>;
+
 /** Issuer config for an authenticator that trusts `issuer` (short timeouts, discovery on). */
 export function issuerConfigFor(issuer: DevIssuer, overrides: Partial<IssuerConfig> = {}): IssuerConfig {
   return { issuer: issuer.issuer, algorithms: [issuer.alg], fetchTimeoutMs: 2000, ...overrides };

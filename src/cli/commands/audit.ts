@@ -1,6 +1,6 @@
 /**
- * `dke audit verify|list`: the key service's audit log, read-only and without the master key, on the same
- * store the server writes (docs/audit.md).
+ * `dke audit verify|list|security`: the key service's audit log and security events, read-only and without
+ * the master key, on the same store the server writes (docs/audit.md).
  */
 import type { Command } from 'commander';
 import { DkeError } from '../../errors/index.js';
@@ -8,6 +8,7 @@ import { resolveStoreConfig, type StoreFlags } from '../../config/index.js';
 import { openAuditStore, type AuditStore } from '../../keystore/index.js';
 import type { AuditQuery, AuditRecord } from '../../service/contracts.js';
 import { info } from '../output.js';
+import { securityEventQuery, type SecurityEvent } from '../../security-events/index.js';
 import { addStoreOptions as withStoreOptions } from './key.js';
 
 const addStoreOptions = (command: Command): Command => withStoreOptions(command, false);
@@ -50,6 +51,10 @@ function formatRecord(r: AuditRecord): string {
     .filter(Boolean)
     .join(' ');
   return `${r.seq}\t${r.time}\t${r.action}\t${r.result}\t${who}\t${key}${extra === '' ? '' : `\t${extra}`}`;
+}
+
+function formatSecurityEvent(e: SecurityEvent): string {
+  return `${e.lastSeen}\t${e.clientAddress}\t${e.reason}\t${e.count}\tminute ${e.windowStart}`;
 }
 
 export function registerAudit(program: Command): void {
@@ -114,5 +119,37 @@ export function registerAudit(program: Command): void {
             process.stdout.write(`${o.json === true ? JSON.stringify(record) : formatRecord(record)}\n`);
           }
         }),
+    );
+
+  addStoreOptions(
+    audit
+      .command('security')
+      .description(
+        'list security events (failed authentications per address, reason and minute), newest first',
+      ),
+  )
+    .option('--address <ip>', 'only events of this client address')
+    .option(
+      '--reason <code>',
+      'only events with this reason (ERR_AUTH_INVALID, ERR_AUTH_MISSING, ERR_RATE_LIMITED)',
+    )
+    .option('--since <time>', 'only events last seen at or after this ISO-8601 time')
+    .option('--limit <n>', 'at most this many rows (default 100)', parseLimit)
+    .addHelpText(
+      'after',
+      '\nColumns: last seen, client address, reason, count, minute. --json: one object a line.',
+    )
+    .action((o: AuditOptions & { address?: string; reason?: string; since?: string; limit?: number }) =>
+      withAudit(o, ({ store }) => {
+        const query = securityEventQuery({
+          ...(o.address === undefined ? {} : { address: o.address }),
+          ...(o.reason === undefined ? {} : { reason: o.reason }),
+          ...(o.since === undefined ? {} : { since: o.since }),
+          ...(o.limit === undefined ? {} : { limit: o.limit }),
+        });
+        for (const event of store.querySecurityEvents(query)) {
+          process.stdout.write(`${o.json === true ? JSON.stringify(event) : formatSecurityEvent(event)}\n`);
+        }
+      }),
     );
 }

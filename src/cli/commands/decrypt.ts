@@ -36,7 +36,7 @@ export function registerDecrypt(program: Command): void {
       'output file (default: stdout); written atomically, removed on any failure',
     )
     .option('-f, --force', 'replace an existing output file')
-    .option('--passphrase-file <file>', 'passphrase for protected key files (or DKE_PASSPHRASE)')
+    .option('--passphrase-file <file>', 'passphrase (first line) for protected key files (or DKE_PASSPHRASE)')
     .option('--token-file <file>', 'bearer token for the key service (or DKE_TOKEN)')
     .option('--oidc-issuer <url>', 'get a token from this issuer with the client-credentials grant')
     .option('--client-id <id>', 'client id for --oidc-issuer')

@@ -12,6 +12,7 @@ interface EncryptOptions {
   holder: string[];
   output?: string;
   force?: boolean;
+  passphraseFile?: string;
 }
 
 export function registerEncrypt(program: Command): void {
@@ -27,6 +28,10 @@ export function registerEncrypt(program: Command): void {
     )
     .option('-o, --output <file>', 'output file (default: stdout); written atomically')
     .option('-f, --force', 'replace an existing output file')
+    .option(
+      '--passphrase-file <file>',
+      'passphrase (first line) of passphrase-protected key files given as holders; DKE_PASSPHRASE works too',
+    )
     .action(async (input: string, options: EncryptOptions) => {
       if (options.holder.length < 2) {
         throw new DkeError('ERR_TOO_FEW_HOLDERS', {
@@ -34,7 +39,8 @@ export function registerEncrypt(program: Command): void {
         });
       }
       const holders: Holder[] = [];
-      for (const spec of options.holder) holders.push(await resolveHolder(spec));
+      const passphrase = { passphraseFile: options.passphraseFile };
+      for (const spec of options.holder) holders.push(await resolveHolder(spec, passphrase));
       const source = await openInput(input);
       const plaintext = withProgress(source.stream, source.size, 'encrypting');
       await writeOutput(encryptReusing(plaintext, holders), options.output, {

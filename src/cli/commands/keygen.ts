@@ -1,7 +1,5 @@
 /** `dke keygen`: a new local holder key file (0600), printing its recipient string. */
 import { Command, Option } from 'commander';
-import { promises as fs } from 'node:fs';
-import { DkeError } from '../../errors/index.js';
 import {
   DEFAULT_KEY_SPEC,
   NATIVE_KEY_SPECS,
@@ -12,6 +10,7 @@ import {
 } from '../../crypto/holder-keys.js';
 import { writeKeyFile } from '../../holders/key-file.js';
 import { info } from '../output.js';
+import { readPassphrase } from '../passphrase.js';
 
 interface KeygenOptions {
   output: string;
@@ -35,22 +34,11 @@ export function registerKeygen(program: Command): void {
     )
     .option(
       '--passphrase-file <file>',
-      'protect the key file with the passphrase in this file (scrypt + AES-256-GCM); DKE_PASSPHRASE works too',
+      'protect the key file with the passphrase on the first line of this file (scrypt + AES-256-GCM); DKE_PASSPHRASE works too',
     )
     .option('-q, --quiet', 'print only the recipient string')
     .action(async (options: KeygenOptions) => {
-      let passphrase = process.env.DKE_PASSPHRASE;
-      if (options.passphraseFile !== undefined) {
-        passphrase = (
-          await fs.readFile(options.passphraseFile, 'utf8').catch((cause: unknown) => {
-            throw new DkeError('ERR_IO', {
-              message: `cannot read passphrase file ${options.passphraseFile}`,
-              cause,
-            });
-          })
-        ).replace(/\r?\n$/, '');
-      }
-      if (passphrase === '') throw new DkeError('ERR_USAGE', { message: 'the passphrase is empty' });
+      const passphrase = await readPassphrase({ passphraseFile: options.passphraseFile });
       const key = generateHolderKey(options.type);
       await writeKeyFile(options.output, key, passphrase);
       if (options.quiet !== true)

@@ -1,0 +1,9 @@
+/** Security events: failed authentications, aggregated and bounded (docs/audit.md#security-events). */
+export { SecurityEventRecorder, type SecurityEventRecorderOptions } from './recorder.js';
+export {
+  DEFAULT_SECURITY_EVENT_LIMIT,
+  MAX_SECURITY_EVENT_LIMIT,
+  securityEventQuery,
+  type SecurityEvent,
+  type SecurityEventFilter,
+} from './query.js';
