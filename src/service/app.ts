@@ -165,7 +165,7 @@ export function buildApp(deps: AppDeps): DkeApp {
   );
 
   app.addHook('onRequest', async (request, reply) => {
-    clientErrors.track(request.raw.socket, reply.raw);
+    clientErrors.track(request.raw, reply.raw);
     reply.header('x-request-id', request.id);
     reply.header('cache-control', 'no-store');
     reply.header('x-content-type-options', 'nosniff');

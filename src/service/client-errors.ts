@@ -10,7 +10,7 @@
  * number of bytes before the socket is destroyed (a "lingering close").
  */
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES, type ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import { problem, type HttpProblem } from './http-errors.js';
@@ -49,12 +49,17 @@ function rawAnswer(answer: HttpProblem, requestId: string): string {
 export interface ClientErrorHandler {
   /** For Fastify's `clientErrorHandler` option. */
   readonly handle: (error: Error & { code?: string }, socket: Socket) => void;
-  /** Call for every request (onRequest): the socket's current response must never get a second answer. */
-  readonly track: (socket: Socket, response: ServerResponse) => void;
+  /** Call for every request (onRequest): a refusal must not overtake or interrupt the socket's current answer. */
+  readonly track: (request: IncomingMessage, response: ServerResponse) => void;
+}
+
+interface Exchange {
+  readonly request: IncomingMessage;
+  readonly response: ServerResponse;
 }
 
 export function createClientErrorHandler(log: FastifyBaseLogger | undefined): ClientErrorHandler {
-  const responses = new WeakMap<Socket, ServerResponse>();
+  const exchanges = new WeakMap<Socket, Exchange>();
   /** Sockets already answered, with the input byte count at that moment (the parser errors on every later chunk). */
   const answered = new WeakMap<Socket, number>();
 
@@ -65,9 +70,7 @@ export function createClientErrorHandler(log: FastifyBaseLogger | undefined): Cl
       if (socket.bytesRead - answeredAt > LINGER_MAX_BYTES) socket.destroy();
       return;
     }
-    const response = responses.get(socket);
-    // A response already on the wire cannot be followed by another one: just end the connection.
-    if ((response?.headersSent === true && !response.writableFinished) || !socket.writable) {
+    if (!socket.writable) {
       socket.destroy();
       return;
     }
@@ -78,9 +81,24 @@ export function createClientErrorHandler(log: FastifyBaseLogger | undefined): Cl
       'request refused by the HTTP parser',
     );
     answered.set(socket, socket.bytesRead);
-    socket.end(rawAnswer(answer, requestId));
-    setTimeout(() => socket.destroy(), LINGER_MS).unref();
+    const send = (): void => {
+      socket.end(rawAnswer(answer, requestId));
+      setTimeout(() => socket.destroy(), LINGER_MS).unref();
+    };
+    const current = exchanges.get(socket);
+    if (current === undefined || current.response.writableFinished) {
+      send();
+    } else if (current.request.complete) {
+      // A pipelined request before this one is still being answered: the refusal follows its answer.
+      current.response.once('finish', send);
+    } else if (!current.response.headersSent) {
+      // The request being received is the one refused (it timed out, or its body is malformed).
+      send();
+    } else {
+      // Its answer is already on the wire and cannot be followed by another one.
+      socket.destroy();
+    }
   }
 
-  return { handle, track: (socket, response) => responses.set(socket, response) };
+  return { handle, track: (request, response) => exchanges.set(request.socket, { request, response }) };
 }

@@ -225,6 +225,16 @@ describe('HTTP edges', () => {
       rawError(result.answer, 413, 'ERR_PAYLOAD_TOO_LARGE');
     });
 
+    it('a client that stops sending the rest of a too-large body gets 408 once requestTimeoutMs is over', async () => {
+      const started = Date.now();
+      const answer = await rawExchange(
+        h.server.port,
+        `POST /keys/docs/unwrap HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${MiB}\r\n\r\n${'x'.repeat(100 * KiB)}`,
+      );
+      rawError(answer, 408, 'ERR_TIMEOUT');
+      assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+    });
+
     it('fetch, chunked without Content-Length', async () => {
       const response = await fetch(`${h.server.url}/keys/docs/unwrap`, {
         method: 'POST',
@@ -302,6 +312,17 @@ describe('HTTP edges', () => {
         `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(40 * KiB)}\r\n\r\n`,
       );
       rawError(answer, 431, 'ERR_HEADERS_TOO_LARGE');
+    });
+
+    it('after a pipelined request, whose answer comes first', async () => {
+      const answer = await rawExchange(
+        h.server.port,
+        'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n' +
+          `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(40 * KiB)}\r\n\r\n`,
+      );
+      const second = answer.indexOf('HTTP/1.1 431');
+      assert.match(answer.slice(0, second), /^HTTP\/1\.1 200 [^]*"status":"ok"/);
+      rawError(answer.slice(second), 431, 'ERR_HEADERS_TOO_LARGE');
     });
 
     it('the limit is configurable', async () => {
