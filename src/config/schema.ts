@@ -2,6 +2,7 @@
  * The key service configuration file (docs/config.md): its TypeScript shape, defaults and JSON schema.
  * The `auth` section belongs to src/auth and is validated by that module's own schema.
  */
+import { MAX_TOKEN_LENGTH } from '../auth/bearer.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -22,6 +23,8 @@ export interface ServerConfig {
   readonly trustedProxies: readonly string[];
   /** Largest accepted request body, bytes. */
   readonly bodyLimit: number;
+  /** Largest accepted request head (request line and headers), bytes. */
+  readonly maxHeaderBytes: number;
   /** Time allowed to receive a whole request (headers and body), ms. */
   readonly requestTimeoutMs: number;
   /** Time an idle keep-alive connection stays open, ms. */
@@ -77,6 +80,7 @@ export const DEFAULTS = {
     port: 8443,
     trustedProxies: [],
     bodyLimit: 64 * 1024,
+    maxHeaderBytes: 32 * 1024,
     requestTimeoutMs: 10_000,
     keepAliveTimeoutMs: 5_000,
     metrics: true,
@@ -122,6 +126,14 @@ export function configSchema(authSchema: object): object {
             default: [],
           },
           bodyLimit: { type: 'integer', minimum: 1024, maximum: 1048576, default: DEFAULTS.server.bodyLimit },
+          // At least a token of MAX_TOKEN_LENGTH plus 4 KiB of other headers: a large token must reach the
+          // authenticator (401 "token too large"), not the HTTP parser's limit first.
+          maxHeaderBytes: {
+            type: 'integer',
+            minimum: MAX_TOKEN_LENGTH + 4096,
+            maximum: 65536,
+            default: DEFAULTS.server.maxHeaderBytes,
+          },
           requestTimeoutMs: {
             type: 'integer',
             minimum: 100,

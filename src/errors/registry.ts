@@ -74,6 +74,7 @@ export const ERRORS = {
   ERR_BAD_REQUEST: { status: 400, exit: EXIT.USAGE, message: 'bad request' },
   ERR_NOT_FOUND: { status: 404, exit: EXIT.USAGE, message: 'not found' },
   ERR_PAYLOAD_TOO_LARGE: { status: 413, exit: EXIT.USAGE, message: 'request body too large' },
+  ERR_HEADERS_TOO_LARGE: { status: 431, exit: EXIT.USAGE, message: 'request headers too large' },
   ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, exit: EXIT.USAGE, message: 'unsupported media type' },
   ERR_TIMEOUT: { status: 408, exit: EXIT.REMOTE, message: 'request timed out' },
 

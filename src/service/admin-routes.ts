@@ -2,6 +2,10 @@
  * The admin API under /admin/ (docs/protocol.md): key lifecycle, policy, object revocation and audit
  * queries. Callers need a token whose issuer config grants the admin role (Principal.isAdmin).
  *
+ * The caller is authenticated and its admin role checked when the request arrives (onRequest), before its
+ * body is read and before anything is validated: an unauthenticated caller never learns how the API
+ * validates, a caller without the role only that it lacks it.
+ *
  * Every call with a valid token is audited (src/service/audited-action.ts): `allowed` before it runs, `ok` or
  * `failed` after; a caller without the admin role as `denied`.
  */
@@ -52,22 +56,47 @@ interface AuditQuerystring {
   readonly subject?: string;
   readonly identity?: string;
   readonly since?: string;
-  readonly limit?: number;
+  /** Decimal digits (the schema's pattern); its range is checked here. */
+  readonly limit?: string;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The audit action of an admin route; every /admin route has one. */
+    adminAction?: string;
+  }
 }
 
 const keyReply = { 200: keyInfoSchema };
+const DEFAULT_AUDIT_LIMIT = 100;
+const MAX_AUDIT_LIMIT = 1000;
+
+function auditLimit(limit: string | undefined): number {
+  if (limit === undefined) return DEFAULT_AUDIT_LIMIT;
+  const value = Number(limit);
+  if (value > MAX_AUDIT_LIMIT) {
+    throw new DkeError('ERR_BAD_REQUEST', { message: `querystring.limit must be <= ${MAX_AUDIT_LIMIT}` });
+  }
+  return value;
+}
+
+/** The key (and object) the URL names, for the `denied` record: only when the route's schema accepts them. */
+function urlTarget(request: FastifyRequest): AuditTarget {
+  const valid = request.getValidationFunction('params');
+  if (valid === undefined || !valid(request.params)) return {};
+  const { name, objectId } = request.params as Partial<RevocationParams>;
+  return {
+    ...(name === undefined ? {} : { keyName: name }),
+    ...(objectId === undefined ? {} : { objectId }),
+  };
+}
 
 export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAdmin): void {
-  /** Authenticate → admin check (refusals audited as `denied`) → runAudited. */
-  async function adminCall<T>(
-    request: FastifyRequest,
-    action: string,
-    target: AuditTarget,
-    run: () => T | Promise<T>,
-    after?: (result: T) => AuditTarget,
-  ): Promise<T> {
-    const principal: Principal = await ctx.authenticator.authenticate(request.headers.authorization);
-    const event = {
+  /** Admins admitted by the onRequest hook below, for their audited call. */
+  const admitted = new WeakMap<FastifyRequest, Principal>();
+
+  function auditEvent(request: FastifyRequest, principal: Principal, action: string, target: AuditTarget) {
+    return {
       action,
       issuer: principal.issuer,
       subject: principal.subject,
@@ -76,32 +105,61 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
       clientAddress: request.ip,
       requestId: request.id,
     };
+  }
+
+  // Authenticate → admin check (refusals audited as `denied`), before the body is parsed or validated.
+  app.addHook('onRequest', async (request) => {
+    const url = request.routeOptions.url;
+    if (url === undefined || !url.startsWith('/admin/')) return;
+    const action = request.routeOptions.config.adminAction;
+    if (action === undefined) throw new DkeError('ERR_INTERNAL', { detail: `${url} has no adminAction` });
+    const principal = await ctx.authenticator.authenticate(request.headers.authorization);
     if (!principal.isAdmin) {
+      const event = auditEvent(request, principal, action, urlTarget(request));
       await appendOrFail(ctx.audit, { ...event, result: 'denied', reason: 'ERR_ADMIN_REQUIRED' });
       throw new DkeError('ERR_ADMIN_REQUIRED');
     }
-    return runAudited(ctx.audit, event, run, after);
+    admitted.set(request, principal);
+  });
+
+  /** The admitted admin's call, audited (runAudited); `action` defaults to the route's. */
+  async function adminCall<T>(
+    request: FastifyRequest,
+    target: AuditTarget,
+    run: () => T | Promise<T>,
+    after?: (result: T) => AuditTarget,
+    action: string | undefined = request.routeOptions.config.adminAction,
+  ): Promise<T> {
+    const principal = admitted.get(request);
+    if (principal === undefined || action === undefined) {
+      throw new DkeError('ERR_INTERNAL', { detail: 'admin call without an admitted admin' });
+    }
+    return runAudited(ctx.audit, auditEvent(request, principal, action, target), run, after);
   }
 
   app.get(
     '/admin/keys',
     {
+      config: { adminAction: 'admin.key.list' },
       schema: {
         response: { 200: { type: 'object', properties: { keys: { type: 'array', items: keyInfoSchema } } } },
       },
     },
-    (request) => adminCall(request, 'admin.key.list', {}, () => ({ keys: admin.list() })),
+    (request) => adminCall(request, {}, () => ({ keys: admin.list() })),
   );
 
   app.post<{ Body: CreateKeyBody }>(
     '/admin/keys',
-    { schema: { body: createKeyBody, response: { 201: keyInfoSchema } } },
+    // A caller without the role is refused before the body is read: audited as `admin.key.create`.
+    {
+      config: { adminAction: 'admin.key.create' },
+      schema: { body: createKeyBody, response: { 201: keyInfoSchema } },
+    },
     async (request, reply) => {
       const { name, protocol, spec, cacheSeconds, policy, privateKeyPem } = request.body;
       const action = privateKeyPem === undefined ? 'admin.key.create' : 'admin.key.import';
       const info = await adminCall(
         request,
-        action,
         { keyName: name },
         async () => {
           assertNewKeyName(name);
@@ -115,6 +173,7 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
           return normalized === undefined ? created : admin.setPolicy(name, normalized);
         },
         keyTarget,
+        action,
       );
       return reply.code(201).send(info);
     },
@@ -122,21 +181,21 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
 
   app.get<{ Params: NameParams }>(
     '/admin/keys/:name',
-    { schema: { params: nameParams, response: keyReply } },
+    { config: { adminAction: 'admin.key.get' }, schema: { params: nameParams, response: keyReply } },
     (request) =>
-      adminCall(request, 'admin.key.get', { keyName: request.params.name }, () =>
-        admin.describe(request.params.name),
-      ),
+      adminCall(request, { keyName: request.params.name }, () => admin.describe(request.params.name)),
   );
 
   app.post<{ Params: NameParams; Body: { spec?: KeySpec; privateKeyPem?: string } | null }>(
     '/admin/keys/:name/rotate',
-    { schema: { params: nameParams, body: rotateKeyBody, response: keyReply } },
+    {
+      config: { adminAction: 'admin.key.rotate' },
+      schema: { params: nameParams, body: rotateKeyBody, response: keyReply },
+    },
     (request) => {
       const { spec, privateKeyPem } = request.body ?? {};
       return adminCall(
         request,
-        'admin.key.rotate',
         { keyName: request.params.name },
         () => admin.rotate(request.params.name, { spec, pem: privateKeyPem }),
         keyTarget,
@@ -150,19 +209,19 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
   ] as const) {
     app.post<{ Params: NameParams }>(
       `/admin/keys/:name/${verb}`,
-      { schema: { params: nameParams, response: keyReply } },
-      (request) =>
-        adminCall(request, `admin.key.${verb}`, { keyName: request.params.name }, () =>
-          run(request.params.name),
-        ),
+      { config: { adminAction: `admin.key.${verb}` }, schema: { params: nameParams, response: keyReply } },
+      (request) => adminCall(request, { keyName: request.params.name }, () => run(request.params.name)),
     );
   }
 
   app.post<{ Params: NameParams; Body: { confirm: string } }>(
     '/admin/keys/:name/destroy',
-    { schema: { params: nameParams, body: destroyKeyBody, response: keyReply } },
+    {
+      config: { adminAction: 'admin.key.destroy' },
+      schema: { params: nameParams, body: destroyKeyBody, response: keyReply },
+    },
     (request) =>
-      adminCall(request, 'admin.key.destroy', { keyName: request.params.name }, () => {
+      adminCall(request, { keyName: request.params.name }, () => {
         // Irreversible: the caller repeats the name, so a mistyped URL cannot shred a key.
         if (request.body.confirm !== request.params.name) {
           throw new DkeError('ERR_BAD_REQUEST', { message: 'confirm must repeat the key name' });
@@ -173,27 +232,33 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
 
   app.put<{ Params: NameParams; Body: KeyPolicy }>(
     '/admin/keys/:name/policy',
-    { schema: { params: nameParams, body: policySchema, response: keyReply } },
+    {
+      config: { adminAction: 'admin.policy.set' },
+      schema: { params: nameParams, body: policySchema, response: keyReply },
+    },
     (request) =>
-      adminCall(request, 'admin.policy.set', { keyName: request.params.name }, () =>
+      adminCall(request, { keyName: request.params.name }, () =>
         admin.setPolicy(request.params.name, normalizePolicy(request.body)),
       ),
   );
 
   app.put<{ Params: NameParams; Body: { cacheSeconds: number } }>(
     '/admin/keys/:name/cache',
-    { schema: { params: nameParams, body: cacheBody, response: keyReply } },
+    {
+      config: { adminAction: 'admin.cache.set' },
+      schema: { params: nameParams, body: cacheBody, response: keyReply },
+    },
     (request) =>
-      adminCall(request, 'admin.cache.set', { keyName: request.params.name }, () =>
+      adminCall(request, { keyName: request.params.name }, () =>
         admin.setCacheSeconds(request.params.name, request.body.cacheSeconds),
       ),
   );
 
   app.get<{ Params: NameParams }>(
     '/admin/keys/:name/revocations',
-    { schema: { params: nameParams } },
+    { config: { adminAction: 'admin.revocation.list' }, schema: { params: nameParams } },
     (request) =>
-      adminCall(request, 'admin.revocation.list', { keyName: request.params.name }, () => ({
+      adminCall(request, { keyName: request.params.name }, () => ({
         revoked: admin.listRevokedObjects(request.params.name),
       })),
   );
@@ -210,10 +275,13 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
   };
   app.put<{ Params: RevocationParams }>(
     '/admin/keys/:name/revocations/:objectId',
-    { schema: { params: revocationParams, response: revocationReply } },
+    {
+      config: { adminAction: 'admin.object.revoke' },
+      schema: { params: revocationParams, response: revocationReply },
+    },
     (request) => {
       const { name, objectId } = request.params;
-      return adminCall(request, 'admin.object.revoke', { keyName: name, objectId }, () => ({
+      return adminCall(request, { keyName: name, objectId }, () => ({
         objectId,
         revoked: true,
         changed: admin.revokeObject(name, objectId),
@@ -222,10 +290,13 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
   );
   app.delete<{ Params: RevocationParams }>(
     '/admin/keys/:name/revocations/:objectId',
-    { schema: { params: revocationParams, response: revocationReply } },
+    {
+      config: { adminAction: 'admin.object.unrevoke' },
+      schema: { params: revocationParams, response: revocationReply },
+    },
     (request) => {
       const { name, objectId } = request.params;
-      return adminCall(request, 'admin.object.unrevoke', { keyName: name, objectId }, () => ({
+      return adminCall(request, { keyName: name, objectId }, () => ({
         objectId,
         revoked: false,
         changed: admin.unrevokeObject(name, objectId),
@@ -235,7 +306,7 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
 
   app.get<{ Querystring: AuditQuerystring }>(
     '/admin/audit',
-    { schema: { querystring: auditQuerystring } },
+    { config: { adminAction: 'admin.audit.query' }, schema: { querystring: auditQuerystring } },
     (request) => {
       const q = request.query;
       const query: AuditQuery = {
@@ -244,16 +315,19 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
         ...(q.subject === undefined ? {} : { subject: q.subject }),
         ...(q.identity === undefined ? {} : { identity: q.identity }),
         ...(q.since === undefined ? {} : { since: q.since }),
-        limit: q.limit ?? 100,
+        limit: auditLimit(q.limit),
       };
-      return adminCall(request, 'admin.audit.query', {}, () => ({ records: ctx.audit.query(query) }));
+      return adminCall(request, {}, () => ({ records: ctx.audit.query(query) }));
     },
   );
 
   app.get(
     '/admin/audit/verify',
-    { schema: { querystring: { type: 'object', additionalProperties: false } } },
-    (request) => adminCall(request, 'admin.audit.verify', {}, () => ctx.audit.verify()),
+    {
+      config: { adminAction: 'admin.audit.verify' },
+      schema: { querystring: { type: 'object', additionalProperties: false } },
+    },
+    (request) => adminCall(request, {}, () => ctx.audit.verify()),
   );
 
   // Failed authentications, aggregated (docs/audit.md#security-events); only with a security event store.
@@ -261,9 +335,15 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
   if (events !== undefined) {
     app.get<{ Querystring: SecurityEventsQuerystring }>(
       '/admin/security-events',
-      { schema: { querystring: securityEventsQuerystring, response: securityEventsReply } },
-      (request) =>
-        adminCall(request, 'admin.security.query', {}, () => ({ events: events.query(request.query) })),
+      {
+        config: { adminAction: 'admin.security.query' },
+        schema: { querystring: securityEventsQuerystring, response: securityEventsReply },
+      },
+      (request) => {
+        const { limit, ...filter } = request.query;
+        const query = { ...filter, ...(limit === undefined ? {} : { limit: Number(limit) }) };
+        return adminCall(request, {}, () => ({ events: events.query(query) }));
+      },
     );
   }
 }

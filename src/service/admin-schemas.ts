@@ -67,6 +67,12 @@ export const cacheBody = {
   properties: { cacheSeconds: { type: 'integer', minimum: 0 } },
 } as const;
 
+/**
+ * A whole number in a query string, which is text: decimal digits without sign or leading zero. The route
+ * parses it and checks its range (no type coercion anywhere, see src/service/app.ts).
+ */
+export const decimalQueryParam = { type: 'string', pattern: '^[1-9][0-9]{0,5}$' } as const;
+
 export const auditQuerystring = {
   type: 'object',
   additionalProperties: false,
@@ -76,7 +82,7 @@ export const auditQuerystring = {
     subject: { type: 'string', maxLength: 512 },
     identity: { type: 'string', maxLength: 512 },
     since: { type: 'string', maxLength: 64 },
-    limit: { type: 'integer', minimum: 1, maximum: 1000 },
+    limit: decimalQueryParam,
   },
 } as const;
 

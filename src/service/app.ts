@@ -15,6 +15,8 @@ import type { AuditLog, Authenticator, KeyCore } from './contracts.js';
 import { createAuditedUnwrap, type AuditedUnwrap } from './audited-unwrap.js';
 import { bearerChallenge } from './challenge.js';
 import { problemOf, problem, type HttpProblem, type ProblemMapper } from './http-errors.js';
+import { createClientErrorHandler } from './client-errors.js';
+import { discardBody } from './discard-body.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
 import { registerAdminRoutes, type KeyAdmin } from './admin-routes.js';
 import { registerHealth } from './health.js';
@@ -36,6 +38,8 @@ export interface AppOptions {
   readonly publicBaseUrl?: string;
   readonly trustedProxies?: readonly string[];
   readonly bodyLimit?: number;
+  /** Largest request head (request line and headers), bytes; larger: 431. */
+  readonly maxHeaderBytes?: number;
   readonly requestTimeoutMs?: number;
   readonly keepAliveTimeoutMs?: number;
   /** Serve GET /metrics. Default true. */
@@ -81,6 +85,11 @@ export interface RouteContext {
 export type DkeApp = FastifyInstance;
 
 const DEFAULT_BODY_LIMIT = 64 * 1024;
+/**
+ * How much of a refused request's body is read and discarded so the client can read the answer
+ * (src/service/discard-body.ts); beyond it the connection is closed with the body unread.
+ */
+export const MAX_DISCARDED_BODY_BYTES = 4 * 1024 * 1024;
 const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 /** How often Node checks requestTimeout/headersTimeout (its default, 30 s, would make a 10 s limit 40 s). */
 const TIMEOUT_CHECK_INTERVAL_MS = 250;
@@ -99,7 +108,10 @@ export function buildApp(deps: AppDeps): DkeApp {
   const serverOptions = {
     connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
     headersTimeout: requestTimeout,
+    // Room for a token of MAX_TOKEN_LENGTH (src/auth/bearer.ts) beside the other headers (docs/config.md).
+    maxHeaderSize: options.maxHeaderBytes ?? DEFAULTS.server.maxHeaderBytes,
   };
+  const clientErrors = createClientErrorHandler(deps.logger);
   const trusted = options.trustedProxies ?? [];
 
   const app = fastify({
@@ -122,8 +134,11 @@ export function buildApp(deps: AppDeps): DkeApp {
     frameworkErrors: (error, _request, reply) => {
       void sendProblem(reply, problemOf(error));
     },
-    // Unknown fields are refused, not silently dropped (Fastify's default strips them).
-    ajv: { customOptions: { removeAdditional: false } },
+    // Requests the HTTP parser refuses (431, 400, 408) get registry errors too.
+    clientErrorHandler: clientErrors.handle,
+    // Validation only, never repair: Fastify's defaults would coerce types (`["jwe"]` → `"jwe"`, `5` → `["5"]`),
+    // strip unknown fields and fill in defaults. Query strings are strings: their schemas say so (patterns).
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } },
   }) as unknown as DkeApp;
 
   // JSON only: without this, Fastify would parse text/plain bodies too (415 is the documented answer).
@@ -150,6 +165,7 @@ export function buildApp(deps: AppDeps): DkeApp {
   );
 
   app.addHook('onRequest', async (request, reply) => {
+    clientErrors.track(request.raw, reply.raw);
     reply.header('x-request-id', request.id);
     reply.header('cache-control', 'no-store');
     reply.header('x-content-type-options', 'nosniff');
@@ -164,7 +180,7 @@ export function buildApp(deps: AppDeps): DkeApp {
   });
 
   // The single error handler: every route's errors, Fastify's parsing and validation errors included.
-  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+  app.setErrorHandler(async (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     let answer = problemOf(error);
     const detail = (error as { detail?: unknown }).detail;
     if (answer.status >= 500) {
@@ -179,6 +195,9 @@ export function buildApp(deps: AppDeps): DkeApp {
         headers: { 'www-authenticate': bearerChallenge(deps.authenticator.challenge, invalid) },
       };
     }
+    // A body still arriving (too large, or refused before it was read) is read to its end first, so the
+    // client, still sending, can read the answer; a body beyond the bound is left and the connection closed.
+    if (!(await discardBody(request.raw, MAX_DISCARDED_BODY_BYTES))) reply.header('connection', 'close');
     const mapper = request.routeOptions.config.problem;
     return sendProblem(reply, mapper === undefined ? answer : mapper(answer));
   });

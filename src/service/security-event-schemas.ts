@@ -1,11 +1,12 @@
 /** Schemas of GET /admin/security-events (docs/protocol.md). */
-import { MAX_SECURITY_EVENT_LIMIT } from '../security-events/index.js';
+import { decimalQueryParam } from './admin-schemas.js';
 
 export interface SecurityEventsQuerystring {
   readonly since?: string;
   readonly address?: string;
   readonly reason?: string;
-  readonly limit?: number;
+  /** Decimal digits; parsed by the route, its range checked by src/security-events. */
+  readonly limit?: string;
 }
 
 export const securityEventsQuerystring = {
@@ -15,7 +16,7 @@ export const securityEventsQuerystring = {
     since: { type: 'string', maxLength: 64 },
     address: { type: 'string', minLength: 1, maxLength: 64 },
     reason: { type: 'string', pattern: '^ERR_[A-Z0-9_]{1,60}$' },
-    limit: { type: 'integer', minimum: 1, maximum: MAX_SECURITY_EVENT_LIMIT },
+    limit: decimalQueryParam,
   },
 } as const;
 

@@ -126,6 +126,7 @@ export async function startServer(
         ...(tls === undefined ? {} : { tls }),
         trustedProxies: server.trustedProxies,
         bodyLimit: server.bodyLimit,
+        maxHeaderBytes: server.maxHeaderBytes,
         requestTimeoutMs: server.requestTimeoutMs,
         keepAliveTimeoutMs: server.keepAliveTimeoutMs,
         metrics: server.metrics,

@@ -305,6 +305,25 @@ describe('Microsoft DKE protocol', () => {
       assert.equal(record?.reason, 'ERR_DECRYPTION_FAILED');
     });
 
+    it('wrong types are refused, never coerced: 400, nothing decrypted or audited', async () => {
+      const { alg, value } = request() as { alg: string; value: string };
+      const before = auditRecords(h, { keyName: 'vector' }).length;
+      const cases: [unknown, string][] = [
+        [{ alg: [alg], value }, 'body.alg must be string'],
+        [{ alg, value: [value] }, 'body.value must be string'],
+        [{ alg: 256, value }, 'body.alg must be string'],
+        [{ alg, value: null }, 'body.value must be string'],
+        [{ alg, value: false }, 'body.value must be string'],
+        [[{ alg, value }], 'body must be object'],
+      ];
+      for (const [body, message] of cases) {
+        const answer = await decrypt(`/vector/${keyId}/decrypt`, body, alice);
+        assertError(answer, 'ERR_BAD_REQUEST');
+        assert.equal(answer.json?.message, message, JSON.stringify(body));
+      }
+      assert.equal(auditRecords(h, { keyName: 'vector' }).length, before);
+    });
+
     it('a key without policy refuses everyone, admins included', async () => {
       await createKey({ name: 'unguarded' });
       const published = await getKey('unguarded');

@@ -189,6 +189,24 @@ describe('native protocol', () => {
       assertError(extra, 'ERR_BAD_REQUEST');
       assert.equal(extra.json?.message, 'body.more is not allowed');
     });
+    it('wrong types are refused, never coerced: 400 before any binding check, nothing unwrapped', async () => {
+      const w = await wrapFor('docs');
+      const cases: [unknown, string][] = [
+        [{ stanza: [w.stanza] }, 'body.stanza must be string'],
+        [{ stanza: 12345 }, 'body.stanza must be string'],
+        [{ stanza: true }, 'body.stanza must be string'],
+        [{ stanza: null }, 'body.stanza must be string'],
+        [{ stanza: { jwe: w.stanza } }, 'body.stanza must be string'],
+        [[{ stanza: w.stanza }], 'body must be object'],
+        [w.stanza, 'body must be object'],
+      ];
+      for (const [body, message] of cases) {
+        const answer = await h.request('POST', '/keys/docs/unwrap', { body, token: alice });
+        assertError(answer, 'ERR_BAD_REQUEST');
+        assert.equal(answer.json?.message, message, JSON.stringify(body));
+      }
+      assert.equal(auditRecords(h, { objectId: w.objectId }).length, 0, 'nothing was unwrapped');
+    });
     it('a stanza that is not a share JWE: 400', async () => {
       assertError(await unwrap('docs', 'a.b.c.d.e', alice), 'ERR_HOLDER_BINDING_MISMATCH');
     });

@@ -115,6 +115,37 @@ describe('config', () => {
     );
   });
 
+  it('no type coercion: a value of the wrong JSON type is an error, in the file and in auth', () => {
+    for (const [server, message] of [
+      [{ port: '8443' }, /server\.port must be integer/],
+      [{ metrics: 'true' }, /server\.metrics must be boolean/],
+      [{ trustedProxies: '10.0.0.1' }, /server\.trustedProxies must be array/],
+      [{ bodyLimit: [65536] }, /server\.bodyLimit must be integer/],
+      [{ maxHeaderBytes: '32768' }, /server\.maxHeaderBytes must be integer/],
+    ] as const) {
+      const json = file('types.json', JSON.stringify({ server }));
+      assert.match(
+        configError(() => loadConfig({ file: json, env: {} })),
+        message,
+      );
+    }
+    const issuer = { ...auth.issuers[0], clockSkewSeconds: '60' };
+    const json = file('auth-types.json', JSON.stringify({ auth: { ...auth, issuers: [issuer] } }));
+    assert.match(
+      configError(() => loadConfig({ file: json, env: {} })),
+      /clockSkewSeconds must be integer/,
+    );
+  });
+
+  it('server.maxHeaderBytes: default 32 KiB, never below a largest token plus 4 KiB', () => {
+    assert.equal(loadConfig({ env: {} }).server.maxHeaderBytes, 32 * 1024);
+    const json = file('small-head.json', JSON.stringify({ server: { maxHeaderBytes: 16384 } }));
+    assert.match(
+      configError(() => loadConfig({ file: json, env: {} })),
+      /server\.maxHeaderBytes must be >= 20480/,
+    );
+  });
+
   it('docs/config.md lists exactly the environment variables the loader reads', () => {
     const doc = readFileSync(path.join(repoRoot, 'docs', 'config.md'), 'utf8');
     const section = doc.slice(doc.indexOf('## Environment variables'));
