@@ -105,24 +105,31 @@ export async function* decryptReusing(
   holders: readonly Holder[],
   options: DecryptOptions = {},
 ): AsyncGenerator<Buffer> {
-  const { header, rest } = await readHeader(source);
-  checkBindings(header);
-  const shares = await unwrapAll(header, assignHolders(header, holders, options));
-  const keys = deriveObjectKeys(shares, header.objectId);
-  for (const share of shares) share.fill(0);
+  // One iterator for the header and the payload, closed on every way out: a refusal after the header (a
+  // missing key, a key service saying no) must not leave the source suspended with its file still open.
+  const iterator = source[Symbol.asyncIterator]();
   try {
-    verifyHeaderKeys(keys, header.commitment, serializeUnauthenticated(header), header.mac);
-    options.onHeader?.(header);
-    yield* batchStream({
-      op: 'open',
-      key: keys.payloadKey,
-      chunkSize: 2 ** header.chunkLog2,
-      source: rest.stream,
-      initial: rest.buffered,
-    });
+    const { header, rest } = await readHeader({ [Symbol.asyncIterator]: () => iterator });
+    checkBindings(header);
+    const shares = await unwrapAll(header, assignHolders(header, holders, options));
+    const keys = deriveObjectKeys(shares, header.objectId);
+    for (const share of shares) share.fill(0);
+    try {
+      verifyHeaderKeys(keys, header.commitment, serializeUnauthenticated(header), header.mac);
+      options.onHeader?.(header);
+      yield* batchStream({
+        op: 'open',
+        key: keys.payloadKey,
+        chunkSize: 2 ** header.chunkLog2,
+        source: rest.stream,
+        initial: rest.buffered,
+      });
+    } finally {
+      keys.payloadKey.fill(0);
+      keys.macKey.fill(0);
+    }
   } finally {
-    keys.payloadKey.fill(0);
-    keys.macKey.fill(0);
+    await iterator.return?.();
   }
 }
 

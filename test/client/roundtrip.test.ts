@@ -13,6 +13,7 @@ import { decrypt, decryptIterable } from '../../src/client/decrypt.js';
 import { encrypt, encryptIterable } from '../../src/client/encrypt.js';
 import { LocalKeyHolder } from '../../src/holders/local-key.js';
 import { TAG_LENGTH } from '../../src/format/constants.js';
+import type { ErrorCode } from '../../src/errors/index.js';
 import {
   C,
   SMALL_C,
@@ -20,8 +21,10 @@ import {
   cleartextHolders,
   collect,
   cutAt,
+  assertDkeError,
   decryptToBuffer,
   ecKeys,
+  flipBit,
   encryptToBuffer,
   localHolders,
   patternBytes,
@@ -225,4 +228,35 @@ void test('onHeader is called once with the authenticated header, before any pla
     collect(decryptIterable(pieces(tampered), holders, { onHeader: () => (called = true) })),
   );
   assert.equal(called, false);
+});
+
+test('a decryption refused after the header closes its source (no file handle left open)', async () => {
+  const object = await encryptToBuffer(patternBytes(3 * C), holders);
+  const cases: [string, readonly LocalKeyHolder[], ErrorCode][] = [
+    ['a missing key', [holders[0] as LocalKeyHolder], 'ERR_HOLDER_KEY_MISSING'],
+    ['a tampered payload', holders, 'ERR_DECRYPTION_FAILED'],
+    ['success', holders, 'ERR_INTERNAL'],
+  ];
+  for (const [what, keys, code] of cases) {
+    let closed = false;
+    const input = what === 'a tampered payload' ? flipBit(object, object.length - 1) : object;
+    // Like the CLI's file reader: a generator whose `finally` closes the file.
+    async function* source(): AsyncGenerator<Buffer> {
+      try {
+        for (let at = 0; at < input.length; at += 4096) {
+          await new Promise(setImmediate); // a read
+          yield input.subarray(at, at + 4096);
+        }
+      } finally {
+        closed = true;
+      }
+    }
+    try {
+      await collect(decryptIterable(source(), keys));
+      assert.equal(what, 'success');
+    } catch (error) {
+      assertDkeError(error, code);
+    }
+    assert.equal(closed, true, `${what}: the source was left suspended`);
+  }
 });
