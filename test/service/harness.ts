@@ -31,6 +31,18 @@ export interface HttpAnswer {
   readonly json: Record<string, unknown> | undefined;
 }
 
+/** A fetch response read in full: status, headers, text, and the JSON body when it is JSON. */
+export async function answerOf(response: Response): Promise<HttpAnswer> {
+  const text = await response.text();
+  let json: Record<string, unknown> | undefined;
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, headers: response.headers, text, json };
+}
+
 export interface RequestOptions {
   readonly body?: unknown;
   /** Sent verbatim (no JSON encoding). */
@@ -107,15 +119,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         init.body = JSON.stringify(body);
         h['content-type'] ??= 'application/json';
       }
-      const response = await fetch(harness.server.url + urlPath, init);
-      const text = await response.text();
-      let json: Record<string, unknown> | undefined;
-      try {
-        json = JSON.parse(text) as Record<string, unknown>;
-      } catch {
-        json = undefined;
-      }
-      return { status: response.status, headers: response.headers, text, json };
+      return answerOf(await fetch(harness.server.url + urlPath, init));
     },
     openStore() {
       const { masterKey } = loadMasterKey({ file: config.store.masterKeyFile, env: {} });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { startHarness, type Harness, type HttpAnswer } from './harness.js';
+import { answerOf, startHarness, type Harness } from './harness.js';
 import { assertError } from './assertions.js';
 import { MAX_TOKEN_LENGTH } from '../../src/auth/bearer.js';
 
@@ -18,17 +18,6 @@ const MiB = 1024 * KiB;
 function bigJson(size: number): string {
   const frame = '{"stanza":""}';
   return `{"stanza":"${'x'.repeat(size - frame.length)}"}`;
-}
-
-async function answerOf(response: Response): Promise<HttpAnswer> {
-  const text = await response.text();
-  let json: Record<string, unknown> | undefined;
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, headers: response.headers, text, json };
 }
 
 /** POSTs `size` bytes in 64 KiB pieces as a stream: fetch sends it chunked, without Content-Length. */
