@@ -101,6 +101,11 @@ export const ERRORS = {
   // --- audit log (docs/audit.md) ---
   ERR_AUDIT_UNAVAILABLE: { status: 503, exit: EXIT.AUDIT, message: 'audit log unavailable' },
   ERR_AUDIT_CHAIN_BROKEN: { status: 500, exit: EXIT.AUDIT, message: 'audit log chain is broken' },
+  ERR_PROOF_INVALID: {
+    status: 422,
+    exit: EXIT.AUDIT,
+    message: 'proof, checkpoint or signature does not verify',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
