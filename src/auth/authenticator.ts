@@ -2,7 +2,8 @@
  * Bearer-JWT authentication against configured OIDC issuers (docs/auth.md). Order of checks: header shape,
  * token shape, issuer (unverified `iss` only picks the configuration), signature with a pinned algorithm and
  * the issuer's published keys, registered claims (iss, aud, exp, nbf, iat, required claims), lifetime, then
- * tenant and identity claims while building the Principal, then client, scopes and roles.
+ * tenant and identity claims while building the Principal, then client, scopes and roles. A refusal after
+ * the signature verified names the token's issuer and subject (src/auth/refused-token.ts).
  */
 import { decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
 import type { Authenticator, Principal } from '../service/contracts.js';
@@ -96,7 +97,8 @@ function checkVerified(payload: JWTPayload, { entry, accepted }: AcceptedEntry):
     checkRoles(principal.roles, config);
     return principal;
   } catch (error) {
-    throw refusedToken(tokenError(error), accepted.issuer, payload);
+    // A programming error stays one (500), never becomes a refusal of the token.
+    throw error instanceof DkeError ? refusedToken(error, accepted.issuer, payload) : error;
   }
 }
 
