@@ -76,6 +76,17 @@ describe('verified but refused: the refusal names issuer and subject', () => {
     });
   }
 
+  test('tenant not accepted: names the accepted (tenant) issuer', async () => {
+    const issuer = `${a.issuer}/tenant-1/v2.0`;
+    const error = await refusal(await validToken(a, { iss: issuer, sub: 'victim', tid: 'tenant-2' }), {
+      issuer,
+      jwksUri: a.jwksUri,
+      tenantId: 'tenant-1',
+    });
+    assert.match((error as Error).message, /tenant not accepted/);
+    assert.deepEqual(verifiedTokenOf(error), { issuer, subject: 'victim' });
+  });
+
   test('a very long subject is cut to 256 characters', async () => {
     const error = await refusal(await expiredToken(a, { sub: 'x'.repeat(5000) }));
     assert.equal(verifiedTokenOf(error)?.subject, 'x'.repeat(256));
