@@ -2,9 +2,10 @@
  * Bearer-JWT authentication against configured OIDC issuers (docs/auth.md). Order of checks: header shape,
  * token shape, issuer (unverified `iss` only picks the configuration), signature with a pinned algorithm and
  * the issuer's published keys, registered claims (iss, aud, exp, nbf, iat, required claims), lifetime, then
- * tenant and identity claims while building the Principal, then client, scopes and roles.
+ * tenant and identity claims while building the Principal, then client, scopes and roles. A refusal after
+ * the signature verified names the token's issuer and subject (src/auth/refused-token.ts).
  */
-import { decodeJwt, jwtVerify, type JWTPayload } from 'jose';
+import { decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
 import type { Authenticator, Principal } from '../service/contracts.js';
 import { DkeError } from '../errors/index.js';
 import { resolveAuthConfig, type AuthConfig, type ResolvedIssuerConfig } from './config.js';
@@ -14,6 +15,7 @@ import { tokenError } from './jose-errors.js';
 import { buildPrincipal } from './principal.js';
 import { acceptedIssuers, type AcceptedIssuer } from './tenancy.js';
 import { checkClient, checkLifetime, checkRoles, checkScopes } from './access-checks.js';
+import { refusedToken } from './refused-token.js';
 
 /** Registered claims every token must carry, whatever the issuer config adds (`iat` for the lifetime). */
 const ALWAYS_REQUIRED = ['iss', 'aud', 'exp', 'iat', 'sub'] as const;
@@ -47,7 +49,12 @@ function unverifiedIssuer(token: string): string {
   return payload.iss;
 }
 
-async function verify(
+/**
+ * The signature-verified payload, or jose's refusal. jwtVerify checks the signature before any claim, so its
+ * JWTExpired and JWTClaimValidationFailed come from a verified token: their `payload` is that token's and
+ * names whose it was (src/auth/refused-token.ts). Every other jose error carries no identity.
+ */
+async function verifiedPayload(
   token: string,
   { entry, accepted }: AcceptedEntry,
   audience: string,
@@ -62,6 +69,20 @@ async function verify(
       clockTolerance: config.clockSkewSeconds,
       requiredClaims: [...new Set([...ALWAYS_REQUIRED, ...config.requiredClaims])],
     });
+    return payload;
+  } catch (error) {
+    const refusal = tokenError(error);
+    if (error instanceof errors.JWTExpired || error instanceof errors.JWTClaimValidationFailed) {
+      throw refusedToken(refusal, accepted.issuer, error.payload);
+    }
+    throw refusal;
+  }
+}
+
+/** Checks of a verified payload beyond jose's; a refusal names the token's issuer and subject. */
+function checkVerified(payload: JWTPayload, { entry, accepted }: AcceptedEntry): Principal {
+  const { config } = entry;
+  try {
     // jose checks `iat` only with maxTokenAge; a token issued in the future is as suspicious as an early nbf.
     if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + config.clockSkewSeconds) {
       throw new DkeError('ERR_AUTH_INVALID', {
@@ -70,9 +91,14 @@ async function verify(
       });
     }
     checkLifetime(payload, config);
-    return payload;
+    const principal = buildPrincipal(payload, config, accepted);
+    checkClient(payload, config);
+    checkScopes(payload, config);
+    checkRoles(principal.roles, config);
+    return principal;
   } catch (error) {
-    throw tokenError(error);
+    // A programming error stays one (500), never becomes a refusal of the token.
+    throw error instanceof DkeError ? refusedToken(error, accepted.issuer, payload) : error;
   }
 }
 
@@ -98,13 +124,7 @@ export function createAuthenticator(config: AuthConfig): OidcAuthenticator {
         detail: `iss ${JSON.stringify(iss.slice(0, 200))} is not configured`,
       });
     }
-    const payload = await verify(token, match, resolved.audience);
-    const { config } = match.entry;
-    const principal = buildPrincipal(payload, config, match.accepted);
-    checkClient(payload, config);
-    checkScopes(payload, config);
-    checkRoles(principal.roles, config);
-    return principal;
+    return checkVerified(await verifiedPayload(token, match, resolved.audience), match);
   }
 
   return {

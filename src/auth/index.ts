@@ -12,3 +12,9 @@ export {
 } from './config.js';
 export type { IssuerKeyStats } from './issuer-keys.js';
 export { isLoopbackIp, isFetchableUrl } from './loopback.js';
+export {
+  MAX_REFUSED_SUBJECT_CHARS,
+  RefusedTokenError,
+  verifiedTokenOf,
+  type VerifiedToken,
+} from './refused-token.js';

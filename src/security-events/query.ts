@@ -4,11 +4,15 @@ import type { SecurityEventQuery, SecurityEventRow } from '../store/index.js';
 
 export const DEFAULT_SECURITY_EVENT_LIMIT = 100;
 export const MAX_SECURITY_EVENT_LIMIT = 10_000;
+/** Issuer and subject text kept per event (longer text is cut when recorded), so also the longest filter. */
+export const MAX_SECURITY_EVENT_TEXT_CHARS = 256;
 
 export interface SecurityEventFilter {
   readonly since?: string;
   readonly address?: string;
   readonly reason?: string;
+  readonly issuer?: string;
+  readonly subject?: string;
   readonly limit?: number;
 }
 
@@ -26,14 +30,19 @@ export function securityEventQuery(filter: SecurityEventFilter): SecurityEventQu
     if (Number.isNaN(date.getTime())) throw bad('since must be an ISO-8601 date or time');
     query.since = date.toISOString();
   }
-  for (const [field, value] of [
-    ['address', filter.address],
-    ['reason', filter.reason],
-  ] as const) {
-    if (value === undefined) continue;
-    if (typeof value !== 'string' || value === '') throw bad(`${field} must be a non-empty string`);
-    if (field === 'address') query.clientAddress = value;
-    else query.reason = value;
+  const text = (field: string, value: unknown, maxLength: number): string => {
+    if (typeof value !== 'string' || value === '' || value.length > maxLength) {
+      throw bad(`${field} must be a non-empty string of at most ${maxLength} characters`);
+    }
+    return value;
+  };
+  if (filter.address !== undefined) query.clientAddress = text('address', filter.address, 64);
+  if (filter.reason !== undefined) query.reason = text('reason', filter.reason, 64);
+  if (filter.issuer !== undefined) {
+    query.issuer = text('issuer', filter.issuer, MAX_SECURITY_EVENT_TEXT_CHARS);
+  }
+  if (filter.subject !== undefined) {
+    query.subject = text('subject', filter.subject, MAX_SECURITY_EVENT_TEXT_CHARS);
   }
   return query;
 }

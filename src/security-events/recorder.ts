@@ -1,20 +1,28 @@
 /**
  * Security events (docs/audit.md#security-events): failed authentications, counted per client address,
- * reason and minute in memory and written to the store in batches, off the request path.
+ * reason, token issuer/subject (when the token's signature verified; else '') and minute in memory and
+ * written to the store in batches, off the request path.
  *
- * Bounded everywhere: the in-memory backlog holds at most `maxPending` distinct (minute, address, reason)
- * entries (a new entry beyond that is dropped and counted; existing entries only grow their count), and
+ * Bounded everywhere: the in-memory backlog holds at most `maxPending` distinct (minute, address, reason,
+ * issuer, subject) entries (a new entry beyond that is dropped and counted; existing entries only grow their count), and
  * every write prunes the table to `maxRows` rows and `maxAgeDays` days. A store locked by another process
  * (ERR_STORE_BUSY) keeps the backlog for the next flush; any other store failure drops the batch (counted
  * and reported): security events never block or fail a request.
  */
 import { isDkeError } from '../errors/index.js';
 import type { DkeStore, SecurityEventRow } from '../store/index.js';
+import { MAX_SECURITY_EVENT_TEXT_CHARS } from './query.js';
 
 const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
 /** Client addresses are IPs (at most 45 characters); longer text is cut so nobody can bloat the table. */
 const MAX_ADDRESS_CHARS = 64;
+
+/** Whose token was refused, when its signature verified (src/auth/refused-token.ts). */
+export interface SecurityEventToken {
+  readonly issuer: string;
+  readonly subject: string;
+}
 
 export interface SecurityEventRecorderOptions {
   readonly maxRows: number;
@@ -48,12 +56,16 @@ export class SecurityEventRecorder {
     this.timer.unref();
   }
 
-  /** Counts one event. Constant time, no I/O. */
-  record(clientAddress: string, reason: string): void {
+  /** Counts one event; `token` names whose verified token it was. Constant time, no I/O. */
+  record(clientAddress: string, reason: string, token?: SecurityEventToken): void {
     const at = this.now();
     const address = clientAddress.slice(0, MAX_ADDRESS_CHARS);
+    // Bounded so nobody can bloat the backlog or the table (a subject is the signer's text, of any length).
+    const issuer = token?.issuer.slice(0, MAX_SECURITY_EVENT_TEXT_CHARS) ?? '';
+    const subject = token?.subject.slice(0, MAX_SECURITY_EVENT_TEXT_CHARS) ?? '';
     const windowStart = new Date(Math.floor(at.getTime() / MINUTE_MS) * MINUTE_MS).toISOString();
-    const key = `${windowStart}\n${address}\n${reason}`;
+    // JSON keeps the parts apart whatever characters they contain.
+    const key = JSON.stringify([windowStart, address, reason, issuer, subject]);
     const seen = at.toISOString();
     const entry = this.pending.get(key);
     if (entry !== undefined) {
@@ -68,6 +80,8 @@ export class SecurityEventRecorder {
       windowStart,
       clientAddress: address,
       reason,
+      issuer,
+      subject,
       count: 1,
       firstSeen: seen,
       lastSeen: seen,

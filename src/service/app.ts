@@ -22,6 +22,7 @@ import { registerAdminRoutes, type KeyAdmin } from './admin-routes.js';
 import { registerHealth } from './health.js';
 import { createAuthGuard, type AuthFailureLimitConfig, type SecurityEventSink } from './auth-guard.js';
 import { DEFAULTS } from '../config/schema.js';
+import { verifiedTokenOf } from '../auth/index.js';
 import type { SecurityEvent, SecurityEventFilter } from '../security-events/index.js';
 import { registerNativeRoutes } from '../protocols/native/routes.js';
 import { registerMsDkeRoutes } from '../protocols/ms-dke/routes.js';
@@ -190,7 +191,7 @@ export function buildApp(deps: AppDeps): DkeApp {
     }
     if (answer.status === 401) {
       const invalid = answer.code === 'ERR_AUTH_INVALID';
-      answer = authGuard.authFailed(request.ip, answer.code) ?? {
+      answer = authGuard.authFailed(request.ip, answer.code, verifiedTokenOf(error)) ?? {
         ...answer,
         headers: { 'www-authenticate': bearerChallenge(deps.authenticator.challenge, invalid) },
       };

@@ -13,8 +13,11 @@ export interface ServiceMetrics {
   observeUnwrap(protocol: string, keyName: string | undefined, outcome: UnwrapOutcome): void;
   /** A request refused for its credentials (reason: ERR_AUTH_MISSING or ERR_AUTH_INVALID). */
   observeAuthFailure(reason: string): void;
-  /** A failed authentication answered 429 because its address is over the limit. */
-  observeRateLimited(): void;
+  /**
+   * A failed authentication answered 429 because its client address, or its token's issuer+subject, is over
+   * the limit; an answer both limits refused counts once under each.
+   */
+  observeRateLimited(by: 'address' | 'subject'): void;
   /** Security events lost (backlog full, or the store failed). */
   observeSecurityEventsDropped(events: number): void;
 }
@@ -49,7 +52,8 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Servi
   });
   const rateLimited = new Counter({
     name: 'dke_auth_rate_limited_total',
-    help: 'Failed authentications answered 429 because the client address is over server.authFailureLimit',
+    help: 'Failed authentications answered 429 because the client address (by="address") or the verified token subject (by="subject") is over server.authFailureLimit',
+    labelNames: ['by'] as const,
     registers: [registry],
   });
   const eventsDropped = new Counter({
@@ -69,8 +73,8 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Servi
     observeAuthFailure(reason) {
       authFailures.inc({ reason });
     },
-    observeRateLimited() {
-      rateLimited.inc();
+    observeRateLimited(by) {
+      rateLimited.inc({ by });
     },
     observeSecurityEventsDropped(events) {
       eventsDropped.inc(events);

@@ -1,10 +1,13 @@
 /** Schemas of GET /admin/security-events (docs/protocol.md). */
+import { MAX_SECURITY_EVENT_TEXT_CHARS } from '../security-events/index.js';
 import { decimalQueryParam } from './admin-schemas.js';
 
 export interface SecurityEventsQuerystring {
   readonly since?: string;
   readonly address?: string;
   readonly reason?: string;
+  readonly issuer?: string;
+  readonly subject?: string;
   /** Decimal digits; parsed by the route, its range checked by src/security-events. */
   readonly limit?: string;
 }
@@ -16,6 +19,8 @@ export const securityEventsQuerystring = {
     since: { type: 'string', maxLength: 64 },
     address: { type: 'string', minLength: 1, maxLength: 64 },
     reason: { type: 'string', pattern: '^ERR_[A-Z0-9_]{1,60}$' },
+    issuer: { type: 'string', minLength: 1, maxLength: MAX_SECURITY_EVENT_TEXT_CHARS },
+    subject: { type: 'string', minLength: 1, maxLength: MAX_SECURITY_EVENT_TEXT_CHARS },
     limit: decimalQueryParam,
   },
 } as const;
@@ -26,6 +31,8 @@ const eventSchema = {
     windowStart: { type: 'string' },
     clientAddress: { type: 'string' },
     reason: { type: 'string' },
+    issuer: { type: 'string' },
+    subject: { type: 'string' },
     count: { type: 'integer' },
     firstSeen: { type: 'string' },
     lastSeen: { type: 'string' },

@@ -113,7 +113,7 @@ export async function startServer(
       logger,
       metrics,
       securityEvents: {
-        record: (clientAddress, reason) => recorder.record(clientAddress, reason),
+        record: (clientAddress, reason, token) => recorder.record(clientAddress, reason, token),
         query: (filter) => {
           const query = securityEventQuery(filter);
           recorder.flush(); // what was counted so far, if the store takes it now (never waits)

@@ -96,13 +96,16 @@ export const MIGRATIONS: readonly Migration[] = [
         window_start   TEXT NOT NULL,
         client_address TEXT NOT NULL,
         reason         TEXT NOT NULL,
+        issuer         TEXT NOT NULL DEFAULT '',
+        subject        TEXT NOT NULL DEFAULT '',
         count          INTEGER NOT NULL CHECK (count > 0),
         first_seen     TEXT NOT NULL,
         last_seen      TEXT NOT NULL,
-        PRIMARY KEY (window_start, client_address, reason)
+        PRIMARY KEY (window_start, client_address, reason, issuer, subject)
       ) STRICT;
       CREATE INDEX security_events_by_last_seen ON security_events (last_seen);
       CREATE INDEX security_events_by_address ON security_events (client_address, last_seen);
+      CREATE INDEX security_events_by_subject ON security_events (subject, last_seen);
     `,
   },
 ];

@@ -44,8 +44,8 @@ const KEY_COLUMNS = `k.name, k.protocol, k.state, k.active_version AS activeVers
 const KEY_FROM = 'keys k JOIN key_policies p ON p.key_name = k.name';
 const VERSION_COLUMNS = `key_name AS keyName, version, key_id AS keyId, spec, public_jwk AS publicJwk,
   sealed_private_key AS sealedPrivateKey, created_at AS createdAt, destroyed_at AS destroyedAt`;
-const SECURITY_EVENT_COLUMNS = `window_start AS windowStart, client_address AS clientAddress, reason, count,
-  first_seen AS firstSeen, last_seen AS lastSeen`;
+const SECURITY_EVENT_COLUMNS = `window_start AS windowStart, client_address AS clientAddress, reason, issuer,
+  subject, count, first_seen AS firstSeen, last_seen AS lastSeen`;
 const AUDIT_COLUMNS = `seq, time, prev_hash AS prevHash, hash, action, result, reason, issuer, subject,
   user_name AS userName, key_name AS keyName, key_version AS keyVersion, key_id AS keyId, object_id AS objectId,
   client_address AS clientAddress, request_id AS requestId`;
@@ -298,6 +298,14 @@ export class SqliteStore implements DkeStore {
       where.push('reason = ?');
       params.push(query.reason);
     }
+    if (query.issuer !== undefined) {
+      where.push('issuer = ?');
+      params.push(query.issuer);
+    }
+    if (query.subject !== undefined) {
+      where.push('subject = ?');
+      params.push(query.subject);
+    }
     const filter = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
     params.push(query.limit);
     return this.guard(
@@ -305,7 +313,7 @@ export class SqliteStore implements DkeStore {
         this.db
           .prepare(
             `SELECT ${SECURITY_EVENT_COLUMNS} FROM security_events ${filter}
-             ORDER BY last_seen DESC, client_address, reason LIMIT ?`,
+             ORDER BY last_seen DESC, client_address, reason, issuer, subject LIMIT ?`,
           )
           .all(...params) as SecurityEventRow[],
     );
@@ -458,9 +466,10 @@ function prepareStatements(db: Db) {
       'SELECT object_id AS objectId, revoked_at AS revokedAt FROM revoked_objects WHERE key_name = ? ORDER BY revoked_at, object_id',
     ),
     upsertSecurityEvent: s(
-      `INSERT INTO security_events (window_start, client_address, reason, count, first_seen, last_seen)
-       VALUES (@windowStart, @clientAddress, @reason, @count, @firstSeen, @lastSeen)
-       ON CONFLICT (window_start, client_address, reason) DO UPDATE SET
+      `INSERT INTO security_events
+         (window_start, client_address, reason, issuer, subject, count, first_seen, last_seen)
+       VALUES (@windowStart, @clientAddress, @reason, @issuer, @subject, @count, @firstSeen, @lastSeen)
+       ON CONFLICT (window_start, client_address, reason, issuer, subject) DO UPDATE SET
          count = count + excluded.count,
          first_seen = min(first_seen, excluded.first_seen),
          last_seen = max(last_seen, excluded.last_seen)`,

@@ -109,8 +109,8 @@ export interface AuditRowQuery {
 }
 
 /**
- * Failed authentications of one client address for one reason within one minute (docs/audit.md#security-events):
- * aggregated, so a flood is a count, not a row per request.
+ * Failed authentications of one client address for one reason (and token issuer/subject, when known) within
+ * one minute (docs/audit.md#security-events): aggregated, so a flood is a count, not a row per request.
  */
 export interface SecurityEventRow {
   /** ISO-8601 UTC, the start of the minute. */
@@ -118,6 +118,10 @@ export interface SecurityEventRow {
   readonly clientAddress: string;
   /** Registry code: ERR_AUTH_MISSING, ERR_AUTH_INVALID, ERR_RATE_LIMITED. */
   readonly reason: string;
+  /** The issuer a refused token's signature verified against; '' when unknown (not verified, no token). */
+  readonly issuer: string;
+  /** That token's `sub`; '' when unknown. */
+  readonly subject: string;
   readonly count: number;
   readonly firstSeen: string;
   readonly lastSeen: string;
@@ -134,6 +138,8 @@ export interface SecurityEventQuery {
   readonly since?: string;
   readonly clientAddress?: string;
   readonly reason?: string;
+  readonly issuer?: string;
+  readonly subject?: string;
   readonly limit: number;
 }
 

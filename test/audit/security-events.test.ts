@@ -64,6 +64,28 @@ void describe('security event recorder', () => {
     );
   });
 
+  void test('aggregates per issuer and subject too; unknown is empty; long text is cut', () => {
+    const r = recorder();
+    const iss = 'https://login.example/tenant';
+    r.record('192.0.2.1', 'ERR_AUTH_INVALID', { issuer: iss, subject: 'alice' });
+    r.record('192.0.2.1', 'ERR_AUTH_INVALID', { issuer: iss, subject: 'alice' });
+    r.record('192.0.2.1', 'ERR_AUTH_INVALID', { issuer: iss, subject: 'bob' });
+    r.record('192.0.2.1', 'ERR_AUTH_INVALID');
+    r.record('192.0.2.1', 'ERR_AUTH_INVALID', { issuer: iss.repeat(100), subject: 'y'.repeat(5000) });
+    r.flush();
+    assert.deepEqual(
+      rows()
+        .map((e) => [e.issuer.length, e.subject, e.count])
+        .sort(),
+      [
+        [0, '', 1],
+        [256, 'y'.repeat(256), 1],
+        [iss.length, 'alice', 2],
+        [iss.length, 'bob', 1],
+      ].sort(),
+    );
+  });
+
   void test('the backlog is bounded: new entries past maxPending are dropped and counted', () => {
     const r = recorder({ maxPending: 3 });
     for (let i = 0; i < 10; i += 1) r.record(`192.0.2.${i}`, 'ERR_AUTH_INVALID');
@@ -129,5 +151,17 @@ void describe('security event recorder', () => {
       since: '2025-03-01T00:00:00.000Z',
       clientAddress: '192.0.2.1',
     });
+    assert.deepEqual(securityEventQuery({ issuer: 'https://login.example/t', subject: 'alice' }), {
+      limit: 100,
+      issuer: 'https://login.example/t',
+      subject: 'alice',
+    });
+    for (const filter of [{ subject: '' }, { issuer: '' }, { subject: 'x'.repeat(257) }]) {
+      assert.throws(
+        () => securityEventQuery(filter),
+        (e: unknown) => isDkeError(e, 'ERR_BAD_REQUEST'),
+        JSON.stringify(filter),
+      );
+    }
   });
 });

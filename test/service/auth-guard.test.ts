@@ -119,7 +119,8 @@ describe('failed authentication: rate limit, metrics, security events', () => {
     // Every failure counts by reason, the 429s included: 5 + 3 + 1 (admin) from FLOODER, 1 from NEIGHBOUR.
     assert.equal(await metric(/^dke_auth_failures_total\{reason="ERR_AUTH_INVALID"\}/), MAX_FAILURES + 5);
     assert.equal(await metric(/^dke_auth_failures_total\{reason="ERR_AUTH_MISSING"\}/), 1);
-    assert.equal(await metric(/^dke_auth_rate_limited_total /), 4);
+    assert.equal(await metric(/^dke_auth_rate_limited_total\{by="address"\} /), 4);
+    assert.equal(await metric(/^dke_auth_rate_limited_total\{by="subject"\} /), 0);
 
     const recorded = await eventually(
       () => events(`?address=${FLOODER}`),

@@ -129,6 +129,8 @@ void describe('sqlite store', () => {
               windowStart: '2025-01-01T00:00:00.000Z',
               clientAddress: '192.0.2.1',
               reason: 'ERR_AUTH_INVALID',
+              issuer: '',
+              subject: '',
               count: 1,
               firstSeen: '2025-01-01T00:00:01.000Z',
               lastSeen: '2025-01-01T00:00:01.000Z',

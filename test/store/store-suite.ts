@@ -343,7 +343,16 @@ export function runStoreSuite(backend: string, makeStore: () => StoreFixture): v
       ): Parameters<DkeStore['recordSecurityEvents']>[0][number] => {
         const windowStart = new Date(Date.UTC(2025, 0, 1, 0, minute)).toISOString();
         const lastSeen = new Date(Date.UTC(2025, 0, 1, 0, minute, 30)).toISOString();
-        return { windowStart, clientAddress, reason, count, firstSeen: windowStart, lastSeen };
+        return {
+          windowStart,
+          clientAddress,
+          reason,
+          issuer: '',
+          subject: '',
+          count,
+          firstSeen: windowStart,
+          lastSeen,
+        };
       };
       const keepAll = { maxRows: 100, notBefore: '2000-01-01T00:00:00.000Z' };
       store.recordSecurityEvents([row(0, '192.0.2.1', 'ERR_AUTH_INVALID', 3)], keepAll);
@@ -385,6 +394,44 @@ export function runStoreSuite(backend: string, makeStore: () => StoreFixture): v
         [19, 18, 17, 16, 15].map((i) => `198.51.100.${i}`),
       );
       assert.equal(store.auditTail(), undefined, 'security events are not audit records');
+    });
+
+    void test('security events: issuer and subject are part of the key and queryable; empty is unknown', () => {
+      const store = open();
+      const at = '2025-01-01T00:00:00.000Z';
+      const row = (clientAddress: string, issuer: string, subject: string, count: number) => ({
+        windowStart: at,
+        clientAddress,
+        reason: 'ERR_AUTH_INVALID',
+        issuer,
+        subject,
+        count,
+        firstSeen: at,
+        lastSeen: at,
+      });
+      const keepAll = { maxRows: 100, notBefore: '2000-01-01T00:00:00.000Z' };
+      const iss = 'https://login.example/tenant';
+      store.recordSecurityEvents(
+        [row('192.0.2.1', iss, 'alice', 2), row('192.0.2.1', iss, 'bob', 1), row('192.0.2.1', '', '', 4)],
+        keepAll,
+      );
+      store.recordSecurityEvents([row('192.0.2.2', iss, 'alice', 3)], keepAll);
+      const sorted = (rows: readonly { clientAddress: string; subject: string; count: number }[]) =>
+        rows.map((e) => [e.clientAddress, e.subject, e.count]).sort();
+      assert.deepEqual(sorted(store.querySecurityEvents({ limit: 100 })), [
+        ['192.0.2.1', '', 4],
+        ['192.0.2.1', 'alice', 2],
+        ['192.0.2.1', 'bob', 1],
+        ['192.0.2.2', 'alice', 3],
+      ]);
+      assert.deepEqual(sorted(store.querySecurityEvents({ subject: 'alice', limit: 100 })), [
+        ['192.0.2.1', 'alice', 2],
+        ['192.0.2.2', 'alice', 3],
+      ]);
+      assert.deepEqual(store.querySecurityEvents({ issuer: iss, subject: 'bob', limit: 100 }), [
+        row('192.0.2.1', iss, 'bob', 1),
+      ]);
+      assert.deepEqual(store.querySecurityEvents({ issuer: 'https://other.example', limit: 100 }), []);
     });
 
     void test('probeWriteLock: free, and locked while another connection holds the write lock', () => {

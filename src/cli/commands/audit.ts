@@ -17,6 +17,15 @@ interface AuditOptions extends StoreFlags {
   readonly json?: boolean;
 }
 
+interface SecurityOptions extends AuditOptions {
+  readonly address?: string;
+  readonly reason?: string;
+  readonly issuer?: string;
+  readonly subject?: string;
+  readonly since?: string;
+  readonly limit?: number;
+}
+
 function withAudit<T>(options: StoreFlags, run: (store: AuditStore) => T): T {
   const { database } = resolveStoreConfig(options);
   const store = openAuditStore({ dbPath: database, readonly: true });
@@ -53,8 +62,22 @@ function formatRecord(r: AuditRecord): string {
   return `${r.seq}\t${r.time}\t${r.action}\t${r.result}\t${who}\t${key}${extra === '' ? '' : `\t${extra}`}`;
 }
 
+/** Issuer and subject come from signed tokens, but any signer's text: no control characters reach a terminal. */
+function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text === '' ? '-' : text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '\ufffd');
+}
+
 function formatSecurityEvent(e: SecurityEvent): string {
-  return `${e.lastSeen}\t${e.clientAddress}\t${e.reason}\t${e.count}\tminute ${e.windowStart}`;
+  return [
+    e.lastSeen,
+    e.clientAddress,
+    e.reason,
+    e.count,
+    `minute ${e.windowStart}`,
+    printable(e.issuer),
+    printable(e.subject),
+  ].join('\t');
 }
 
 export function registerAudit(program: Command): void {
@@ -125,7 +148,7 @@ export function registerAudit(program: Command): void {
     audit
       .command('security')
       .description(
-        'list security events (failed authentications per address, reason and minute), newest first',
+        'list security events (failed authentications per address, reason, token issuer/subject and minute), newest first',
       ),
   )
     .option('--address <ip>', 'only events of this client address')
@@ -133,17 +156,22 @@ export function registerAudit(program: Command): void {
       '--reason <code>',
       'only events with this reason (ERR_AUTH_INVALID, ERR_AUTH_MISSING, ERR_RATE_LIMITED)',
     )
+    .option('--issuer <url>', 'only events of refused tokens verified against this issuer')
+    .option('--subject <sub>', 'only events of refused tokens of this subject')
     .option('--since <time>', 'only events last seen at or after this ISO-8601 time')
     .option('--limit <n>', 'at most this many rows (default 100)', parseLimit)
     .addHelpText(
       'after',
-      '\nColumns: last seen, client address, reason, count, minute. --json: one object a line.',
+      '\nColumns: last seen, client address, reason, count, minute, issuer, subject ("-" when unknown:' +
+        '\nonly a token whose signature verified names them). --json: one object a line.',
     )
-    .action((o: AuditOptions & { address?: string; reason?: string; since?: string; limit?: number }) =>
+    .action((o: SecurityOptions) =>
       withAudit(o, ({ store }) => {
         const query = securityEventQuery({
           ...(o.address === undefined ? {} : { address: o.address }),
           ...(o.reason === undefined ? {} : { reason: o.reason }),
+          ...(o.issuer === undefined ? {} : { issuer: o.issuer }),
+          ...(o.subject === undefined ? {} : { subject: o.subject }),
           ...(o.since === undefined ? {} : { since: o.since }),
           ...(o.limit === undefined ? {} : { limit: o.limit }),
         });
