@@ -3,7 +3,7 @@
  * leading zeros, base64 of the 32-byte RFC 6962 root, then optional non-empty extension lines. Sizes are
  * bigint, 0 ≤ size ≤ 2^63 - 1 (the uint64 of the spec, capped where the Merkle code is exact).
  */
-import { decodeBase64, invalid, parseDecimal, toUint63 } from './encoding.js';
+import { decodeBase64, hasControlCharacter, invalid, parseDecimal, toUint63 } from './encoding.js';
 import { HASH_SIZE } from './merkle.js';
 import { verifyNote, type NoteVerifier, type NoteSignature } from './note.js';
 
@@ -19,7 +19,7 @@ export interface Checkpoint {
 
 function checkLine(line: string, what: string, maxBytes: number): void {
   if (line.length === 0) throw invalid(`checkpoint ${what} is empty`);
-  if (/[\x00-\x1F]|\p{Surrogate}/u.test(line))
+  if (hasControlCharacter(line, false) || /\p{Surrogate}/u.test(line))
     throw invalid(`checkpoint ${what} contains a control character`);
   if (Buffer.byteLength(line, 'utf8') > maxBytes) throw invalid(`checkpoint ${what} is too long`);
 }

@@ -66,3 +66,12 @@ export function wellFormedText(input: string | Uint8Array, what: string, maxByte
     throw invalid(`${what} is not valid UTF-8`);
   }
 }
+
+/** Whether `text` has an ASCII control character (below U+0020), newline excepted when `allowNewline`. */
+export function hasControlCharacter(text: string, allowNewline: boolean): boolean {
+  for (let k = 0; k < text.length; k++) {
+    const c = text.charCodeAt(k);
+    if (c < 0x20 && !(allowNewline && c === 0x0a)) return true;
+  }
+  return false;
+}

@@ -6,7 +6,7 @@
  * keys (default 1).
  */
 import crypto from 'node:crypto';
-import { decodeBase64, invalid, wellFormedText } from './encoding.js';
+import { decodeBase64, hasControlCharacter, invalid, wellFormedText } from './encoding.js';
 import {
   isValidKeyName,
   KEY_TYPE_ED25519,
@@ -48,7 +48,7 @@ function checkLines(lines: readonly string[], what: string): void {
 /** Body rules shared by parsing and signing: valid text, ends in newline, no control characters but \n. */
 function checkBody(body: string): void {
   if (!body.endsWith('\n')) throw invalid('note text does not end with a newline');
-  if (/[\x00-\x09\x0B-\x1F]/.test(body)) throw invalid('note contains a control character');
+  if (hasControlCharacter(body, true)) throw invalid('note contains a control character');
   const lines = body.split('\n');
   if (lines.length - 1 > MAX_BODY_LINES) throw invalid('note text has too many lines');
   checkLines(lines, 'note text');
@@ -69,7 +69,7 @@ function parseSignatureLine(line: string): NoteSignature {
 export function parseNote(text: string | Uint8Array): ParsedNote {
   const note = wellFormedText(text, 'note', MAX_NOTE_BYTES);
   if (!note.endsWith('\n')) throw invalid('note does not end with a newline');
-  if (/[\x00-\x09\x0B-\x1F]/.test(note)) throw invalid('note contains a control character');
+  if (hasControlCharacter(note, true)) throw invalid('note contains a control character');
   // The text is separated from the signatures by the LAST blank line.
   const split = note.lastIndexOf('\n\n');
   if (split < 0) throw invalid('note has no signature block');
