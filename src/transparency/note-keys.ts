@@ -74,8 +74,16 @@ function checkType(type: number | undefined): KeyType {
 
 function splitKey(text: unknown, parts: number, what: string): string[] {
   if (typeof text !== 'string' || text.length > MAX_KEY_STRING_CHARS) throw invalid(`${what} is malformed`);
-  const fields = text.split('+');
-  if (fields.length !== parts) throw invalid(`${what} is malformed`);
+  // The last field is base64, which may itself contain '+': split at the first parts - 1 pluses only.
+  const fields: string[] = [];
+  let rest = text;
+  for (let k = 1; k < parts; k++) {
+    const at = rest.indexOf('+');
+    if (at < 0) throw invalid(`${what} is malformed`);
+    fields.push(rest.slice(0, at));
+    rest = rest.slice(at + 1);
+  }
+  fields.push(rest);
   return fields;
 }
 

@@ -9,7 +9,7 @@
  *   <checkpoint signed note, verbatim>
  */
 import { decodeBase64, invalid, parseDecimal, toUint63, wellFormedText } from './encoding.js';
-import { openCheckpoint, type Checkpoint } from './checkpoint.js';
+import { openCheckpoint, parseCheckpointBody, type Checkpoint } from './checkpoint.js';
 import { verifyCosignatures, type CosignatureVerifier, type VerifiedCosigner } from './cosignature.js';
 import { hashLeaf, HASH_SIZE, verifyInclusion } from './merkle.js';
 import { MAX_NOTE_BYTES, parseNote, type NoteVerifier } from './note.js';
@@ -41,7 +41,7 @@ export function formatTlogProof(proof: {
   if (proof.proof.some((h) => !(h instanceof Uint8Array) || h.length !== HASH_SIZE)) {
     throw invalid('inclusion proof hash is not 32 bytes');
   }
-  parseNote(proof.checkpointNote);
+  parseCheckpointBody(parseNote(proof.checkpointNote).body);
   const lines = [HEADER];
   if (proof.extra !== undefined) {
     if (proof.extra.length === 0 || proof.extra.length > MAX_EXTRA_BYTES)
@@ -52,7 +52,7 @@ export function formatTlogProof(proof: {
   return `${lines.join('\n')}\n${proof.checkpointNote}`;
 }
 
-/** Parses a proof's layout and its checkpoint note's syntax (no signature is checked). */
+/** Parses a proof's layout and its checkpoint's syntax (no signature is checked). Throws ERR_PROOF_INVALID. */
 export function parseTlogProof(text: string | Uint8Array): TlogProof {
   const whole = wellFormedText(text, 'proof', MAX_PROOF_BYTES);
   // Header lines are all non-empty, so the first blank line ends them.
@@ -77,7 +77,8 @@ export function parseTlogProof(text: string | Uint8Array): TlogProof {
     if (hash.length !== HASH_SIZE) throw invalid('inclusion proof hash is not 32 bytes');
     return hash;
   });
-  parseNote(checkpointNote);
+  // The checkpoint's syntax too, so a parsed proof is always a well-formed one (signatures are not checked).
+  parseCheckpointBody(parseNote(checkpointNote).body);
   return { index, proof, checkpointNote, ...(extra === undefined ? {} : { extra }) };
 }
 
