@@ -102,6 +102,25 @@ describe('cosignature/v1', () => {
     refused(() => verifyCosignatures(cosigned, [witnesses[0]!, witnesses[0]!], { quorum: 1, now: t }));
   });
 
+  // A cosignature made by github.com/transparency-dev/formats/note (captured in yaglo/signed_note,
+  // test/support/vectors/typed_notes.tsv): an independent implementation agrees on key ID, message, layout.
+  test('a transparency-dev cosignature/v1 reference note verifies', () => {
+    const vkey = 'vec.example/cosigv10+c12688da+BLMSTPoQj0PojM8eKiPf9xUT8g6b0OuMyvYb5sSu9JH5';
+    const ref = Buffer.from(
+      'dmVjLmV4YW1wbGUvY29zaWd2MTAKNDIKQ3NVWWFwR0dQbzRka01nSUFVcW9tL1hhamo3aDJmQjJNUEEzajJqeHEyST0KCuKAlCB2ZWMuZXhhbXBsZS9jb3NpZ3YxMCB3U2FJMmdBQUFBQnFiTDVRM0hqYlRDSmVxTWczdG1wZFlHQWcwNWlqVGk3azBweXJlSlNVTG10djNnK3lYSCtHL0tvODdKRytRa0xGNmFmOStHVlZObEVJZ2Y2VDBidzB3UXlNRHc9PQo=',
+      'base64',
+    );
+    const w = [cosignatureVerifier(vkey)];
+    const ok = verifyCosignatures(ref, w, { quorum: 1, now: 2 ** 31 });
+    assert.equal(ok.checkpoint.size, 42n);
+    assert.equal(ok.cosigners[0]?.name, 'vec.example/cosigv10');
+    const t = Number(ok.cosigners[0].timestamp);
+    assert.ok(t > 1_600_000_000);
+    refused(() =>
+      verifyCosignatures(ref.toString('utf8').replace('\n42\n', '\n43\n'), w, { quorum: 1, now: t }),
+    );
+  });
+
   test('the signed message binds time and body; the layout is timestamp || signature', () => {
     const t = 1_700_000_000;
     const line = cosign(body, w1.signerKey, t);

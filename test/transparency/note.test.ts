@@ -37,6 +37,26 @@ describe('signed note', () => {
     assert.equal(parsed.signatures[0]?.signature.length, 64);
   });
 
+  // The example key and note of golang.org/x/mod/sumdb/note's documentation: Ed25519 is deterministic, so
+  // signing must reproduce the reference bytes (pins the signer key format and the signature line).
+  test('the Go sumdb/note PeterNeumann key signs the reference note byte for byte', () => {
+    const skey = 'PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz';
+    const vkey = 'PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW';
+    const text =
+      "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n";
+    const want =
+      text +
+      '\n\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n';
+    assert.equal(signNote(text, [skey]), want);
+    assert.equal(verifyNote(want, [noteVerifier(vkey)]).body, text);
+    assert.deepEqual(parseSignerKey(skey).publicKey, parseVerifierKey(vkey).publicKey);
+    // Go's bad-key table: wrong length and unknown type, each with a key ID adjusted to match.
+    refused(() =>
+      parseVerifierKey('PeterNeumann+cc469956+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TWBADKEY=='),
+    );
+    refused(() => parseVerifierKey('PeterNeumann+173116ae+ZRpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW'));
+  });
+
   test('tampered body, signature or name is refused', () => {
     const v = [noteVerifier(example.vkey)];
     refused(() => verifyNote(example.note.replace('example message', 'exemple message'), v));
