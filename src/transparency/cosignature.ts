@@ -96,7 +96,10 @@ export function verifyCosignatures(
     if (n !== undefined && (!Number.isSafeInteger(n) || n < 0))
       throw invalid('cosignature age limit is invalid');
   }
-  const now = BigInt(Math.floor(options.now ?? Date.now() / 1000));
+  const nowSeconds = Math.floor(options.now ?? Date.now() / 1000);
+  if (!Number.isSafeInteger(nowSeconds) || nowSeconds < 0)
+    throw invalid('cosignature reference time is invalid');
+  const now = BigInt(nowSeconds);
   checkDistinctVerifiers(witnesses);
   witnesses.forEach((w, k) => {
     if (witnesses.slice(0, k).some((o) => o.publicKey.equals(w.publicKey))) {

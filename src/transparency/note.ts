@@ -83,7 +83,8 @@ export function parseNote(text: string | Uint8Array): ParsedNote {
   const signatures = lines.map(parseSignatureLine);
   const seen = new Set<string>();
   for (const s of signatures) {
-    // Two lines for the same (name, key ID) are ambiguous; like Go's note package, refuse the note.
+    // Two lines for the same (name, key ID) are ambiguous. Go's note package verifies the first and skips
+    // the rest; we refuse the note, so what was checked is never in doubt.
     const id = `${s.keyHash.toString('hex')} ${s.name}`;
     if (seen.has(id)) throw invalid('note has two signatures from the same key');
     seen.add(id);

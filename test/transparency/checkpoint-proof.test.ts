@@ -100,6 +100,10 @@ describe('cosignature/v1', () => {
     refused(() => verifyCosignatures(note, witnesses, { quorum: 1, now: t }));
     refused(() => verifyCosignatures(cosigned, witnesses, { quorum: 3, now: t }));
     refused(() => verifyCosignatures(cosigned, [witnesses[0]!, witnesses[0]!], { quorum: 1, now: t }));
+    for (const now of [Number.NaN, Infinity, -1, 2 ** 64]) {
+      refused(() => verifyCosignatures(cosigned, witnesses, { quorum: 1, now }));
+    }
+    refused(() => verifyCosignatures(cosigned, witnesses, { quorum: 1, now: t, maxAgeSeconds: -1 }));
   });
 
   // A cosignature made by github.com/transparency-dev/formats/note (captured in yaglo/signed_note,
