@@ -195,10 +195,17 @@ describe('tlog-proof', () => {
   });
 
   test('fuzz: parsers throw nothing but ERR_PROOF_INVALID', () => {
+    const cosignedNote = appendSignatures(note, [cosign(body, w1.signerKey, Math.floor(Date.now() / 1000))]);
+    const mutate = (seed: string) =>
+      fc
+        .tuple(fc.nat(seed.length), fc.nat(seed.length), fc.string({ maxLength: 8 }))
+        .map(([i, j, s]) => seed.slice(0, Math.min(i, j)) + s + seed.slice(Math.max(i, j)));
     fc.assert(
       fc.property(
         fc.oneof(
           fc.string({ unit: 'binary', maxLength: 300 }),
+          mutate(cosignedNote),
+          fc.uint8Array({ maxLength: 300 }),
           fc
             .tuple(fc.nat(text.length), fc.nat(text.length), fc.string({ maxLength: 8 }))
             .map(([i, j, s]) => text.slice(0, Math.min(i, j)) + s + text.slice(Math.max(i, j))),
@@ -206,7 +213,10 @@ describe('tlog-proof', () => {
         (input) => {
           for (const run of [
             () => verifyTlogProof(input, { entry: Buffer.from('c') }, logV, { witnesses, quorum: 1 }),
-            () => parseCheckpointBody(input),
+            () => parseCheckpointBody(input as string),
+            () => parseTlogProof(input),
+            () => verifyCosignatures(input, witnesses, { quorum: 1 }),
+            () => openCheckpoint(input, logV),
           ]) {
             try {
               run();
