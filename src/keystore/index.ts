@@ -32,3 +32,9 @@ export {
   type KeyService,
   type KeyServiceOptions,
 } from './service.js';
+export {
+  serviceNoteKey,
+  storedVerifierKey,
+  type NoteKeyRole,
+  type ServiceNoteKey,
+} from './note-signing-keys.js';
