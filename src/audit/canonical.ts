@@ -45,6 +45,24 @@ export function canonicalAuditText(f: HashedFields): string {
   ]);
 }
 
+/**
+ * One record's chain hash (hex) and Merkle leaf hash (SHA-256(0x00 || text), RFC 6962) from its canonical
+ * text, encoding the text once: verify() does this for every record.
+ */
+export function chainAndLeafHash(canonicalText: string): [chainHash: string, leafHash: Buffer] {
+  const bytes = Buffer.allocUnsafe(1 + Buffer.byteLength(canonicalText, 'utf8'));
+  bytes[0] = 0x00;
+  bytes.write(canonicalText, 1, 'utf8');
+  const text = bytes.subarray(1);
+  if (typeof crypto.hash === 'function') {
+    return [crypto.hash('sha256', text, 'hex'), crypto.hash('sha256', bytes, 'buffer')];
+  }
+  return [
+    crypto.createHash('sha256').update(text).digest('hex'),
+    crypto.createHash('sha256').update(bytes).digest(),
+  ];
+}
+
 export function auditRecordHash(fields: HashedFields): string {
   return sha256Hex(canonicalAuditText(fields));
 }
