@@ -10,6 +10,7 @@ export {
   type AuditLogOptions,
 } from './audit-log.js';
 export {
+  auditLeafHash,
   auditRecordHash,
   chainAndLeafHash,
   canonicalAuditText,

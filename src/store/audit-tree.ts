@@ -8,8 +8,8 @@
 import { performance } from 'node:perf_hooks';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import { DkeError } from '../errors/index.js';
-import { canonicalAuditText } from '../audit/canonical.js';
-import { hashChildren, hashLeaf } from '../transparency/merkle.js';
+import { auditLeafHash, canonicalAuditText } from '../audit/canonical.js';
+import { hashChildren } from '../transparency/merkle.js';
 import { nodesCompletedBy, type NodeId } from '../transparency/proof-plan.js';
 import type { AuditRow } from './types.js';
 
@@ -41,10 +41,6 @@ export function storedTreeSize(sql: TreeStatements): number {
   return sql.size.get() as number;
 }
 
-export function entryLeafHash(canonicalText: string): Buffer {
-  return hashLeaf(Buffer.from(canonicalText, 'utf8'));
-}
-
 function unavailable(detail: string): DkeError {
   return new DkeError('ERR_AUDIT_UNAVAILABLE', { detail });
 }
@@ -61,10 +57,14 @@ export function readTreeNodes(sql: TreeStatements, ids: readonly NodeId[]): Buff
 /**
  * Writes the leaves of entries firstIndex, firstIndex+1, ... and every node they complete. Call inside the
  * transaction that stores the entries; `firstIndex` must be the stored tree size. Left siblings come from
- * this batch or, for older ones, from the table.
+ * `fresh` (nodes written earlier in this transaction; pass one map across calls of one batch) or the table.
  */
-export function appendLeaves(sql: TreeStatements, firstIndex: number, leafHashes: readonly Buffer[]): void {
-  const fresh = new Map<string, Buffer>();
+export function appendLeaves(
+  sql: TreeStatements,
+  firstIndex: number,
+  leafHashes: readonly Buffer[],
+  fresh = new Map<string, Buffer>(),
+): void {
   const sibling = (level: number, index: number): Buffer =>
     fresh.get(`${level}/${index}`) ?? readTreeNodes(sql, [{ level, index }])[0]!;
   leafHashes.forEach((leaf, k) => {
@@ -86,7 +86,7 @@ export function leavesOfRows(treeSize: number, rows: readonly AuditRow[]): Buffe
         detail: `audit row seq ${row.seq} does not continue the tree of size ${treeSize + k}`,
       });
     }
-    return entryLeafHash(canonicalAuditText(row));
+    return auditLeafHash(canonicalAuditText(row));
   });
 }
 
@@ -124,7 +124,7 @@ export function backfillTree(
       if (seq !== size + leaves.length + 1) {
         throw unavailable(`audit record ${size + leaves.length + 1} is missing (the next is ${seq})`);
       }
-      leaves.push(entryLeafHash(text));
+      leaves.push(auditLeafHash(text));
     }
     appendLeaves(sql, size, leaves);
     added += leaves.length;

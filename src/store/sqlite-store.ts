@@ -264,9 +264,10 @@ export class SqliteStore implements DkeStore {
       const rows = build(tail);
       const leaves = leavesOfRows(treeSize, rows);
       // Same transaction: a crash or a failed insert leaves neither the rows nor their nodes.
+      const written = new Map<string, Buffer>();
       rows.forEach((row, k) => {
         this.sql.insertAudit.run(row);
-        appendLeaves(this.tree, treeSize + k, [leaves[k] as Buffer]);
+        appendLeaves(this.tree, treeSize + k, [leaves[k] as Buffer], written);
       });
       return rows;
     }, false);
