@@ -12,7 +12,14 @@ import { DkeError, isDkeError } from '../errors/index.js';
 import type { AuditEvent, AuditLog, AuditQuery, AuditRecord, AuditResult } from '../service/contracts.js';
 import type { AuditRow, AuditRowQuery, AuditTail, DkeStore } from '../store/index.js';
 import { auditRecordHash, GENESIS_HASH, type HashedFields } from './canonical.js';
-import { verifyAuditChain, type AuditVerificationReport } from './verify.js';
+import { verifyAuditChain, type AuditTreeHead, type AuditVerificationReport } from './verify.js';
+import { emptyRoot } from '../transparency/merkle.js';
+import {
+  consistencyProofPlan,
+  inclusionProofPlan,
+  rootPlan,
+  type ProofPlan,
+} from '../transparency/proof-plan.js';
 
 const RESULTS: readonly AuditResult[] = ['allowed', 'denied', 'failed', 'ok'];
 /** Longer values (they may come from clients, e.g. request ids) are cut so nobody can bloat the log. */
@@ -47,6 +54,20 @@ interface PendingAppend {
 
 type BatchOutcome = 'done' | 'busy';
 
+/** What a committed batch did to the Merkle tree: its new size (= the last record's seq). */
+export interface AuditCommit {
+  readonly size: number;
+}
+export type AuditCommitListener = (commit: AuditCommit) => void;
+
+/** Most records one request-id lookup returns. */
+const MAX_RECORDS_PER_REQUEST_ID = 100;
+
+/** A record's entry (leaf) index in the Merkle tree: entries count from 0, seq from 1. */
+export function entryIndexOf(record: { readonly seq: number }): number {
+  return record.seq - 1;
+}
+
 export class StoreAuditLog implements AuditLog {
   private queue: PendingAppend[] = [];
   private commitScheduled = false;
@@ -56,6 +77,7 @@ export class StoreAuditLog implements AuditLog {
   private readonly now: () => Date;
   private readonly maxBatch: number;
   private readonly lockWaitMs: number;
+  private readonly commitListeners = new Set<AuditCommitListener>();
 
   constructor(
     private readonly store: DkeStore,
@@ -105,9 +127,77 @@ export class StoreAuditLog implements AuditLog {
     return this.store.queryAuditRows(normalizeQuery(query)).map(toAuditRecord);
   }
 
-  /** Verifies the whole chain, streaming. See verifyAuditChain for `anchor`. */
-  verify(anchor?: AuditTail): AuditVerificationReport {
-    return verifyAuditChain(this.store.iterateAuditChain(), anchor);
+  /**
+   * Verifies the whole chain and Merkle root, streaming. See verifyAuditChain for `anchor` and
+   * `treeHeads` (e.g. a checkpoint's); the store's own tree head is always compared too.
+   */
+  verify(anchor?: AuditTail, treeHeads: readonly AuditTreeHead[] = []): AuditVerificationReport {
+    // The stored head first (few reads), then the stream: a record appended in between is simply beyond it.
+    const stored = this.treeHead();
+    return verifyAuditChain(this.store.iterateAuditChain(), anchor, [stored, ...treeHeads]);
+  }
+
+  /**
+   * Calls `listener` with the new tree size after each committed batch (synchronously, in commit order),
+   * e.g. for a checkpointer. A listener that throws is not allowed to fail the appends. Returns an
+   * unsubscribe function.
+   */
+  onCommit(listener: AuditCommitListener): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
+  }
+
+  /** Entries in the Merkle tree (= records committed). */
+  treeSize(): number {
+    return this.store.auditTreeSize();
+  }
+
+  /** The RFC 6962 root of the first `size` entries (default: all), from O(log n) stored nodes. */
+  treeHead(size?: number): AuditTreeHead {
+    const current = this.treeSize();
+    const n = size ?? current;
+    checkSize(n, current, 'tree size');
+    if (n === 0) return { size: 0, rootHash: emptyRoot() };
+    return { size: n, rootHash: this.run(rootPlan(n))[0] as Buffer };
+  }
+
+  /** The inclusion proof of entry `index` (= seq - 1) in the tree of `size` (RFC 6962 §2.1.1). */
+  inclusionProof(index: number, size: number): Buffer[] {
+    checkSize(size, this.treeSize(), 'tree size');
+    if (!Number.isSafeInteger(index) || index < 0 || index >= size) {
+      throw new DkeError('ERR_BAD_REQUEST', { message: 'index is not in the tree of that size' });
+    }
+    return this.run(inclusionProofPlan(index, size));
+  }
+
+  /** The consistency proof from the tree of `size1` to the tree of `size2` (RFC 6962 §2.1.2). */
+  consistencyProof(size1: number, size2: number): Buffer[] {
+    checkSize(size2, this.treeSize(), 'tree size');
+    if (!Number.isSafeInteger(size1) || size1 < 0 || size1 > size2) {
+      throw new DkeError('ERR_BAD_REQUEST', {
+        message: 'the old tree size must be between 0 and the new one',
+      });
+    }
+    return this.run(consistencyProofPlan(size1, size2));
+  }
+
+  /** The record with this seq (entry index + 1). */
+  record(seq: number): AuditRecord | undefined {
+    if (!Number.isSafeInteger(seq) || seq < 1) return undefined;
+    const row = this.store.getAuditRow(seq);
+    return row === undefined ? undefined : toAuditRecord(row);
+  }
+
+  /** Records carrying this request id (receipts for answers that cannot carry one), oldest first. */
+  findByRequestId(requestId: string): AuditRecord[] {
+    if (typeof requestId !== 'string' || requestId === '') {
+      throw new DkeError('ERR_BAD_REQUEST', { message: 'request id must be a non-empty string' });
+    }
+    return this.store.findAuditRowsByRequestId(requestId, MAX_RECORDS_PER_REQUEST_ID).map(toAuditRecord);
+  }
+
+  private run(plan: ProofPlan): Buffer[] {
+    return plan.assemble(plan.nodes.length === 0 ? [] : this.store.readAuditTreeNodes(plan.nodes));
   }
 
   private commitPending(): void {
@@ -134,6 +224,8 @@ export class StoreAuditLog implements AuditLog {
       return 'done';
     }
     batch.forEach((pending, i) => pending.resolve(toAuditRecord(rows[i] as AuditRow)));
+    const last = rows[rows.length - 1];
+    if (last !== undefined) this.notifyCommit({ size: last.seq });
     return 'done';
   }
 
@@ -158,6 +250,16 @@ export class StoreAuditLog implements AuditLog {
       this.retryTimer = undefined;
       this.commitPending();
     }, delay);
+  }
+
+  private notifyCommit(commit: AuditCommit): void {
+    for (const listener of this.commitListeners) {
+      try {
+        listener(commit);
+      } catch {
+        // The records are durable; a listener's failure is its own to report.
+      }
+    }
   }
 
   private cancelRetry(): void {
@@ -187,6 +289,12 @@ function chain(tail: AuditTail | undefined, batch: readonly PendingAppend[]): Au
     prevHash = row.hash;
     return row;
   });
+}
+
+function checkSize(size: number, current: number, what: string): void {
+  if (!Number.isSafeInteger(size) || size < 0 || size > current) {
+    throw new DkeError('ERR_BAD_REQUEST', { message: `${what} must be a whole number from 0 to ${current}` });
+  }
 }
 
 function toEventFields(event: AuditEvent, time: string): EventFields {

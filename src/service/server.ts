@@ -91,6 +91,14 @@ export async function startServer(
     masterKey: master.masterKey,
     lockWaitMs: config.store.lockWaitMs,
   });
+  // Opening completed the Merkle tree of records an older release stored without one (docs/audit.md).
+  const backfill = service.store.treeBackfill;
+  if (backfill !== undefined && backfill.leaves > 0) {
+    logger.info(
+      { leaves: backfill.leaves, ms: backfill.ms },
+      'built the audit Merkle tree over records stored before it existed',
+    );
+  }
 
   const metrics = createMetrics({ processMetrics: true });
   const recorder = new SecurityEventRecorder(service.store, {

@@ -16,4 +16,5 @@ export type {
   SecurityEventRow,
 } from './types.js';
 export { openSqliteStore, SqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
+export { BACKFILL_LEAVES_PER_TRANSACTION, type TreeBackfill } from './audit-tree.js';
 export { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from './migrations.js';

@@ -108,6 +108,26 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX security_events_by_subject ON security_events (subject, last_seen);
     `,
   },
+  {
+    version: 3,
+    description: 'audit Merkle tree: complete-subtree hashes; audit records by request id',
+    // Node (level, idx) is the RFC 6962 hash of entries [idx*2^level, (idx+1)*2^level); only complete
+    // subtrees are stored, each written once, in the transaction that appends the entry completing it.
+    // Records already in the log get their nodes when the store is next opened for writing (docs/audit.md).
+    sql: `
+      CREATE TABLE audit_tree (
+        level INTEGER NOT NULL CHECK (level >= 0 AND level < 64),
+        idx   INTEGER NOT NULL CHECK (idx >= 0),
+        hash  BLOB NOT NULL CHECK (length(hash) = 32),
+        PRIMARY KEY (level, idx)
+      ) STRICT, WITHOUT ROWID;
+      CREATE TRIGGER audit_tree_no_update BEFORE UPDATE ON audit_tree
+        BEGIN SELECT RAISE(ABORT, 'audit tree is append-only'); END;
+      CREATE TRIGGER audit_tree_no_delete BEFORE DELETE ON audit_tree
+        BEGIN SELECT RAISE(ABORT, 'audit tree is append-only'); END;
+      CREATE INDEX audit_by_request_id ON audit_log (request_id, seq);
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

@@ -11,6 +11,18 @@ import { DkeError, isDkeError } from '../errors/index.js';
 import type { KeyPolicy } from '../service/contracts.js';
 import { AUDIT_HASH_DOMAIN } from '../audit/canonical.js';
 import { checkSchemaVersion, migrate } from './migrations.js';
+import type { NodeId } from '../transparency/proof-plan.js';
+import {
+  appendLeaves,
+  backfillTree,
+  checkTreeMatchesLog,
+  leavesOfRows,
+  prepareTreeStatements,
+  readTreeNodes,
+  storedTreeSize,
+  type TreeBackfill,
+  type TreeStatements,
+} from './audit-tree.js';
 import type {
   AuditRow,
   AuditRowQuery,
@@ -71,6 +83,12 @@ export class SqliteStore implements DkeStore {
   readonly file: string;
   private readonly db: Db;
   private readonly sql: ReturnType<typeof prepareStatements>;
+  private readonly tree: TreeStatements;
+  /**
+   * What opening for writing did to build the Merkle tree of records stored before it existed (an upgraded
+   * store): leaves added and milliseconds taken; undefined for read-only opens. The service logs it.
+   */
+  readonly treeBackfill: TreeBackfill | undefined;
   private readonly dataVersion: Statement;
   /**
    * Key reads (state, versions, policy, revocations) are answered from memory until the database
@@ -98,6 +116,8 @@ export class SqliteStore implements DkeStore {
         migrate(this.db, () => new Date().toISOString());
       }
       this.sql = prepareStatements(this.db);
+      this.tree = prepareTreeStatements(this.db);
+      this.treeBackfill = readonly ? undefined : backfillTree(this.db, this.tree, CANONICAL_TEXT);
       this.dataVersion = this.db.prepare('PRAGMA data_version').pluck();
     } catch (error) {
       this.db.close();
@@ -238,10 +258,36 @@ export class SqliteStore implements DkeStore {
     // BEGIN IMMEDIATE takes the write lock before reading the tail, so no other process can append
     // between our read of the last hash and our insert.
     return this.write(() => {
-      const rows = build(this.sql.auditTail.get() as AuditTail | undefined);
-      for (const row of rows) this.sql.insertAudit.run(row);
+      const tail = this.sql.auditTail.get() as AuditTail | undefined;
+      const treeSize = storedTreeSize(this.tree);
+      checkTreeMatchesLog(treeSize, tail?.seq ?? 0);
+      const rows = build(tail);
+      const leaves = leavesOfRows(treeSize, rows);
+      // Same transaction: a crash or a failed insert leaves neither the rows nor their nodes.
+      const written = new Map<string, Buffer>();
+      rows.forEach((row, k) => {
+        this.sql.insertAudit.run(row);
+        appendLeaves(this.tree, treeSize + k, [leaves[k] as Buffer], written);
+      });
       return rows;
     }, false);
+  }
+
+  auditTreeSize(): number {
+    return this.guard(() => storedTreeSize(this.tree));
+  }
+
+  readAuditTreeNodes(ids: readonly NodeId[]): Buffer[] {
+    // One read transaction, so every node comes from the same snapshot.
+    return this.guard(() => this.db.transaction(() => readTreeNodes(this.tree, ids)).deferred());
+  }
+
+  getAuditRow(seq: number): AuditRow | undefined {
+    return this.guard(() => this.sql.auditRowBySeq.get(seq) as AuditRow | undefined);
+  }
+
+  findAuditRowsByRequestId(requestId: string, limit: number): AuditRow[] {
+    return this.guard(() => this.sql.auditRowsByRequestId.all(requestId, limit) as AuditRow[]);
   }
 
   auditTail(): AuditTail | undefined {
@@ -480,6 +526,10 @@ function prepareStatements(db: Db) {
          (SELECT rowid FROM security_events ORDER BY last_seen DESC LIMIT -1 OFFSET ?)`,
     ),
     auditTail: s('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1'),
+    auditRowBySeq: s(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq = ?`),
+    auditRowsByRequestId: s(
+      `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE request_id = ? ORDER BY seq LIMIT ?`,
+    ),
     iterateAuditChain: s(`SELECT hash, seq, prev_hash, ${CANONICAL_TEXT} FROM audit_log ORDER BY seq`).raw(),
     insertAudit: s(
       `INSERT INTO audit_log (seq, time, prev_hash, hash, action, result, reason, issuer, subject, user_name,

@@ -9,6 +9,7 @@
  */
 import type { KeyPolicy, KeyProtocol, KeyState } from '../service/contracts.js';
 import type { KeySpec } from '../crypto/holder-keys.js';
+import type { NodeId } from '../transparency/proof-plan.js';
 
 export interface KeyRecord {
   readonly name: string;
@@ -194,6 +195,23 @@ export interface DkeStore {
    * must continue the sequence. Returns after the commit is durable.
    */
   appendAuditRows(build: (tail: AuditTail | undefined) => readonly AuditRow[]): readonly AuditRow[];
+  /*
+   * The RFC 6962 Merkle tree over the records (docs/audit.md, "Merkle tree"): entry i is the record with
+   * seq i+1, its leaf hashLeaf(UTF-8 canonical text). appendAuditRows stores each new leaf and every
+   * complete subtree it closes in the same transaction as the rows, and refuses (ERR_AUDIT_UNAVAILABLE) when
+   * the stored tree does not cover exactly the stored records. Opening for writing completes the tree of
+   * records stored before it existed.
+   */
+  /** Entries in the stored tree (equals the number of records once the tree is complete). */
+  auditTreeSize(): number;
+  /**
+   * The hashes of complete-subtree nodes (level, index), in order, from one snapshot. Throws
+   * ERR_AUDIT_UNAVAILABLE when one is not stored.
+   */
+  readAuditTreeNodes(ids: readonly NodeId[]): Buffer[];
+  getAuditRow(seq: number): AuditRow | undefined;
+  /** Records carrying this request id, ascending seq, at most `limit` (index audit_by_request_id). */
+  findAuditRowsByRequestId(requestId: string, limit: number): AuditRow[];
   auditTail(): AuditTail | undefined;
   /**
    * Every record in ascending seq order, streamed (never all in memory). Consume it synchronously: a

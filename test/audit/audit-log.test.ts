@@ -17,6 +17,8 @@ import { openSqliteStore, type AuditRow, type DkeStore } from '../../src/store/i
 import type { AuditEvent, AuditRecord } from '../../src/service/contracts.js';
 import { makeTempDir, removeDir } from '../store/temp-dir.js';
 import Database from 'better-sqlite3';
+import { recordLeaf, referenceRoot } from '../support/mth.js';
+import { verifyConsistency, verifyInclusion } from '../../src/transparency/merkle.js';
 
 const run = promisify(execFile);
 
@@ -135,7 +137,14 @@ void describe('audit log', () => {
       const second = await service.audit.append({ action: 'key.create', result: 'ok', keyName: 'k' });
       assert.equal(second.seq, 2);
       assert.equal(second.prevHash, first.hash);
-      assert.deepEqual(service.audit.verify(), { ok: true, records: 2, last: { seq: 2, hash: second.hash } });
+      assert.deepEqual(service.audit.verify(), {
+        ok: true,
+        records: 2,
+        last: { seq: 2, hash: second.hash },
+        rootHash: referenceRoot(
+          service.store.queryAuditRows({ limit: 10 }).reverse().map(recordLeaf),
+        ).toString('hex'),
+      });
     } finally {
       other.close();
     }
@@ -438,7 +447,16 @@ void describe('audit log', () => {
       assert.equal(service.audit.verify(anchor).ok, true);
       dropGuards(service);
       sql(service, 'DELETE FROM audit_log WHERE seq >= 9');
-      assert.equal(service.audit.verify().ok, true, 'a shorter, intact chain verifies on its own');
+      const againstTree = service.audit.verify();
+      assert.equal(againstTree.ok, false, "the store's own tree head still covers 10 records");
+      assert.match(againstTree.firstBroken?.reason ?? '', /before the recorded tree head of size 10/);
+      // Cut the tree as well: then only an anchor (or a checkpoint) kept elsewhere shows the loss.
+      service.store
+        .unsafeDatabase()
+        .exec(
+          'DROP TRIGGER audit_tree_no_delete; DELETE FROM audit_tree WHERE (idx + 1) * (1 << level) > 8;',
+        );
+      assert.equal(service.audit.verify().ok, true, 'a shorter, intact chain and tree verify on their own');
       const result = service.audit.verify(anchor);
       assert.equal(result.ok, false);
       assert.equal(result.firstBroken?.seq, 9);
@@ -446,7 +464,89 @@ void describe('audit log', () => {
     });
 
     void test('an empty log verifies', () => {
-      assert.deepEqual(open().audit.verify(), { ok: true, records: 0 });
+      assert.deepEqual(open().audit.verify(), {
+        ok: true,
+        records: 0,
+        rootHash: referenceRoot([]).toString('hex'),
+      });
+    });
+  });
+
+  void describe('Merkle tree', () => {
+    void test('tree heads and every proof from the log verify against an independent RFC 6962 root', async () => {
+      const { audit, store } = open();
+      const sizes: number[] = [];
+      audit.onCommit(({ size }) => sizes.push(size));
+      assert.deepEqual(audit.treeHead(), { size: 0, rootHash: referenceRoot([]) });
+      const records = [...(await appendMany(audit, 7)), ...(await appendMany(audit, 6))];
+      assert.deepEqual(sizes, [7, 13], 'one notification per committed batch, with the new size');
+      const leaves = records.map((r) => recordLeaf(store.getAuditRow(r.seq) as AuditRow));
+      assert.equal(audit.treeSize(), 13);
+      for (let n = 1; n <= 13; n++) {
+        const head = audit.treeHead(n);
+        assert.deepEqual(head.rootHash, referenceRoot(leaves.slice(0, n)), `root of size ${n}`);
+        for (let i = 0; i < n; i++) {
+          verifyInclusion(i, n, leaves[i] as Buffer, audit.inclusionProof(i, n), head.rootHash);
+        }
+        assert.deepEqual(audit.consistencyProof(0, n), [], 'nothing to prove from the empty tree');
+        for (let m = 1; m <= n; m++) {
+          verifyConsistency(m, n, audit.consistencyProof(m, n), audit.treeHead(m).rootHash, head.rootHash);
+        }
+      }
+      const bad = (fn: () => unknown): void =>
+        assert.throws(fn, (e: unknown) => isDkeError(e, 'ERR_BAD_REQUEST'));
+      bad(() => audit.treeHead(14));
+      bad(() => audit.inclusionProof(13, 13));
+      bad(() => audit.inclusionProof(-1, 5));
+      bad(() => audit.consistencyProof(6, 5));
+      bad(() => audit.consistencyProof(1, 14));
+      bad(() => audit.treeHead(1.5));
+    });
+
+    void test('records by request id and by seq (entry index = seq - 1)', async () => {
+      const { audit } = open();
+      const [first] = await appendMany(audit, 3);
+      assert.deepEqual(
+        audit.findByRequestId('req-2').map((r) => r.seq),
+        [2],
+      );
+      assert.deepEqual(audit.findByRequestId('nobody'), []);
+      assert.deepEqual(audit.record(1), first);
+      assert.equal(audit.record(4), undefined);
+    });
+
+    void test('a log rewritten with every hash recomputed verifies on its own but not against an earlier root', async () => {
+      const service = open();
+      await appendMany(service.audit, 10);
+      const checkpoint = service.audit.treeHead();
+      const db = service.store.unsafeDatabase();
+      dropGuards(service);
+      db.exec(
+        'DROP TRIGGER audit_tree_no_update; DROP TRIGGER audit_tree_no_delete; DELETE FROM audit_tree;',
+      );
+      // The attacker changes record 4 and recomputes the chain from there on, then rebuilds the tree.
+      let prevHash = (service.store.getAuditRow(3) as AuditRow).hash;
+      for (let seq = 4; seq <= 10; seq++) {
+        const row = service.store.getAuditRow(seq) as AuditRow;
+        const changed: HashedFields = { ...row, prevHash, ...(seq === 4 ? { subject: 'someone-else' } : {}) };
+        const hash = auditRecordHash(changed);
+        db.prepare('UPDATE audit_log SET subject = ?, prev_hash = ?, hash = ? WHERE seq = ?').run(
+          changed.subject,
+          prevHash,
+          hash,
+          seq,
+        );
+        prevHash = hash;
+      }
+      service.close();
+      const reopened = open(); // completes the missing tree from the rewritten records
+      const own = reopened.audit.verify();
+      assert.equal(own.ok, true, 'chain and stored tree agree with each other');
+      assert.notEqual(own.rootHash, checkpoint.rootHash.toString('hex'));
+      const against = reopened.audit.verify(undefined, [checkpoint]);
+      assert.equal(against.ok, false);
+      assert.match(against.firstBroken?.reason ?? '', /differs from the recorded tree head/);
+      assert.ok(canonicalAuditText(reopened.store.getAuditRow(4) as AuditRow).includes('someone-else'));
     });
   });
 

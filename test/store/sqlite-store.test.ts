@@ -5,7 +5,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { isDkeError } from '../../src/errors/index.js';
 import Database from 'better-sqlite3';
-import { LATEST_SCHEMA_VERSION, MIGRATIONS, openSqliteStore } from '../../src/store/index.js';
+import {
+  BACKFILL_LEAVES_PER_TRANSACTION,
+  LATEST_SCHEMA_VERSION,
+  MIGRATIONS,
+  openSqliteStore,
+  type AuditRow,
+} from '../../src/store/index.js';
+import { auditRecordHash, StoreAuditLog } from '../../src/audit/index.js';
+import { rootPlan } from '../../src/transparency/proof-plan.js';
+import { recordLeaf, referenceRoot } from '../support/mth.js';
 import { auditRow, runStoreSuite, version } from './store-suite.js';
 import { makeTempDir, removeDir, withTempDir } from './temp-dir.js';
 
@@ -142,6 +151,146 @@ void describe('sqlite store', () => {
       } finally {
         store.close();
       }
+    }),
+  );
+
+  /**
+   * A store as an earlier release left it (schema `version`: 1 as of commit ede1e3d, or 2), holding `count`
+   * audit records chained exactly as that code chained them, and no Merkle tree. Returns their leaves.
+   */
+  const writeOldStore = (file: string, version: 1 | 2, count: number): Buffer[] => {
+    const old = new Database(file);
+    old.pragma('journal_mode = WAL');
+    old.exec(`CREATE TABLE schema_version (
+      version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT`);
+    const insertVersion = old.prepare('INSERT INTO schema_version VALUES (?, ?, ?)');
+    for (const m of MIGRATIONS.filter((m) => m.version <= version)) {
+      old.exec(m.sql);
+      insertVersion.run(m.version, m.description, '2025-01-01T00:00:00.000Z');
+    }
+    const insert = old.prepare(
+      `INSERT INTO audit_log (seq, time, prev_hash, hash, action, result, reason, issuer, subject, user_name,
+         key_name, key_version, key_id, object_id, client_address, request_id)
+       VALUES (@seq, @time, @prevHash, @hash, @action, @result, @reason, @issuer, @subject, @userName,
+         @keyName, @keyVersion, @keyId, @objectId, @clientAddress, @requestId)`,
+    );
+    const leaves: Buffer[] = [];
+    old.transaction(() => {
+      let tail: { seq: number; hash: string } | undefined;
+      for (let seq = 1; seq <= count; seq++) {
+        const unhashed = auditRow(tail, {
+          subject: `user-${seq % 7} ü`,
+          requestId: `req-${seq}`,
+          keyVersion: seq % 5 === 0 ? null : seq,
+        });
+        const row = { ...unhashed, hash: auditRecordHash(unhashed) };
+        insert.run(row);
+        leaves.push(recordLeaf(row));
+        tail = { seq: row.seq, hash: row.hash };
+      }
+    })();
+    old.close();
+    return leaves;
+  };
+  const treeRoot = (store: ReturnType<typeof openSqliteStore>, size: number): Buffer => {
+    const plan = rootPlan(size);
+    return plan.assemble(store.readAuditTreeNodes(plan.nodes))[0] as Buffer;
+  };
+
+  for (const version of [1, 2] as const) {
+    void test(
+      `a version-${version} store with records gets its Merkle tree built when opened for writing; appends continue it`,
+      withDir((dir) => {
+        const file = path.join(dir, 'store.db');
+        const count = 2 * BACKFILL_LEAVES_PER_TRANSACTION + 3; // three backfill transactions
+        const leaves = writeOldStore(file, version, count);
+        const store = openSqliteStore(file);
+        try {
+          assert.equal(store.treeBackfill?.leaves, count);
+          assert.equal(store.auditTreeSize(), count);
+          assert.deepEqual(treeRoot(store, count), referenceRoot(leaves));
+          const log = new StoreAuditLog(store);
+          const report = log.verify();
+          assert.deepEqual([report.ok, report.records], [true, count]);
+          assert.equal(report.rootHash, referenceRoot(leaves).toString('hex'));
+          const appended = store.appendAuditRows((tail) => {
+            const unhashed = auditRow(tail, { requestId: 'after-upgrade' });
+            return [{ ...unhashed, hash: auditRecordHash(unhashed) }];
+          });
+          leaves.push(recordLeaf(appended[0] as AuditRow));
+          assert.deepEqual(treeRoot(store, count + 1), referenceRoot(leaves));
+          assert.equal(log.verify().ok, true);
+        } finally {
+          store.close();
+        }
+        const again = openSqliteStore(file);
+        assert.equal(again.treeBackfill?.leaves, 0, 'a complete tree is not rebuilt');
+        again.close();
+      }),
+    );
+  }
+
+  void test(
+    'a backfill interrupted by a crash resumes from the stored tree size; until then appends are refused',
+    withDir((dir) => {
+      const file = path.join(dir, 'store.db');
+      const count = 1234;
+      const leaves = writeOldStore(file, 1, count);
+      const store = openSqliteStore(file);
+      const kept = 1000;
+      // What a crash after the committed transactions covering the first `kept` leaves leaves behind.
+      store
+        .unsafeDatabase()
+        .exec(
+          `DROP TRIGGER audit_tree_no_delete; DELETE FROM audit_tree WHERE (idx + 1) * (1 << level) > ${kept};`,
+        );
+      assert.equal(store.auditTreeSize(), kept);
+      assert.throws(
+        () => store.appendAuditRows((tail) => [auditRow(tail)]),
+        (e: unknown) =>
+          isDkeError(e, 'ERR_AUDIT_UNAVAILABLE') &&
+          /covers 1000 records but the log has 1234/.test(e.detail ?? ''),
+      );
+      store.close();
+
+      const reader = openSqliteStore(file, { readonly: true });
+      assert.equal(reader.treeBackfill, undefined);
+      assert.equal(reader.auditTreeSize(), kept, 'a read-only open writes nothing');
+      const partial = new StoreAuditLog(reader).verify();
+      assert.deepEqual(
+        [partial.ok, partial.records],
+        [true, count],
+        'the partial tree is checked at its size',
+      );
+      reader.close();
+
+      const resumed = openSqliteStore(file);
+      try {
+        assert.equal(resumed.treeBackfill?.leaves, count - kept);
+        assert.deepEqual(treeRoot(resumed, count), referenceRoot(leaves));
+        for (const size of [1, kept, kept + 1, count]) {
+          assert.deepEqual(treeRoot(resumed, size), referenceRoot(leaves.slice(0, size)), `size ${size}`);
+        }
+        resumed.appendAuditRows((tail) => [auditRow(tail)]);
+        assert.equal(resumed.auditTreeSize(), count + 1);
+      } finally {
+        resumed.close();
+      }
+    }),
+  );
+
+  void test(
+    'a gap in an old log stops the backfill (fail closed) instead of building a wrong tree',
+    withDir((dir) => {
+      const file = path.join(dir, 'store.db');
+      writeOldStore(file, 1, 20);
+      const db = new Database(file);
+      db.exec('DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq = 7;');
+      db.close();
+      assert.throws(
+        () => openSqliteStore(file),
+        (e: unknown) => isDkeError(e, 'ERR_AUDIT_UNAVAILABLE') && /record 7 is missing/.test(e.detail ?? ''),
+      );
     }),
   );
 

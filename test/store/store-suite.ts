@@ -8,6 +8,26 @@ import assert from 'node:assert/strict';
 import { isDkeError, type ErrorCode } from '../../src/errors/index.js';
 import type { AuditRow, AuditTail, DkeStore, NewKeyVersion } from '../../src/store/index.js';
 import { canonicalAuditText } from '../../src/audit/index.js';
+import { emptyRoot, verifyConsistency, verifyInclusion } from '../../src/transparency/merkle.js';
+import {
+  consistencyProofPlan,
+  inclusionProofPlan,
+  rootPlan,
+  type ProofPlan,
+} from '../../src/transparency/proof-plan.js';
+import { recordLeaf, referenceRoot } from '../support/mth.js';
+
+/** A small deterministic PRNG (mulberry32), so a failing batch pattern can be replayed. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 
 export interface StoreFixture {
   open(): DkeStore;
@@ -301,6 +321,122 @@ export function runStoreSuite(backend: string, makeStore: () => StoreFixture): v
       });
     });
 
+    /** Appends `count` rows after the tail in one transaction; `fields(seq)` overrides. */
+    const appendRows = (
+      store: DkeStore,
+      count: number,
+      fields: (seq: number) => Partial<AuditRow> = (seq) => ({ requestId: `req-${seq}` }),
+    ): readonly AuditRow[] =>
+      store.appendAuditRows((tail) => {
+        let last = tail;
+        return Array.from({ length: count }, () => {
+          const row = auditRow(last, fields((last?.seq ?? 0) + 1));
+          last = { seq: row.seq, hash: row.hash };
+          return row;
+        });
+      });
+    const rootOf = (store: DkeStore, size: number): Buffer => {
+      if (size === 0) return emptyRoot();
+      const plan = rootPlan(size);
+      return plan.assemble(store.readAuditTreeNodes(plan.nodes))[0] as Buffer;
+    };
+    const proofOf = (store: DkeStore, plan: ProofPlan): Buffer[] =>
+      plan.assemble(plan.nodes.length === 0 ? [] : store.readAuditTreeNodes(plan.nodes));
+
+    void test('audit tree: appends in random batches keep the RFC 6962 root of every size, proofs verify', () => {
+      const store = open();
+      assert.equal(store.auditTreeSize(), 0);
+      const random = seeded(20251201);
+      const leaves: Buffer[] = [];
+      while (leaves.length < 100) {
+        const count = Math.min(100 - leaves.length, 1 + Math.floor(random() * 9));
+        const rows = appendRows(store, count, (seq) => ({
+          subject: `s${seq} ü`,
+          keyVersion: seq % 3 === 0 ? null : seq,
+        }));
+        leaves.push(...rows.map(recordLeaf));
+        assert.equal(store.auditTreeSize(), leaves.length);
+        assert.deepEqual(rootOf(store, leaves.length), referenceRoot(leaves), `root after ${leaves.length}`);
+      }
+      const roots = Array.from({ length: 101 }, (_, n) => referenceRoot(leaves.slice(0, n)));
+      for (let n = 1; n <= 100; n++) {
+        assert.deepEqual(rootOf(store, n), roots[n], `root of the first ${n}`);
+        for (let i = 0; i < n; i++) {
+          const plan = inclusionProofPlan(i, n);
+          verifyInclusion(i, n, leaves[i] as Buffer, proofOf(store, plan), roots[n] as Buffer);
+        }
+        for (let m = 1; m <= n; m++) {
+          const plan = consistencyProofPlan(m, n);
+          verifyConsistency(m, n, proofOf(store, plan), roots[m] as Buffer, roots[n] as Buffer);
+        }
+      }
+    });
+
+    void test('audit tree: a root or proof reads O(log n) nodes, also at 2^40 entries', () => {
+      for (const size of [1_000, 1_000_000, 2 ** 40 - 1]) {
+        const bound = 2 * Math.ceil(Math.log2(size + 1));
+        for (const index of [0, 1, Math.floor(size / 3), size - 2, size - 1]) {
+          assert.ok(inclusionProofPlan(index, size).nodes.length <= bound, `inclusion ${index}/${size}`);
+          assert.ok(
+            consistencyProofPlan(index + 1, size).nodes.length <= bound,
+            `consistency ${index + 1}/${size}`,
+          );
+        }
+        assert.ok(rootPlan(size).nodes.length <= Math.ceil(Math.log2(size + 1)));
+      }
+    });
+
+    void test('audit tree: a failed batch leaves neither rows nor nodes', () => {
+      const store = open();
+      appendRows(store, 3);
+      const before = rootOf(store, 3);
+      // The second row's insert fails (no action) after the first row and its nodes went in.
+      assert.throws(() =>
+        store.appendAuditRows((tail) => {
+          const first = auditRow(tail);
+          return [first, auditRow(first, { action: null as unknown as string })];
+        }),
+      );
+      // Two rows with one seq: refused before anything is written.
+      assert.throws(() => store.appendAuditRows((tail) => [auditRow(tail), auditRow(tail)]));
+      assert.throws(() =>
+        store.appendAuditRows((tail) => {
+          void tail;
+          throw new Error('boom');
+        }),
+      );
+      // A row that does not continue the sequence is refused before anything is written.
+      assert.throws(() =>
+        store.appendAuditRows((tail) => [auditRow({ seq: (tail?.seq ?? 0) + 1, hash: 'x' })]),
+      );
+      assert.equal(store.auditTreeSize(), 3);
+      assert.equal(store.auditTail()?.seq, 3);
+      assert.deepEqual(rootOf(store, 3), before);
+      throwsCode(() => store.readAuditTreeNodes([{ level: 0, index: 3 }]), 'ERR_AUDIT_UNAVAILABLE');
+      const rows = appendRows(store, 2);
+      assert.deepEqual(
+        rows.map((r) => r.seq),
+        [4, 5],
+      );
+      assert.equal(store.auditTreeSize(), 5);
+    });
+
+    void test('audit rows by seq and by request id (oldest first, limited)', () => {
+      const store = open();
+      appendRows(store, 6, (seq) => ({ requestId: seq % 2 === 0 ? 'even' : `odd-${seq}` }));
+      assert.deepEqual(
+        store.findAuditRowsByRequestId('even', 10).map((r) => r.seq),
+        [2, 4, 6],
+      );
+      assert.deepEqual(
+        store.findAuditRowsByRequestId('even', 2).map((r) => r.seq),
+        [2, 4],
+      );
+      assert.deepEqual(store.findAuditRowsByRequestId('none', 10), []);
+      assert.equal(store.getAuditRow(3)?.requestId, 'odd-3');
+      assert.equal(store.getAuditRow(7), undefined);
+    });
+
     void test('queryAuditRows filters, newest first, with a limit', () => {
       const store = open();
       store.appendAuditRows((tail) => {
@@ -466,6 +602,7 @@ export function runStoreSuite(backend: string, makeStore: () => StoreFixture): v
       assert.equal(second.isObjectRevoked('k', 'obj'), true);
       assert.equal(second.getMeta('m'), 'v');
       assert.equal(second.auditTail()?.seq, 1);
+      assert.equal(second.auditTreeSize(), 1);
     });
   });
 }
