@@ -57,6 +57,54 @@ function syntheticEvent(i: number): AuditEvent {
   };
 }
 
+/** Proofs timed per tree size: enough for a stable mean, few enough to stay quick. */
+const PROOFS_PER_SIZE = 2000;
+
+interface ProofTiming {
+  readonly treeSize: number;
+  /** Mean microseconds per inclusion proof (random entries, proof to the full tree). */
+  readonly inclusionMicros: number;
+  /** Mean microseconds per consistency proof (random old size to the full tree). */
+  readonly consistencyMicros: number;
+  /** Mean hashes per inclusion proof. */
+  readonly hashesPerProof: number;
+}
+
+/**
+ * Inclusion and consistency proofs from the store's tree nodes at `treeSize` (a prefix of the filled log), as
+ * the key service builds them for receipts and witnesses: O(log n) node reads each.
+ */
+function timeProofs(audit: StoreAuditLog, treeSize: number): ProofTiming {
+  let seed = 12345;
+  const random = (below: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % below;
+  };
+  let hashes = 0;
+  let started = performance.now();
+  for (let i = 0; i < PROOFS_PER_SIZE; i += 1) {
+    hashes += audit.inclusionProof(random(treeSize), treeSize).length;
+  }
+  const inclusionMicros = ((performance.now() - started) * 1000) / PROOFS_PER_SIZE;
+  started = performance.now();
+  for (let i = 0; i < PROOFS_PER_SIZE; i += 1) {
+    audit.consistencyProof(1 + random(treeSize - 1), treeSize);
+  }
+  const consistencyMicros = ((performance.now() - started) * 1000) / PROOFS_PER_SIZE;
+  return { treeSize, inclusionMicros, consistencyMicros, hashesPerProof: hashes / PROOFS_PER_SIZE };
+}
+
+function proofTimings(dbPath: string, records: number): ProofTiming[] {
+  const store = openSqliteStore(dbPath, { readonly: true });
+  const audit = new StoreAuditLog(store);
+  try {
+    const sizes = [...new Set([Math.min(1000, records), records])].filter((n) => n >= 2);
+    return sizes.map((size) => timeProofs(audit, size));
+  } finally {
+    store.close();
+  }
+}
+
 async function fill(dbPath: string, records: number): Promise<number> {
   const started = performance.now();
   const store = openSqliteStore(dbPath);
@@ -100,6 +148,12 @@ export async function runAudit(options: AuditBenchOptions): Promise<PhaseResult>
       log(`  dke audit verify: ${num(result.seconds, 2)} s`);
       runs.push({ seconds: result.seconds, maxRssKiB: result.maxRssKiB });
     }
+    const proofs = proofTimings(dbPath, options.records);
+    for (const p of proofs) {
+      log(
+        `  proofs at ${p.treeSize} records: inclusion ${num(p.inclusionMicros, 1)} µs, consistency ${num(p.consistencyMicros, 1)} µs`,
+      );
+    }
     const best = Math.min(...runs.map((r) => r.seconds));
     const rss = Math.max(...runs.map((r) => r.maxRssKiB ?? 0));
     const table = markdownTable(
@@ -115,6 +169,15 @@ export async function runAudit(options: AuditBenchOptions): Promise<PhaseResult>
         ['CLI start-up alone (`dke --version`)', `${num(startup.seconds, 2)} s`],
       ],
     );
+    const proofTable = markdownTable(
+      ['Tree size', 'Inclusion proof (mean)', 'Hashes per proof', 'Consistency proof (mean)'],
+      proofs.map((p) => [
+        p.treeSize.toLocaleString('en-US'),
+        `${num(p.inclusionMicros, 1)} µs`,
+        num(p.hashesPerProof, 1),
+        `${num(p.consistencyMicros, 1)} µs`,
+      ]),
+    );
     const atTarget = options.records >= TARGET_RECORDS;
     const targets: TargetCheck[] = [
       {
@@ -128,8 +191,16 @@ export async function runAudit(options: AuditBenchOptions): Promise<PhaseResult>
     ];
     return {
       phase: 'audit',
-      data: { records: options.records, dbBytes, fillSeconds, startupSeconds: startup.seconds, runs },
-      markdown: [`### Audit verify (${options.records} records)`, '', table].join('\n'),
+      data: { records: options.records, dbBytes, fillSeconds, startupSeconds: startup.seconds, runs, proofs },
+      markdown: [
+        `### Audit verify (${options.records} records)`,
+        '',
+        table,
+        '',
+        `Merkle proofs from the store's tree nodes (${PROOFS_PER_SIZE} random proofs per size, to the full tree):`,
+        '',
+        proofTable,
+      ].join('\n'),
       targets,
     };
   } finally {
