@@ -14,6 +14,7 @@ export type {
   SecurityEventQuery,
   SecurityEventRetention,
   SecurityEventRow,
+  WitnessedLog,
 } from './types.js';
 export { openSqliteStore, SqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
 export { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from './migrations.js';
