@@ -18,7 +18,9 @@ import {
 } from '../../src/transparency/index.js';
 import { storedVerifierKey } from '../../src/keystore/note-signing-keys.js';
 import { loadConfig } from '../../src/config/index.js';
-import { isDkeError } from '../../src/errors/index.js';
+import { EXIT, isDkeError } from '../../src/errors/index.js';
+import { spawnSync } from 'node:child_process';
+import { cliPath } from '../support/paths.js';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -287,6 +289,29 @@ void describe('witness: POST /witness/add-checkpoint', () => {
     const next = await submit(h, requestBody(n, consistency(n, entries), checkpointNote(entries)));
     assert.equal(next.status, 200, next.text);
     verifyCosignatures(checkpointNote(entries) + next.text, [cosignatureVerifier(vkey)], { quorum: 1 });
+  });
+
+  void test('`dke audit witness-key` prints the witness verifier key; a store without one exits 2', async () => {
+    const printed = spawnSync(process.execPath, [cliPath, 'audit', 'witness-key', '--config', h.configFile], {
+      encoding: 'utf8',
+    });
+    assert.equal(printed.status, 0, printed.stderr);
+    assert.equal(printed.stdout, `${witnessVkey(h)}\n`);
+    const bare = await startHarness();
+    try {
+      const none = spawnSync(
+        process.execPath,
+        [cliPath, 'audit', 'witness-key', '--config', bare.configFile],
+        {
+          encoding: 'utf8',
+        },
+      );
+      assert.equal(none.status, EXIT.USAGE);
+      assert.equal(none.stdout, '');
+      assert.match(none.stderr, /no witness key yet/);
+    } finally {
+      await bare.close();
+    }
   });
 
   void test('logs are independent: another origin starts from 0', async () => {
