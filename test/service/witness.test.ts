@@ -276,6 +276,27 @@ void describe('witness: POST /witness/add-checkpoint', () => {
     assert.equal(storedSize(h), BigInt(winner));
   });
 
+  void test('while another process holds the store lock: 503 ERR_STORE_BUSY at once, nothing cosigned', async () => {
+    const size = Number(storedSize(h));
+    const entries = history.slice(0, size + 1);
+    const body = requestBody(size, consistency(size, entries), checkpointNote(entries));
+    const holder = h.openStore();
+    try {
+      holder.store.unsafeDatabase().exec('BEGIN IMMEDIATE');
+      const started = Date.now();
+      const answer = await submit(h, body);
+      assert.equal(answer.status, 503, answer.text);
+      assert.equal(answer.json?.error, 'ERR_STORE_BUSY');
+      assert.ok(Date.now() - started < 2000, 'no blocking wait');
+      holder.store.unsafeDatabase().exec('ROLLBACK');
+    } finally {
+      holder.close();
+    }
+    assert.equal(storedSize(h), BigInt(size));
+    const retried = await submit(h, body);
+    assert.equal(retried.status, 200, retried.text);
+  });
+
   void test('the state survives a restart; the witness key stays the same', async () => {
     const vkey = witnessVkey(h);
     const size = storedSize(h) as bigint;
