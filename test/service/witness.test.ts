@@ -337,6 +337,14 @@ void describe('witness: POST /witness/add-checkpoint', () => {
 
   void test('logs are independent: another origin starts from 0', async () => {
     const note = checkpointNote(leaves('other', 3), otherKey.signerKey, OTHER_ORIGIN);
+    const withProof = await submit(h, requestBody(0, [Buffer.alloc(32, 1)], note));
+    assert.equal(withProof.status, 422, 'the proof from size 0 must be empty');
+    const notEmpty = signNote(
+      formatCheckpointBody({ origin: OTHER_ORIGIN, size: 0, rootHash: Buffer.alloc(32, 9) }),
+      [otherKey.signerKey],
+    );
+    assert.equal((await submit(h, requestBody(0, [], notEmpty))).status, 422, 'an empty tree has one root');
+    assert.equal(storedSize(h, OTHER_ORIGIN), undefined);
     const answer = await submit(h, requestBody(0, [], note));
     assert.equal(answer.status, 200, answer.text);
     assert.equal(storedSize(h, OTHER_ORIGIN), 3n);
