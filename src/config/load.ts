@@ -10,6 +10,7 @@ import { DkeError } from '../errors/index.js';
 import { authConfigSchema } from '../auth/config.js';
 import { applyEnvOverrides } from './env.js';
 import { configSchema, type ServiceConfig } from './schema.js';
+import { checkWitnessConfig } from '../witness/witness.js';
 
 export interface LoadConfigOptions {
   /** Config file; without it only defaults and the environment apply. */
@@ -114,6 +115,7 @@ export function loadConfig(options: LoadConfigOptions = {}): ServiceConfig {
     });
     throw invalid(messages.join('; '));
   }
+  if (raw.audit?.witness !== undefined) checkWitnessConfig(raw.audit.witness);
   const baseDir = options.file === undefined ? process.cwd() : path.dirname(path.resolve(options.file));
   return resolvePaths(raw, baseDir, fromEnv);
 }

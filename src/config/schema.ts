@@ -66,9 +66,23 @@ export interface LoggingConfig {
   readonly level: LogLevel;
 }
 
+/** This service as a C2SP tlog-witness of other logs (docs/audit.md, "Witnessing other logs"). */
+export interface WitnessConfig {
+  /** The witness key's name, e.g. `<host>/witness`: part of its key ID, fixed once the key exists. */
+  readonly name: string;
+  /** The logs it witnesses: each origin with the log's Ed25519 note verifier key (named like the origin). */
+  readonly logs: readonly { readonly origin: string; readonly vkey: string }[];
+}
+
+export interface AuditConfig {
+  /** Without it, the service witnesses no log and serves no /witness routes. */
+  readonly witness?: WitnessConfig;
+}
+
 export interface ServiceConfig {
   readonly server: ServerConfig;
   readonly store: StoreConfig;
+  readonly audit?: AuditConfig;
   /** Passed to src/auth's createAuthenticator; required by `dke serve`, unused by offline CLI commands. */
   readonly auth?: unknown;
   readonly logging: LoggingConfig;
@@ -181,6 +195,33 @@ export function configSchema(authSchema: object): object {
           database: { type: 'string', minLength: 1, default: DEFAULTS.store.database },
           masterKeyFile: { type: 'string', minLength: 1, default: DEFAULTS.store.masterKeyFile },
           lockWaitMs: { type: 'integer', minimum: 0, maximum: 60_000, default: DEFAULTS.store.lockWaitMs },
+        },
+      },
+      audit: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          witness: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name', 'logs'],
+            properties: {
+              name: { type: 'string', minLength: 1, maxLength: 256 },
+              logs: {
+                type: 'array',
+                maxItems: 1000,
+                items: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['origin', 'vkey'],
+                  properties: {
+                    origin: { type: 'string', minLength: 1, maxLength: 256 },
+                    vkey: { type: 'string', minLength: 1, maxLength: 1024 },
+                  },
+                },
+              },
+            },
+          },
         },
       },
       auth: authSchema,

@@ -106,6 +106,21 @@ export const ERRORS = {
     exit: EXIT.AUDIT,
     message: 'proof, checkpoint or signature does not verify',
   },
+  ERR_WITNESS_UNKNOWN_LOG: {
+    status: 404,
+    exit: EXIT.AUDIT,
+    message: 'this witness does not witness that log',
+  },
+  ERR_WITNESS_FORK: {
+    status: 409,
+    exit: EXIT.AUDIT,
+    message: 'checkpoint conflicts with the one this witness cosigned at that size',
+  },
+  ERR_WITNESS_SIGNATURE_INVALID: {
+    status: 403,
+    exit: EXIT.AUDIT,
+    message: "checkpoint is not signed by the log's configured key",
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

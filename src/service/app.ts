@@ -26,6 +26,8 @@ import { verifiedTokenOf } from '../auth/index.js';
 import type { SecurityEvent, SecurityEventFilter } from '../security-events/index.js';
 import { registerNativeRoutes } from '../protocols/native/routes.js';
 import { registerMsDkeRoutes } from '../protocols/ms-dke/routes.js';
+import { registerWitnessRoutes } from '../protocols/witness/routes.js';
+import type { Witness } from '../witness/witness.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -68,6 +70,8 @@ export interface AppDeps {
   readonly metrics?: ServiceMetrics;
   /** Without it, failed authentications are only counted in metrics and /admin/security-events is not served. */
   readonly securityEvents?: SecurityEvents;
+  /** This service as a C2SP tlog-witness; without it, no /witness routes. */
+  readonly witness?: Witness;
   /** Whether the store could take a write now (never waits); reported by /healthz. Default: 'free'. */
   readonly storeHealth?: () => 'free' | 'locked';
 }
@@ -218,5 +222,6 @@ export function buildApp(deps: AppDeps): DkeApp {
   if (deps.admin !== undefined) registerAdminRoutes(app, ctx, deps.admin);
   // Last: MS DKE owns the catch-all `/{keyName}` routes; static routes above win over them.
   registerMsDkeRoutes(app, ctx);
+  if (deps.witness !== undefined) registerWitnessRoutes(app, ctx, deps.witness);
   return app;
 }

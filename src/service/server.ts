@@ -8,6 +8,8 @@ import type { DestinationStream, Logger } from 'pino';
 import { DkeError } from '../errors/index.js';
 import { createAuthenticator, isLoopbackIp, type AuthConfig } from '../auth/index.js';
 import { loadMasterKey, openKeyService } from '../keystore/index.js';
+import { serviceNoteKey } from '../keystore/note-signing-keys.js';
+import { createWitness } from '../witness/witness.js';
 import type { ServiceConfig } from '../config/index.js';
 import { buildApp, type DkeApp } from './app.js';
 import { createLogger } from './logger.js';
@@ -113,7 +115,16 @@ export async function startServer(
 
   let app: DkeApp;
   try {
+    const witnessConfig = config.audit?.witness;
+    const witness =
+      witnessConfig &&
+      createWitness({
+        store: service.store,
+        logs: witnessConfig.logs,
+        signer: serviceNoteKey(service.store, master.masterKey, 'witness', witnessConfig.name).signer,
+      });
     app = buildApp({
+      ...(witness === undefined ? {} : { witness }),
       keys: service.keys,
       admin: service.keys,
       audit: service.audit,

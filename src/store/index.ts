@@ -14,6 +14,7 @@ export type {
   SecurityEventQuery,
   SecurityEventRetention,
   SecurityEventRow,
+  WitnessedLog,
 } from './types.js';
 export { openSqliteStore, SqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
 export { BACKFILL_LEAVES_PER_TRANSACTION, type TreeBackfill } from './audit-tree.js';

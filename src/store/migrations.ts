@@ -128,6 +128,18 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX audit_by_request_id ON audit_log (request_id, seq);
     `,
   },
+  {
+    version: 4,
+    description: 'witnessed logs: the latest cosigned size and root per origin (tlog-witness)',
+    sql: `
+      CREATE TABLE witnessed_logs (
+        origin     TEXT PRIMARY KEY,
+        size       INTEGER NOT NULL CHECK (size >= 0),
+        root       BLOB NOT NULL CHECK (length(root) = 32),
+        updated_at TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
@@ -142,11 +154,14 @@ export function migrate(db: Database, now: () => string): void {
     ) STRICT`);
     const current = currentSchemaVersion(db);
     if (current > LATEST_SCHEMA_VERSION) throw newerSchema(current);
+    const applied = appliedVersions(db);
     const record = db.prepare(
       'INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)',
     );
-    for (const migration of MIGRATIONS) {
-      if (migration.version <= current) continue;
+    // Each migration that has not run, even one numbered below the newest that did: migrations written
+    // on parallel branches (e.g. 4 merged before 3) still all run, in version order.
+    for (const migration of [...MIGRATIONS].sort((a, b) => a.version - b.version)) {
+      if (applied.has(migration.version)) continue;
       db.exec(migration.sql);
       record.run(migration.version, migration.description, now());
     }
@@ -157,7 +172,8 @@ export function migrate(db: Database, now: () => string): void {
 export function checkSchemaVersion(db: Database): void {
   const current = currentSchemaVersion(db);
   if (current > LATEST_SCHEMA_VERSION) throw newerSchema(current);
-  if (current < LATEST_SCHEMA_VERSION) {
+  const applied = appliedVersions(db);
+  if (MIGRATIONS.some((migration) => !applied.has(migration.version))) {
     throw new DkeError('ERR_CONFIG_INVALID', {
       message: 'the key store needs a schema upgrade',
       detail: `schema version ${current}, this OpenDKE needs ${LATEST_SCHEMA_VERSION}`,
@@ -175,6 +191,11 @@ function currentSchemaVersion(db: Database): number {
     version: number | null;
   };
   return row.version ?? 0;
+}
+
+function appliedVersions(db: Database): Set<number> {
+  if (currentSchemaVersion(db) === 0) return new Set();
+  return new Set(db.prepare('SELECT version FROM schema_version').pluck().all() as number[]);
 }
 
 function newerSchema(version: number): DkeError {

@@ -38,6 +38,7 @@ import type {
   SecurityEventQuery,
   SecurityEventRetention,
   SecurityEventRow,
+  WitnessedLog,
 } from './types.js';
 
 export interface SqliteStoreOptions {
@@ -365,6 +366,27 @@ export class SqliteStore implements DkeStore {
     );
   }
 
+  getWitnessedLog(origin: string): WitnessedLog | undefined {
+    const row = this.guard(() => this.sql.getWitnessedLog.get(origin) as WitnessedLogRow | undefined);
+    return row === undefined ? undefined : toWitnessedLog(row);
+  }
+
+  compareAndSetWitnessedLog(
+    origin: string,
+    oldSize: bigint,
+    newSize: bigint,
+    newRoot: Uint8Array,
+    updatedAt: string,
+  ): boolean {
+    return this.write(() => {
+      const row = this.sql.getWitnessedLog.get(origin) as WitnessedLogRow | undefined;
+      const stored = row === undefined ? 0n : BigInt(row.size);
+      if (stored !== oldSize) return false;
+      this.sql.putWitnessedLog.run(origin, newSize, Buffer.from(newRoot), updatedAt);
+      return true;
+    }, false);
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }
@@ -433,6 +455,17 @@ export class SqliteStore implements DkeStore {
   }
 }
 
+interface WitnessedLogRow {
+  readonly origin: string;
+  readonly size: number | bigint;
+  readonly root: Buffer;
+  readonly updated_at: string;
+}
+
+function toWitnessedLog(row: WitnessedLogRow): WitnessedLog {
+  return { origin: row.origin, size: BigInt(row.size), root: row.root, updatedAt: row.updated_at };
+}
+
 function busyTimeout(ms: number | undefined): number {
   return ms !== undefined && Number.isFinite(ms) ? Math.max(0, Math.trunc(ms)) : 5000;
 }
@@ -480,6 +513,14 @@ function prepareStatements(db: Db) {
   const s = (sql: string): Statement => db.prepare(sql);
   return {
     getMeta: s('SELECT value FROM meta WHERE name = ?'),
+    // Sizes go up to 2^63 - 1: read as bigint, never as a rounded number.
+    getWitnessedLog: s(
+      'SELECT origin, size, root, updated_at FROM witnessed_logs WHERE origin = ?',
+    ).safeIntegers(true),
+    putWitnessedLog: s(
+      `INSERT INTO witnessed_logs (origin, size, root, updated_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (origin) DO UPDATE SET size = excluded.size, root = excluded.root, updated_at = excluded.updated_at`,
+    ),
     insertMetaIfAbsent: s('INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)'),
     getKey: s(`SELECT ${KEY_COLUMNS} FROM ${KEY_FROM} WHERE k.name = ?`),
     listKeys: s(`SELECT ${KEY_COLUMNS} FROM ${KEY_FROM} ORDER BY k.name`),

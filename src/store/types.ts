@@ -144,6 +144,15 @@ export interface SecurityEventQuery {
   readonly limit: number;
 }
 
+/** The latest checkpoint this service cosigned as a witness for one log. */
+export interface WitnessedLog {
+  readonly origin: string;
+  readonly size: bigint;
+  /** 32-byte RFC 6962 root hash. */
+  readonly root: Buffer;
+  readonly updatedAt: string;
+}
+
 export interface DkeStore {
   /** e.g. 'sqlite'; for logs and `dke` status output. */
   readonly backend: string;
@@ -228,6 +237,21 @@ export interface DkeStore {
   recordSecurityEvents(rows: readonly SecurityEventRow[], retention: SecurityEventRetention): void;
   /** Newest (lastSeen) first. */
   querySecurityEvents(query: SecurityEventQuery): SecurityEventRow[];
+
+  // ---- witnessed logs (tlog-witness: the latest checkpoint this service cosigned, per origin)
+  getWitnessedLog(origin: string): WitnessedLog | undefined;
+  /**
+   * Records `newSize`/`newRoot` as the latest cosigned checkpoint of `origin`, in one write transaction, only
+   * if the stored size still equals `oldSize` (no row counts as size 0). Returns false (and changes nothing)
+   * otherwise, so of two racing submissions from the same old size exactly one wins.
+   */
+  compareAndSetWitnessedLog(
+    origin: string,
+    oldSize: bigint,
+    newSize: bigint,
+    newRoot: Uint8Array,
+    updatedAt: string,
+  ): boolean;
 
   /**
    * Whether a write could start now: tries to take the write lock without waiting and lets it go at once.

@@ -46,6 +46,10 @@ void describe('sqlite store', () => {
             () => server.setMetaIfAbsent('m', 'v'),
             (e: unknown) => isDkeError(e, 'ERR_STORE_BUSY'),
           );
+          assert.throws(
+            () => server.compareAndSetWitnessedLog('o', 0n, 1n, Buffer.alloc(32), 'now'),
+            (e: unknown) => isDkeError(e, 'ERR_STORE_BUSY') && e.status === 503,
+          );
           assert.ok(Date.now() - started < 500, 'no blocking wait');
           // Reads are not blocked by a writer (WAL).
           assert.equal(server.getMeta('m'), undefined);
@@ -90,7 +94,7 @@ void describe('sqlite store', () => {
         n: number;
       };
       again.close();
-      assert.equal(count.n, LATEST_SCHEMA_VERSION);
+      assert.equal(count.n, MIGRATIONS.length, 'each migration once');
     }),
   );
 
@@ -291,6 +295,46 @@ void describe('sqlite store', () => {
         () => openSqliteStore(file),
         (e: unknown) => isDkeError(e, 'ERR_AUDIT_UNAVAILABLE') && /record 7 is missing/.test(e.detail ?? ''),
       );
+    }),
+  );
+
+  void test(
+    'a migration numbered below one already applied (branches merged out of order) still runs',
+    withDir((dir) => {
+      const file = path.join(dir, 'store.db');
+      const db = new Database(file);
+      db.exec(`CREATE TABLE schema_version (
+        version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT`);
+      const [first, ...rest] = MIGRATIONS;
+      const last = rest.at(-1) as { version: number; sql: string };
+      db.exec((first as { sql: string }).sql);
+      db.exec(last.sql);
+      db.prepare('INSERT INTO schema_version VALUES (1, ?, ?)').run('v1', '2025-01-01T00:00:00.000Z');
+      db.prepare('INSERT INTO schema_version VALUES (?, ?, ?)').run(
+        last.version,
+        'last',
+        '2025-01-01T00:00:00.000Z',
+      );
+      db.close();
+      assert.throws(
+        () => openSqliteStore(file, { readonly: true }),
+        (e: unknown) => isDkeError(e, 'ERR_CONFIG_INVALID') && /schema upgrade/.test(e.message),
+      );
+      const store = openSqliteStore(file);
+      try {
+        const versions = store
+          .unsafeDatabase()
+          .prepare('SELECT version FROM schema_version ORDER BY version')
+          .pluck()
+          .all();
+        assert.deepEqual(
+          versions,
+          MIGRATIONS.map((m) => m.version).sort((a, b) => a - b),
+        );
+        assert.equal(store.querySecurityEvents({ limit: 1 }).length, 0, 'migration 2 ran');
+      } finally {
+        store.close();
+      }
     }),
   );
 

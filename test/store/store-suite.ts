@@ -248,6 +248,31 @@ export function runStoreSuite(backend: string, makeStore: () => StoreFixture): v
       assert.equal(store.getMeta('m'), 'first');
     });
 
+    void test('compareAndSetWitnessedLog moves a log forward only from the stored size', () => {
+      const store = open();
+      const rootA = Buffer.alloc(32, 0xa1);
+      const rootB = Buffer.alloc(32, 0xb2);
+      assert.equal(store.getWitnessedLog('example.com/log'), undefined);
+      assert.equal(
+        store.compareAndSetWitnessedLog('example.com/log', 1n, 5n, rootA, T0),
+        false,
+        'absent is 0',
+      );
+      assert.equal(store.getWitnessedLog('example.com/log'), undefined);
+      assert.equal(store.compareAndSetWitnessedLog('example.com/log', 0n, 5n, rootA, T0), true);
+      assert.equal(store.compareAndSetWitnessedLog('example.com/log', 0n, 7n, rootB, T1), false, 'stale');
+      assert.deepEqual(store.getWitnessedLog('example.com/log'), {
+        origin: 'example.com/log',
+        size: 5n,
+        root: rootA,
+        updatedAt: T0,
+      });
+      const huge = 2n ** 63n - 1n;
+      assert.equal(store.compareAndSetWitnessedLog('example.com/log', 5n, huge, rootB, T1), true);
+      assert.equal(store.getWitnessedLog('example.com/log')?.size, huge, 'no rounding through number');
+      assert.equal(store.getWitnessedLog('other.example/log'), undefined, 'per origin');
+    });
+
     void test('appendAuditRows passes the tail inside the transaction and rolls back a failed build', () => {
       const store = open();
       assert.equal(store.auditTail(), undefined);
@@ -594,6 +619,7 @@ export function runStoreSuite(backend: string, makeStore: () => StoreFixture): v
       first.updateKey('k', { policy: { users: ['u'], groups: [], roles: [], tenants: [] }, updatedAt: T1 });
       first.revokeObject('k', 'obj', T1);
       first.setMetaIfAbsent('m', 'v');
+      first.compareAndSetWitnessedLog('example.com/log', 0n, 3n, Buffer.alloc(32, 3), T1);
       first.appendAuditRows((tail) => [auditRow(tail)]);
       const before = { key: first.getKey('k'), versions: first.listKeyVersions('k') };
       first.close();
@@ -601,6 +627,7 @@ export function runStoreSuite(backend: string, makeStore: () => StoreFixture): v
       assert.deepEqual({ key: second.getKey('k'), versions: second.listKeyVersions('k') }, before);
       assert.equal(second.isObjectRevoked('k', 'obj'), true);
       assert.equal(second.getMeta('m'), 'v');
+      assert.equal(second.getWitnessedLog('example.com/log')?.size, 3n);
       assert.equal(second.auditTail()?.seq, 1);
       assert.equal(second.auditTreeSize(), 1);
     });

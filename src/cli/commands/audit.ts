@@ -1,5 +1,5 @@
 /**
- * `dke audit verify|list|security`: the key service's audit log and security events, read-only and without
+ * `dke audit verify|list|security|witness-key`: the key service's audit log and security events, read-only and without
  * the master key, on the same store the server writes (docs/audit.md).
  */
 import type { Command } from 'commander';
@@ -10,6 +10,7 @@ import type { AuditQuery, AuditRecord } from '../../service/contracts.js';
 import { info } from '../output.js';
 import { securityEventQuery, type SecurityEvent } from '../../security-events/index.js';
 import { addStoreOptions as withStoreOptions } from './key.js';
+import { storedVerifierKey } from '../../keystore/note-signing-keys.js';
 
 const addStoreOptions = (command: Command): Command => withStoreOptions(command, false);
 
@@ -108,6 +109,28 @@ export function registerAudit(program: Command): void {
           const anchor = report.last === undefined ? '' : ` (anchor: ${report.last.seq}:${report.last.hash})`;
           info(`dke: audit log intact: ${report.records} records${anchor}`);
         }
+      }),
+    );
+
+  addStoreOptions(
+    audit
+      .command('witness-key')
+      .description("print this service's witness verifier key (cosignature/v1), for the logs it witnesses"),
+  )
+    .addHelpText(
+      'after',
+      '\nThe key is created (sealed under the master key) when `dke serve` first starts with audit.witness.',
+    )
+    .action((o: StoreFlags) =>
+      withAudit(o, ({ store }) => {
+        const vkey = storedVerifierKey(store, 'witness');
+        if (vkey === undefined) {
+          throw new DkeError('ERR_NOT_FOUND', {
+            message: 'this store has no witness key yet',
+            hint: 'configure audit.witness and start `dke serve` once; it creates the key',
+          });
+        }
+        process.stdout.write(`${vkey}\n`);
       }),
     );
 
