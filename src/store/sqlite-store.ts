@@ -275,6 +275,18 @@ export class SqliteStore implements DkeStore {
     );
   }
 
+  iterateAuditRows(since?: string): IterableIterator<AuditRow> {
+    // The time index finds the first record; seq order follows because records are appended in time order.
+    const filter = since === undefined ? '' : 'WHERE time >= ?';
+    const params = since === undefined ? [] : [since];
+    return this.guard(
+      () =>
+        this.db
+          .prepare(`SELECT ${AUDIT_COLUMNS} FROM audit_log ${filter} ORDER BY seq`)
+          .iterate(...params) as IterableIterator<AuditRow>,
+    );
+  }
+
   recordSecurityEvents(rows: readonly SecurityEventRow[], retention: SecurityEventRetention): void {
     this.write(() => {
       for (const row of rows) this.sql.upsertSecurityEvent.run(row);

@@ -10,6 +10,7 @@ import type { AuditQuery, AuditRecord } from '../../service/contracts.js';
 import { info } from '../output.js';
 import { securityEventQuery, type SecurityEvent } from '../../security-events/index.js';
 import { addStoreOptions as withStoreOptions } from './key.js';
+import { registerAuditReport } from './audit-report.js';
 
 const addStoreOptions = (command: Command): Command => withStoreOptions(command, false);
 
@@ -180,4 +181,6 @@ export function registerAudit(program: Command): void {
         }
       }),
     );
+
+  registerAuditReport(audit, addStoreOptions);
 }
