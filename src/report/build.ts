@@ -29,6 +29,8 @@ const RELEASE_ACTIONS = new Set(['native.unwrap', 'ms-dke.decrypt']);
 const ADMIN_ACTION = /^(key|admin|cli)\./;
 const READ_ONLY_ACTION = /\.(list|get|query|verify)$/;
 const MAX_LISTED = 5;
+/** Distinct client addresses tracked per subject and period; beyond it, addresses are not told apart. */
+export const MAX_ADDRESSES_PER_SUBJECT = 1000;
 
 export const isRelease = (r: ReportRecord): boolean =>
   RELEASE_ACTIONS.has(r.action) && r.result === 'allowed';
@@ -69,6 +71,8 @@ interface SubjectState {
   /** Bit h set: the subject had a record at hour h in the baseline. */
   baselineHours: number;
   readonly baselineAddresses: Set<string>;
+  /** More than MAX_ADDRESSES_PER_SUBJECT in the baseline: "new address" cannot be decided. */
+  baselineAddressesOverflow: boolean;
   readonly userNames: string[];
   records: number;
   releases: number;
@@ -121,7 +125,11 @@ export function buildIncidentReport(
       if (subject === undefined) continue;
       subject.baselineRecords += 1;
       subject.baselineHours |= 1 << hourOf(t);
-      if (r.clientAddress != null) subject.baselineAddresses.add(r.clientAddress);
+      if (r.clientAddress != null && !subject.baselineAddresses.has(r.clientAddress)) {
+        if (subject.baselineAddresses.size < MAX_ADDRESSES_PER_SUBJECT)
+          subject.baselineAddresses.add(r.clientAddress);
+        else subject.baselineAddressesOverflow = true;
+      }
       if (isRelease(r)) {
         subject.baselineReleases += 1;
         const day = Math.floor((t - baselineStart) / DAY_MS);
@@ -144,8 +152,9 @@ export function buildIncidentReport(
         subject.userNames.push(r.userName);
       if (r.clientAddress != null) {
         const seen = subject.addresses.get(r.clientAddress);
-        if (seen === undefined) subject.addresses.set(r.clientAddress, { firstTime: r.time, records: 1 });
-        else seen.records += 1;
+        if (seen !== undefined) seen.records += 1;
+        else if (subject.addresses.size < MAX_ADDRESSES_PER_SUBJECT)
+          subject.addresses.set(r.clientAddress, { firstTime: r.time, records: 1 });
       }
       if (isRefusal(r)) subject.refusals += 1;
       if (release) {
@@ -240,7 +249,11 @@ export function buildIncidentReport(
     .map((s) => subjectVolume(s))
     .sort((a, b) => b.releases - a.releases || b.records - a.records || bySubject(a, b));
   const truncatedSubjects = Math.max(0, volumes.length - maxRows);
-  const truncatedCounts = { ...truncated, subjects: truncatedSubjects };
+  const truncatedCounts = {
+    ...truncated,
+    subjects: truncatedSubjects,
+    outliers: Math.max(0, outliers.length - maxRows),
+  };
 
   return {
     schema: 'opendke.incident-report',
@@ -268,7 +281,7 @@ export function buildIncidentReport(
     ),
     adminChanges,
     subjects: volumes.slice(0, maxRows),
-    outliers,
+    outliers: outliers.slice(0, maxRows),
     truncated: { any: Object.values(truncatedCounts).some((n) => n > 0), ...truncatedCounts },
   };
 }
@@ -290,6 +303,7 @@ function subjectState(
       baselineRecords: 0,
       baselineHours: 0,
       baselineAddresses: new Set(),
+      baselineAddressesOverflow: false,
       userNames: [],
       records: 0,
       releases: 0,
@@ -339,7 +353,7 @@ function subjectOutliers(
       minimum: rules.rateMinimum,
     });
   }
-  for (const [clientAddress, use] of s.addresses) {
+  for (const [clientAddress, use] of s.baselineAddressesOverflow ? [] : s.addresses) {
     if (!s.baselineAddresses.has(clientAddress))
       found.push({
         ...who,

@@ -50,7 +50,7 @@ export function truncationLine(r: IncidentReport): string | undefined {
   return (
     `Truncated at ${r.rules.maxRows} rows per section: left out ${t.releaseEvents} release events ` +
     `(${t.releaseRecordsWithoutIdentityRow} without an identity row), ${t.refusalRecords} refusals, ` +
-    `${t.adminChanges} admin changes, ${t.subjects} subjects. Totals count everything.`
+    `${t.adminChanges} admin changes, ${t.subjects} subjects, ${t.outliers} outliers. Totals count everything.`
   );
 }
 

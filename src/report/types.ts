@@ -129,6 +129,7 @@ export interface SubjectVolume {
   readonly records: number;
   readonly releases: number;
   readonly refusals: number;
+  /** Distinct client addresses in the window (counted up to MAX_ADDRESSES_PER_SUBJECT). */
   readonly clientAddresses: number;
   readonly baselineReleases: number;
   readonly baselineMedianPerDay: number;
@@ -202,5 +203,6 @@ export interface IncidentReport {
     readonly refusalRecords: number;
     readonly adminChanges: number;
     readonly subjects: number;
+    readonly outliers: number;
   };
 }

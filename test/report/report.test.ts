@@ -223,7 +223,9 @@ describe('incident report', () => {
       refusalRecords: 0,
       adminChanges: 1,
       subjects: 4,
+      outliers: 4,
     });
+    assert.equal(r.outliers.length, 1);
     assert.equal(r.totals.releases, 33);
     assert.match(renderMarkdown(r), /Truncated at 1 rows per section: left out 32 release events/);
   });
