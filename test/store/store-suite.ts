@@ -338,7 +338,13 @@ export function runStoreSuite(backend: string, makeStore: () => StoreFixture): v
       store.appendAuditRows((tail) => {
         const rows: AuditRow[] = [];
         let last = tail;
-        for (const spec of [{ time: T0 }, { time: T1, subject: 'bob' }, { time: T1, keyName: 'a' }]) {
+        // The third record's clock stepped back: a time filter, not a seq cut-off.
+        for (const spec of [
+          { time: T0 },
+          { time: T1, subject: 'bob' },
+          { time: T0 },
+          { time: T1, keyName: 'a' },
+        ]) {
           const row = auditRow(last, spec);
           rows.push(row);
           last = { seq: row.seq, hash: row.hash };
@@ -347,12 +353,12 @@ export function runStoreSuite(backend: string, makeStore: () => StoreFixture): v
       });
       assert.deepEqual(
         [...store.iterateAuditRows()].map((r) => r.seq),
-        [1, 2, 3],
+        [1, 2, 3, 4],
       );
       const after = [...store.iterateAuditRows(T1)];
       assert.deepEqual(
         after.map((r) => r.seq),
-        [2, 3],
+        [2, 4],
       );
       assert.deepEqual(after[0], store.queryAuditRows({ subject: 'bob', limit: 1 })[0]);
       assert.deepEqual([...store.iterateAuditRows('2999-01-01T00:00:00.000Z')], []);
