@@ -99,6 +99,8 @@ describe('dke audit report', () => {
       object.releases.map((g) => g.objectId),
       ['obj-1'],
     );
+    const viaJsonFlag = dke('audit', 'report', '-c', config, ...window, '--json');
+    assert.equal((JSON.parse(viaJsonFlag.stdout) as IncidentReport).totals.records, 38);
   });
 
   it('writes html to a new file with -o (mode 0600), and refuses to replace it without --force', () => {

@@ -42,6 +42,8 @@ interface ReportOptions extends StoreFlags {
   readonly timezone?: string;
   readonly output?: string;
   readonly force?: boolean;
+  /** The store options' --json: the same as --format json. */
+  readonly json?: boolean;
 }
 
 function parseTime(value: string): string {
@@ -82,7 +84,7 @@ export function registerAuditReport(audit: Command, addStoreOptions: (command: C
     .option('-f, --force', 'replace an existing output file')
     .addHelpText(
       'after',
-      '\nThe report is headed by the integrity statement (the whole log is verified first). Exits 10' +
+      '\n--json is --format json. The report is headed by the integrity statement (the whole log is verified first). Exits 10' +
         '\n(ERR_AUDIT_CHAIN_BROKEN) after writing the report when verification failed.',
     )
     .action(async (o: ReportOptions) => {
@@ -111,7 +113,7 @@ export function registerAuditReport(audit: Command, addStoreOptions: (command: C
       } finally {
         store.close();
       }
-      const text = RENDER[o.format](report);
+      const text = RENDER[o.json === true ? 'json' : o.format](report);
       await writeOutput(Readable.from([Buffer.from(text, 'utf8')]) as AsyncIterable<Uint8Array>, o.output, {
         force: o.force === true,
         mode: 0o600,
