@@ -322,6 +322,22 @@ export class SqliteStore implements DkeStore {
     );
   }
 
+  iterateAuditRows(since?: string): IterableIterator<AuditRow> {
+    return this.guard(() => {
+      if (since === undefined)
+        return this.db
+          .prepare(`SELECT ${AUDIT_COLUMNS} FROM audit_log ORDER BY seq`)
+          .iterate() as IterableIterator<AuditRow>;
+      // The time index finds the first matching seq; the scan then runs along the primary key from there
+      // (without it SQLite scans the whole table). `time >= ?` still filters: clocks can step back.
+      const first = this.db.prepare('SELECT min(seq) FROM audit_log WHERE time >= ?').pluck().get(since) as
+        number | null;
+      return this.db
+        .prepare(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq >= ? AND time >= ? ORDER BY seq`)
+        .iterate(first ?? Number.MAX_SAFE_INTEGER, since) as IterableIterator<AuditRow>;
+    });
+  }
+
   recordSecurityEvents(rows: readonly SecurityEventRow[], retention: SecurityEventRetention): void {
     this.write(() => {
       for (const row of rows) this.sql.upsertSecurityEvent.run(row);

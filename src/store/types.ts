@@ -228,6 +228,12 @@ export interface DkeStore {
    */
   iterateAuditChain(): IterableIterator<AuditChainLink>;
   queryAuditRows(query: AuditRowQuery): AuditRow[];
+  /**
+   * The records at or after `since` (ISO-8601 UTC with milliseconds; all when absent), in ascending seq
+   * order, streamed (never all in memory): for reports over a time range (src/report). Consume it
+   * synchronously, like iterateAuditChain.
+   */
+  iterateAuditRows(since?: string): IterableIterator<AuditRow>;
 
   // ---- security events (bounded; not part of the audit chain)
   /**

@@ -494,6 +494,37 @@ export function runStoreSuite(backend: string, makeStore: () => StoreFixture): v
       assert.deepEqual(seqs(store.queryAuditRows({ limit: 1 })), [3]);
     });
 
+    void test('iterateAuditRows streams the records at or after a time, in seq order', () => {
+      const store = open();
+      store.appendAuditRows((tail) => {
+        const rows: AuditRow[] = [];
+        let last = tail;
+        // The third record's clock stepped back: a time filter, not a seq cut-off.
+        for (const spec of [
+          { time: T0 },
+          { time: T1, subject: 'bob' },
+          { time: T0 },
+          { time: T1, keyName: 'a' },
+        ]) {
+          const row = auditRow(last, spec);
+          rows.push(row);
+          last = { seq: row.seq, hash: row.hash };
+        }
+        return rows;
+      });
+      assert.deepEqual(
+        [...store.iterateAuditRows()].map((r) => r.seq),
+        [1, 2, 3, 4],
+      );
+      const after = [...store.iterateAuditRows(T1)];
+      assert.deepEqual(
+        after.map((r) => r.seq),
+        [2, 4],
+      );
+      assert.deepEqual(after[0], store.queryAuditRows({ subject: 'bob', limit: 1 })[0]);
+      assert.deepEqual([...store.iterateAuditRows('2999-01-01T00:00:00.000Z')], []);
+    });
+
     void test('security events: counts add up per window, address and reason; pruned by age and row cap', () => {
       const store = open();
       const row = (

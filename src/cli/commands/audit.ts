@@ -11,6 +11,7 @@ import { info } from '../output.js';
 import { securityEventQuery, type SecurityEvent } from '../../security-events/index.js';
 import { addStoreOptions as withStoreOptions } from './key.js';
 import { storedVerifierKey } from '../../keystore/note-signing-keys.js';
+import { registerAuditReport } from './audit-report.js';
 
 const addStoreOptions = (command: Command): Command => withStoreOptions(command, false);
 
@@ -203,4 +204,6 @@ export function registerAudit(program: Command): void {
         }
       }),
     );
+
+  registerAuditReport(audit, addStoreOptions);
 }
