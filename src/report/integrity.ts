@@ -1,7 +1,7 @@
 /**
- * The integrity statement that heads a report, from what the log can prove today: the full hash-chain
- * verification (size and chain head). Extension point for signed checkpoints: when the log publishes
- * them, fill `rootHash`, `checkpoint` and `cosignatures` here (the renderers already show them).
+ * The integrity statement that heads a report: the full verification of the log (hash chain and Merkle
+ * tree: size, chain head, RFC 6962 root). Extension point for signed checkpoints: fill `checkpoint` and
+ * `cosignatures` here (the renderers already show them).
  */
 import type { AuditVerificationReport } from '../audit/index.js';
 import type { IntegrityStatement } from './types.js';
@@ -15,7 +15,10 @@ export interface VerifiableLog {
 
 export function integrityStatement(log: VerifiableLog): IntegrityStatement {
   const report = log.verify();
-  const head = report.last === undefined ? {} : { chainHead: report.last.hash };
+  const head = {
+    ...(report.last === undefined ? {} : { chainHead: report.last.hash }),
+    ...(report.ok ? { rootHash: report.rootHash } : {}),
+  };
   if (report.ok) return { verified: true, size: report.records, ...head, problems: [] };
   const broken = report.firstBroken ?? { seq: report.records + 1, reason: 'unknown' };
   return {

@@ -46,7 +46,7 @@ describe('dke audit report', () => {
     assert.equal(run.status, 0, run.stderr);
     assert.match(
       run.stdout,
-      /^# Incident report\n\n\*\*Integrity: VERIFIED: log verified up to size 130, chain head [0-9a-f]{64}\*\*$/m,
+      /^# Incident report\n\n\*\*Integrity: VERIFIED: log verified up to size 130, root [0-9a-f]{64}, chain head [0-9a-f]{64}\*\*$/m,
     );
     assert.match(
       run.stdout,

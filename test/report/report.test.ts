@@ -44,12 +44,19 @@ describe('incident report', () => {
     }
   };
 
-  it('states the verified size and chain head', () => {
+  it('states the verified size, Merkle root and chain head', () => {
     const r = build();
     const opened = openAuditStore({ dbPath, readonly: true });
     const tail = opened.store.auditTail();
+    const root = opened.audit.treeHead().rootHash.toString('hex');
     opened.close();
-    assert.deepEqual(r.integrity, { verified: true, size: 130, chainHead: tail?.hash, problems: [] });
+    assert.deepEqual(r.integrity, {
+      verified: true,
+      size: 130,
+      chainHead: tail?.hash,
+      rootHash: root,
+      problems: [],
+    });
     assert.deepEqual(r.totals, {
       records: 38,
       releases: 33,
@@ -236,7 +243,7 @@ describe('incident report', () => {
     assert.equal(lines[0], '# Incident report');
     assert.match(
       lines[2] ?? '',
-      /^\*\*Integrity: VERIFIED: log verified up to size 130, chain head [0-9a-f]{64}\*\*$/,
+      /^\*\*Integrity: VERIFIED: log verified up to size 130, root [0-9a-f]{64}, chain head [0-9a-f]{64}\*\*$/,
     );
     assert.equal(lines[4], '- Checkpoint: no signed checkpoint available');
     assert.ok(lines.includes('### Object obj-1, key finance: 2 releases'));
