@@ -274,7 +274,7 @@ describe('dke decrypt with audit receipts', () => {
     ) as { objectId: string; holders: { keyId: string; type: string }[] };
     const kid = inspected.holders.find((h) => h.type === 'remote')?.keyId as string;
     assert.equal(saved[0], `${inspected.objectId}.${kid}.tlog-proof`);
-    const file = path.join(dir, 'receipts', saved[0] as string);
+    const file = path.join(dir, 'receipts', saved[0]);
     assert.equal((await fs.stat(file)).mode & 0o777, 0o600);
     const { record } = verifyReceipt(await fs.readFile(file), {
       logVerifierKey: keys.log.verifierKey,
