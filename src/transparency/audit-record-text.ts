@@ -120,6 +120,6 @@ export function parseAuditRecordText(text: string | Uint8Array): AuditRecordFiel
     action,
     result: result as AuditRecordResult,
     ...(texts as Record<keyof typeof texts, string | null>),
-    keyVersion: keyVersion as number | null,
+    keyVersion,
   };
 }
