@@ -287,6 +287,14 @@ describe('dke audit check-proof and verify --checkpoint', () => {
         'inconsistent with checkpoint keys.example.test/opendke/audit size 25',
         'only 20 records',
       ]);
+      const json = await verify('dke.db', 'cp25.note', ['--json']);
+      assertCliError(json, EXIT.AUDIT, ['only 20 records']);
+      const report = JSON.parse(json.stdout.toString('utf8')) as {
+        ok: boolean;
+        records: number;
+        checkpoint: { size: number };
+      };
+      assert.deepEqual([report.ok, report.records, report.checkpoint.size], [false, 20, 25]);
     });
 
     it('a log rewritten with every chain hash and the tree recomputed: verifies alone, not against the checkpoint', async () => {

@@ -116,7 +116,11 @@ function cosignerLine(cosigners: readonly VerifiedCosigner[], policy: boolean): 
 function checkpointJson(checkpoint: Checkpoint, cosigners: readonly VerifiedCosigner[]): object {
   return {
     origin: checkpoint.origin,
-    size: Number(checkpoint.size),
+    // Sizes come from signed input; above 2^53 a JSON number would round, so such a size is a string.
+    size:
+      checkpoint.size <= BigInt(Number.MAX_SAFE_INTEGER)
+        ? Number(checkpoint.size)
+        : checkpoint.size.toString(),
     rootHash: checkpoint.rootHash.toString('base64'),
     cosigners: cosigners.map((c) => ({ name: c.name, time: Number(c.timestamp) })),
   };
@@ -245,6 +249,11 @@ export async function verifyAgainstCheckpoint(
     const heads = size === 0 ? [stored] : [stored, { size, rootHash: checkpoint.rootHash }];
     const result = verifyAuditChain(stream.links, o.anchor, heads);
     if (result.ok) return result;
+    if (o.json === true) {
+      process.stdout.write(
+        `${JSON.stringify({ ...result, checkpoint: checkpointJson(checkpoint, cosigners) })}\n`,
+      );
+    }
     const broken = result.firstBroken ?? { seq: 0, reason: 'unknown' };
     // A tree-head mismatch is reported right after record `size` was appended (records === seq); the log
     // ending before a head, after the last record was read.
