@@ -231,6 +231,28 @@ describe('verifyReceipt', () => {
     refused(() => verifyReceipt(damaged, { logVerifierKey: vkey, witnesses, quorum: 1 }), /does not verify/);
   });
 
+  test('a record with every text field at its longest (1024 characters, escaped or multi-byte) has a receipt', async () => {
+    const long = (unit: string): string => unit.repeat(1024);
+    const record = await service.audit.append({
+      action: long('\u0008'),
+      result: 'denied',
+      reason: long('\u0001'), // 6 bytes each in the canonical text (\u0001)
+      issuer: long('é'),
+      subject: long('\u0002'),
+      userName: long('€'),
+      keyName: long('\u0003'),
+      keyVersion: 1,
+      keyId: long('\u0004'),
+      objectId: long('\u0005'),
+      clientAddress: long('\u0006'),
+      requestId: long('\u0007'),
+    });
+    const text = receipt(record.seq);
+    assert.ok((parseTlogProof(text).extra?.length ?? 0) > 50_000, 'a record of over 50 KB');
+    const verified = verifyReceipt(text, { logVerifierKey: vkey, expect: { result: 'denied' } });
+    assert.equal(verified.record.requestId, long('\u0007'));
+  });
+
   test('garbage is refused, never thrown as anything else', () => {
     for (const bad of [
       '',
