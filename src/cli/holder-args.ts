@@ -14,6 +14,7 @@ import { LocalKeyHolder } from '../holders/local-key.js';
 import { isKeyFileText, keyFileNeedsPassphrase, parseKeyFile } from '../holders/key-file.js';
 import { REMOTE_TYPE, RemoteHolder, isTrustedLocator } from '../holders/remote.js';
 import { clientCredentials, staticToken, type TokenSource } from '../holders/token-source.js';
+import type { ReceiptPolicy } from '../holders/receipt-policy.js';
 import { readPassphrase, type PassphraseOptions } from './passphrase.js';
 
 export type { PassphraseOptions } from './passphrase.js';
@@ -149,9 +150,10 @@ export async function tokenSourceFrom(options: RemoteOptions): Promise<TokenSour
 export function remoteResolver(
   trusted: readonly string[],
   tokens: TokenSource | undefined,
+  receipts?: ReceiptPolicy,
 ): (stanza: Stanza) => Holder | undefined {
   return (stanza) =>
     stanza.type === REMOTE_TYPE && isTrustedLocator(stanza.locator, trusted)
-      ? RemoteHolder.forStanza(stanza, tokens)
+      ? RemoteHolder.forStanza(stanza, tokens, receipts)
       : undefined;
 }

@@ -121,6 +121,9 @@ export const ERRORS = {
     exit: EXIT.AUDIT,
     message: "checkpoint is not signed by the log's configured key",
   },
+  // Client side only (dke decrypt with a pinned log key): the key service's audit evidence for a share.
+  ERR_RECEIPT_MISSING: { status: 502, exit: EXIT.AUDIT, message: 'key service sent no audit receipt' },
+  ERR_RECEIPT_INVALID: { status: 502, exit: EXIT.AUDIT, message: 'audit receipt does not verify' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

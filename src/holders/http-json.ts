@@ -13,6 +13,16 @@ export interface JsonRequest {
 const MAX_ANSWER_BYTES = 1024 * 1024;
 
 export async function requestJson<T>(url: string, request: JsonRequest): Promise<T> {
+  return (await requestJsonAnswer<T>(url, request)).json;
+}
+
+/** A JSON answer with its response headers (e.g. X-Request-Id, which audit records carry). */
+export interface JsonAnswer<T> {
+  readonly json: T;
+  readonly headers: Headers;
+}
+
+export async function requestJsonAnswer<T>(url: string, request: JsonRequest): Promise<JsonAnswer<T>> {
   const headers: Record<string, string> = { accept: 'application/json' };
   let body: string | undefined;
   if (request.body !== undefined) {
@@ -55,7 +65,7 @@ export async function requestJson<T>(url: string, request: JsonRequest): Promise
   if (!response.ok) throw statusError(url, response.status, json);
   if (typeof json !== 'object' || json === null)
     throw new DkeError('ERR_REMOTE_PROTOCOL', { message: `answer from ${url} is not JSON` });
-  return json as T;
+  return { json: json as T, headers: response.headers };
 }
 
 function statusError(url: string, status: number, json: unknown): DkeError {

@@ -6,12 +6,13 @@
 import type { KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
 import { DkeError } from '../errors/index.js';
-import { fromB64url } from '../crypto/encoding.js';
+import { fromB64url, toB64url } from '../crypto/encoding.js';
 import { keyIdOf, publicKeyFromJwk, wrapAlgFor } from '../crypto/holder-keys.js';
 import { SHARE_LENGTH, wrapShare } from '../format/share-jwe.js';
 import type { Holder, HolderContext, Stanza } from './holder.js';
 import type { TokenSource } from './token-source.js';
-import { requestJson } from './http-json.js';
+import { requestJson, requestJsonAnswer } from './http-json.js';
+import { acceptReceipt, type ReceiptPolicy } from './receipt-policy.js';
 
 export const REMOTE_TYPE = 'remote';
 
@@ -54,6 +55,7 @@ export class RemoteHolder implements Holder {
     readonly keyId: string,
     private readonly publicKey: KeyObject | undefined,
     private readonly tokens: TokenSource | undefined,
+    private readonly receipts: ReceiptPolicy | undefined,
   ) {}
 
   /** For encryption: fetches and checks the service's active public key. */
@@ -70,12 +72,21 @@ export class RemoteHolder implements Holder {
         message: `key service at ${locator} sent a key that does not match its key id`,
       });
     }
-    return new RemoteHolder(locator, answer.keyId, publicKey, tokens);
+    return new RemoteHolder(locator, answer.keyId, publicKey, tokens, undefined);
   }
 
-  /** For decryption: a holder for one stanza of a trusted key service. */
-  static forStanza(stanza: Stanza, tokens: TokenSource | undefined): RemoteHolder {
-    return new RemoteHolder(canonical(checkKeyUrl(stanza.locator)), stanza.keyId, undefined, tokens);
+  /**
+   * For decryption: a holder for one stanza of a trusted key service. With a receipt policy, each unwrap
+   * answer's audit receipt is checked (receipt-policy.ts) before its share is returned.
+   */
+  static forStanza(stanza: Stanza, tokens: TokenSource | undefined, receipts?: ReceiptPolicy): RemoteHolder {
+    return new RemoteHolder(
+      canonical(checkKeyUrl(stanza.locator)),
+      stanza.keyId,
+      undefined,
+      tokens,
+      receipts,
+    );
   }
 
   async wrap(share: Uint8Array, context: HolderContext): Promise<Stanza> {
@@ -89,7 +100,7 @@ export class RemoteHolder implements Holder {
     return stanza.type === this.type && stanza.keyId === this.keyId && stanza.locator === this.locator;
   }
 
-  async unwrap(stanza: Stanza, _context: HolderContext): Promise<Buffer> {
+  async unwrap(stanza: Stanza, context: HolderContext): Promise<Buffer> {
     if (this.tokens === undefined) {
       throw new DkeError('ERR_REMOTE_UNAUTHENTICATED', {
         message: `no token for the key service at ${this.locator}`,
@@ -97,16 +108,29 @@ export class RemoteHolder implements Holder {
       });
     }
     const token = await this.tokens.getToken(this.locator);
-    const answer = await requestJson<{ share?: unknown }>(`${this.locator}/unwrap`, {
-      method: 'POST',
-      token,
-      body: { stanza: stanza.body },
-    });
+    const { json: answer, headers } = await requestJsonAnswer<{ share?: unknown; receipt?: unknown }>(
+      `${this.locator}/unwrap`,
+      { method: 'POST', token, body: { stanza: stanza.body } },
+    );
     const share = typeof answer.share === 'string' ? fromB64url(answer.share) : undefined;
     if (share?.length !== SHARE_LENGTH) {
       throw new DkeError('ERR_REMOTE_PROTOCOL', {
         message: `key service at ${this.locator} sent no valid share`,
       });
+    }
+    if (this.receipts !== undefined) {
+      const requestId = headers.get('x-request-id') ?? undefined;
+      try {
+        await acceptReceipt(this.receipts, answer.receipt, {
+          locator: this.locator,
+          keyId: stanza.keyId,
+          objectId: toB64url(context.objectId),
+          ...(requestId === undefined ? {} : { requestId }),
+        });
+      } catch (error) {
+        share.fill(0); // refused: the share is never used
+        throw error;
+      }
     }
     return share;
   }

@@ -7,3 +7,5 @@ export * from './note.js';
 export * from './checkpoint.js';
 export * from './cosignature.js';
 export * from './tlog-proof.js';
+export * from './audit-record-text.js';
+export * from './receipt.js';

@@ -17,8 +17,13 @@ import { MAX_NOTE_BYTES, parseNote, type NoteVerifier } from './note.js';
 const HEADER = 'c2sp.org/tlog-proof@v1';
 /** At most one hash per tree level below 2^63. */
 export const MAX_PROOF_HASHES = 63;
-export const MAX_EXTRA_BYTES = 4096;
-const MAX_PROOF_BYTES = MAX_NOTE_BYTES + 16 * 1024;
+/**
+ * Room for the longest audit record an OpenDKE receipt carries as extra (audit-record-text.ts: ten text
+ * fields of up to 1024 characters, up to 6 bytes each once JSON-escaped, about 62 KB).
+ */
+export const MAX_EXTRA_BYTES = 64 * 1024;
+/** The note, the base64 of the largest extra (4/3 of it), and the header and proof lines. */
+const MAX_PROOF_BYTES = MAX_NOTE_BYTES + 96 * 1024 + 16 * 1024;
 
 export interface TlogProof {
   readonly index: bigint;

@@ -12,6 +12,12 @@ import { securityEventQuery, type SecurityEvent } from '../../security-events/in
 import { addStoreOptions as withStoreOptions } from './key.js';
 import { storedVerifierKey } from '../../keystore/note-signing-keys.js';
 import { registerAuditReport } from './audit-report.js';
+import {
+  addTrustOptions,
+  registerCheckProof,
+  verifyAgainstCheckpoint,
+  type TrustOptions,
+} from './audit-proof.js';
 
 const addStoreOptions = (command: Command): Command => withStoreOptions(command, false);
 
@@ -85,32 +91,54 @@ function formatSecurityEvent(e: SecurityEvent): string {
 export function registerAudit(program: Command): void {
   const audit = program.command('audit').description('verify and read the key service audit log');
 
-  addStoreOptions(audit.command('verify').description('verify the hash chain of the whole audit log'))
+  addTrustOptions(
+    addStoreOptions(audit.command('verify').description('verify the hash chain of the whole audit log')),
+  )
     .option(
       '--anchor <seq:hash>',
       'also require this record (printed by an earlier verify) to be unchanged',
       parseAnchor,
     )
+    .option(
+      '--checkpoint <file|url>',
+      'also require the log to match this signed checkpoint (needs --log-vkey; witnesses: --witness-vkey, --quorum)',
+    )
     .addHelpText(
       'after',
-      '\nExits 0 when the chain is intact, 10 (ERR_AUDIT_CHAIN_BROKEN) naming the first bad record.',
+      '\nExits 0 when the chain is intact, 10 (ERR_AUDIT_CHAIN_BROKEN) naming the first bad record.' +
+        '\nWith --checkpoint: 10 (ERR_PROOF_INVALID) when the checkpoint does not verify, and 10' +
+        '\n(ERR_AUDIT_CHAIN_BROKEN, "inconsistent with checkpoint ...") when the log does not match it.',
     )
-    .action((o: AuditOptions & { anchor?: { seq: number; hash: string } }) =>
-      withAudit(o, ({ audit: log }) => {
-        const report = log.verify(o.anchor);
-        if (o.json === true) process.stdout.write(`${JSON.stringify(report)}\n`);
-        if (!report.ok) {
-          const broken = report.firstBroken;
-          throw new DkeError('ERR_AUDIT_CHAIN_BROKEN', {
-            message: `audit log chain is broken at record ${broken?.seq ?? '?'}: ${broken?.reason ?? 'unknown'}`,
-            hint: `records 1-${report.records} verify; investigate record ${broken?.seq ?? '?'} and what follows it`,
+    .action(
+      async (
+        o: AuditOptions & TrustOptions & { anchor?: { seq: number; hash: string }; checkpoint?: string },
+      ) => {
+        if (o.checkpoint !== undefined) {
+          await verifyAgainstCheckpoint({ ...o, checkpoint: o.checkpoint }, (run) => withAudit(o, run));
+          return;
+        }
+        if (o.logVkey !== undefined || o.witnessVkey.length > 0 || o.quorum !== undefined) {
+          throw new DkeError('ERR_USAGE', {
+            message: '--log-vkey, --witness-vkey and --quorum go with --checkpoint',
           });
         }
-        if (o.json !== true) {
-          const anchor = report.last === undefined ? '' : ` (anchor: ${report.last.seq}:${report.last.hash})`;
-          info(`dke: audit log intact: ${report.records} records${anchor}`);
-        }
-      }),
+        withAudit(o, ({ audit: log }) => {
+          const report = log.verify(o.anchor);
+          if (o.json === true) process.stdout.write(`${JSON.stringify(report)}\n`);
+          if (!report.ok) {
+            const broken = report.firstBroken;
+            throw new DkeError('ERR_AUDIT_CHAIN_BROKEN', {
+              message: `audit log chain is broken at record ${broken?.seq ?? '?'}: ${broken?.reason ?? 'unknown'}`,
+              hint: `records 1-${report.records} verify; investigate record ${broken?.seq ?? '?'} and what follows it`,
+            });
+          }
+          if (o.json !== true) {
+            const anchor =
+              report.last === undefined ? '' : ` (anchor: ${report.last.seq}:${report.last.hash})`;
+            info(`dke: audit log intact: ${report.records} records${anchor}`);
+          }
+        });
+      },
     );
 
   addStoreOptions(
@@ -206,4 +234,5 @@ export function registerAudit(program: Command): void {
     );
 
   registerAuditReport(audit, addStoreOptions);
+  registerCheckProof(audit);
 }
