@@ -66,9 +66,37 @@ export interface LoggingConfig {
   readonly level: LogLevel;
 }
 
+/** A witness our audit log submits its checkpoints to (C2SP tlog-witness). */
+export interface LogWitnessConfig {
+  /** Submission prefix: checkpoints are POSTed to `<url>/add-checkpoint`. */
+  readonly url: string;
+  /** The witness's cosignature/v1 verifier key (`<name>+<key ID>+<base64>`). */
+  readonly vkey: string;
+}
+
+/** Our own audit log's transparency (docs/audit.md, "Checkpoints"). */
+export interface AuditLogConfig {
+  /** Checkpoint origin = log key name; default `<host of server.publicBaseUrl, else localhost>/opendke/audit`. */
+  readonly origin?: string;
+  /** How often a checkpoint is persisted (and submitted) while records arrive, seconds. */
+  readonly checkpointIntervalSeconds: number;
+  /** Native unwrap answers carry a receipt. */
+  readonly receipts: boolean;
+  readonly witnesses: readonly LogWitnessConfig[];
+  /** Witnesses that must have cosigned for the fail-closed rule; default all of them. */
+  readonly quorum?: number;
+  /** Set: releases fail closed (503 ERR_NOT_WITNESSED) without a quorum cosignature younger than this. */
+  readonly requireCosignatureWithinSeconds?: number;
+}
+
+export interface AuditConfig {
+  readonly log: AuditLogConfig;
+}
+
 export interface ServiceConfig {
   readonly server: ServerConfig;
   readonly store: StoreConfig;
+  readonly audit: AuditConfig;
   /** Passed to src/auth's createAuthenticator; required by `dke serve`, unused by offline CLI commands. */
   readonly auth?: unknown;
   readonly logging: LoggingConfig;
@@ -89,6 +117,7 @@ export const DEFAULTS = {
   },
   store: { database: 'opendke.db', masterKeyFile: 'master.key', lockWaitMs: 5_000 },
   logging: { level: 'info' },
+  audit: { log: { checkpointIntervalSeconds: 5, receipts: true, witnesses: [] } },
 } as const;
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -184,6 +213,40 @@ export function configSchema(authSchema: object): object {
         },
       },
       auth: authSchema,
+      audit: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          log: {
+            type: 'object',
+            additionalProperties: false,
+            default: {},
+            properties: {
+              // A note key name: printable ASCII without spaces or '+' (c2sp.org/signed-note).
+              origin: { type: 'string', pattern: '^[!-*,-~]{1,256}$' },
+              checkpointIntervalSeconds: integer(1, 3600, DEFAULTS.audit.log.checkpointIntervalSeconds),
+              receipts: { type: 'boolean', default: DEFAULTS.audit.log.receipts },
+              witnesses: {
+                type: 'array',
+                maxItems: 32,
+                default: [],
+                items: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['url', 'vkey'],
+                  properties: {
+                    url: { type: 'string', pattern: '^https?://[^?#@\\s]+$' },
+                    vkey: { type: 'string', minLength: 1, maxLength: 1024 },
+                  },
+                },
+              },
+              quorum: { type: 'integer', minimum: 1, maximum: 32 },
+              requireCosignatureWithinSeconds: { type: 'integer', minimum: 1, maximum: 31_536_000 },
+            },
+          },
+        },
+      },
       logging: {
         type: 'object',
         additionalProperties: false,

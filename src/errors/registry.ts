@@ -106,6 +106,11 @@ export const ERRORS = {
     exit: EXIT.AUDIT,
     message: 'proof, checkpoint or signature does not verify',
   },
+  ERR_NOT_WITNESSED: {
+    status: 503,
+    exit: EXIT.AUDIT,
+    message: 'audit log not recently cosigned by enough witnesses',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -25,6 +25,8 @@ import { DEFAULTS } from '../config/schema.js';
 import { verifiedTokenOf } from '../auth/index.js';
 import type { SecurityEvent, SecurityEventFilter } from '../security-events/index.js';
 import { registerNativeRoutes } from '../protocols/native/routes.js';
+import { registerTransparencyRoutes } from './transparency-routes.js';
+import type { LogTransparency } from './log-transparency.js';
 import { registerMsDkeRoutes } from '../protocols/ms-dke/routes.js';
 
 declare module 'fastify' {
@@ -70,6 +72,8 @@ export interface AppDeps {
   readonly securityEvents?: SecurityEvents;
   /** Whether the store could take a write now (never waits); reported by /healthz. Default: 'free'. */
   readonly storeHealth?: () => 'free' | 'locked';
+  /** Our log's checkpoints, receipts and witnesses; without it none of that is served. */
+  readonly transparency?: LogTransparency;
 }
 
 /** What route modules receive. */
@@ -81,6 +85,7 @@ export interface RouteContext {
   readonly unwrap: AuditedUnwrap;
   readonly publicBaseUrl: string | undefined;
   readonly securityEvents: SecurityEvents | undefined;
+  readonly transparency: LogTransparency | undefined;
 }
 
 export type DkeApp = FastifyInstance;
@@ -155,10 +160,13 @@ export function buildApp(deps: AppDeps): DkeApp {
       audit: deps.audit,
       authenticator: deps.authenticator,
       metrics,
+      ...(deps.transparency === undefined ? {} : { releaseGate: deps.transparency.assertWitnessed }),
     }),
     publicBaseUrl: options.publicBaseUrl?.replace(/\/+$/, ''),
     securityEvents: deps.securityEvents,
+    transparency: deps.transparency,
   };
+  if (deps.transparency !== undefined) metrics.setQuorumCosignatureAge(deps.transparency.quorumAgeSeconds);
   const authGuard = createAuthGuard(
     options.authFailureLimit ?? DEFAULTS.server.authFailureLimit,
     metrics,
@@ -204,8 +212,14 @@ export function buildApp(deps: AppDeps): DkeApp {
   });
   app.setNotFoundHandler((_request, reply) => sendProblem(reply, problem('ERR_NOT_FOUND')));
 
-  registerHealth(app, deps.storeHealth ?? (() => 'free'), (error) =>
-    app.log.error({ err: error }, 'health probe failed'),
+  const witnessHealth = deps.transparency?.witnessHealth;
+  registerHealth(
+    app,
+    deps.storeHealth ?? (() => 'free'),
+    (error) => app.log.error({ err: error }, 'health probe failed'),
+    witnessHealth === undefined || witnessHealth() === undefined
+      ? undefined
+      : () => witnessHealth() ?? 'ok',
   );
   if (options.metrics !== false) {
     app.get('/metrics', { schema: { querystring: { type: 'object' } } }, async (_request, reply) => {
@@ -215,6 +229,7 @@ export function buildApp(deps: AppDeps): DkeApp {
   }
 
   registerNativeRoutes(app, ctx);
+  if (deps.transparency !== undefined) registerTransparencyRoutes(app, deps.transparency);
   if (deps.admin !== undefined) registerAdminRoutes(app, ctx, deps.admin);
   // Last: MS DKE owns the catch-all `/{keyName}` routes; static routes above win over them.
   registerMsDkeRoutes(app, ctx);

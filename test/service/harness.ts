@@ -74,6 +74,8 @@ export interface HarnessOptions {
   readonly server?: Readonly<Record<string, unknown>>;
   /** Extra `store` config fields. */
   readonly store?: Readonly<Record<string, unknown>>;
+  /** The `audit` config section. */
+  readonly audit?: Readonly<Record<string, unknown>>;
   readonly clients?: readonly DevClient[];
   /** The `auth.issuers` list, given the harness's issuer; default: that issuer with the test claims. */
   readonly issuers?: (issuer: DevIssuer) => readonly IssuerConfig[];
@@ -94,6 +96,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       store: { database: 'dke.db', masterKeyFile: 'master.key', ...options.store },
       auth,
       logging: { level: 'info' },
+      ...(options.audit === undefined ? {} : { audit: options.audit }),
     }),
   );
   const config = loadConfig({ file: configFile, env: {} });
