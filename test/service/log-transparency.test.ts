@@ -260,13 +260,14 @@ describe('audit log transparency: checkpoints, receipts, proofs', () => {
 });
 
 describe('audit log transparency: receipts off', () => {
-  let h: Harness;
-  after(() => h.close());
+  let h: Harness | undefined;
+  after(() => h?.close());
   it('audit.log.receipts false: the unwrap answer has no receipt', async () => {
-    h = await startHarness({ audit: { log: { receipts: false } } });
-    const { alice } = await setUp(h, 'plain');
-    const wrapped = await wrapFor(h, 'plain');
-    const answer = await h.request('POST', '/keys/plain/unwrap', { token: alice, body: { stanza: wrapped.stanza } });
+    const s = await startHarness({ audit: { log: { receipts: false } } });
+    h = s;
+    const { alice } = await setUp(s, 'plain');
+    const wrapped = await wrapFor(s, 'plain');
+    const answer = await s.request('POST', '/keys/plain/unwrap', { token: alice, body: { stanza: wrapped.stanza } });
     assert.equal(answer.status, 200, answer.text);
     assert.equal(answer.json?.receipt, undefined);
   });
@@ -353,7 +354,7 @@ describe('audit log transparency: witness submission and the fail-closed rule', 
     witness.answers.length = 0;
     await h.request('POST', '/keys/guarded/unwrap', { token: alice, body: { stanza: wrapped.stanza } });
     const latest = await checkpointNow(h, admin);
-    await waitFor('the retried cosignature', () => witness.state.size === latest.size);
+    await waitFor('the retried cosignature', () => witness.state.size >= latest.size);
     assert.deepEqual(witness.answers.slice(0, 2), [409, 200]);
     assert.ok(newer.size < latest.size);
   });
@@ -376,8 +377,8 @@ describe('audit log transparency: witness submission and the fail-closed rule', 
 });
 
 describe('audit log transparency: unreachable witness', () => {
-  let h: Harness;
-  after(() => h.close());
+  let h: Harness | undefined;
+  after(() => h?.close());
 
   it('with requireCosignatureWithinSeconds, unwraps get 503 ERR_NOT_WITNESSED and no key material', async () => {
     // A loopback port nobody listens on.
@@ -389,7 +390,7 @@ describe('audit log transparency: unreachable witness', () => {
     });
     const { generateSignerKey, KEY_TYPE_COSIGNATURE_V1 } = await import('../../src/transparency/index.js');
     const vkey = generateSignerKey('witness.test/gone', KEY_TYPE_COSIGNATURE_V1).verifierKey;
-    h = await startHarness({
+    const s = await startHarness({
       audit: {
         log: {
           checkpointIntervalSeconds: 1,
@@ -398,14 +399,15 @@ describe('audit log transparency: unreachable witness', () => {
         },
       },
     });
-    const { alice } = await setUp(h, 'gone');
-    const wrapped = await wrapFor(h, 'gone');
+    h = s;
+    const { alice } = await setUp(s, 'gone');
+    const wrapped = await wrapFor(s, 'gone');
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    const refused = await h.request('POST', '/keys/gone/unwrap', { token: alice, body: { stanza: wrapped.stanza } });
+    const refused = await s.request('POST', '/keys/gone/unwrap', { token: alice, body: { stanza: wrapped.stanza } });
     assertError(refused, 'ERR_NOT_WITNESSED', 503);
     assert.equal(refused.json?.share, undefined);
     assert.ok(!refused.text.includes('witness.test'), 'no internal detail');
-    const metrics = (await h.request('GET', '/metrics')).text;
+    const metrics = (await s.request('GET', '/metrics')).text;
     assert.match(metrics, /outcome="unreachable"\} [1-9]/);
     assert.match(metrics, /dke_audit_quorum_cosignature_age_seconds -1/);
   });
