@@ -90,7 +90,8 @@ void describe('sqlite store', () => {
         n: number;
       };
       again.close();
-      assert.equal(count.n, LATEST_SCHEMA_VERSION);
+      // One row per migration (versions may have gaps while parallel branches are merged).
+      assert.equal(count.n, MIGRATIONS.length);
     }),
   );
 
