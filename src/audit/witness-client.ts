@@ -24,15 +24,14 @@ import {
 } from '../transparency/index.js';
 
 export type SubmissionOutcome =
-  | 'cosigned'
-  | 'conflict'
-  | 'refused'
-  | 'invalid_cosignature'
-  | 'unreachable'
-  | 'store_busy';
+  'cosigned' | 'conflict' | 'refused' | 'invalid_cosignature' | 'unreachable' | 'store_busy';
 
 /** Outcomes an operator must act on (the witness disagrees with us or answers nonsense). */
-const ERROR_OUTCOMES: ReadonlySet<SubmissionOutcome> = new Set(['conflict', 'refused', 'invalid_cosignature']);
+const ERROR_OUTCOMES: ReadonlySet<SubmissionOutcome> = new Set([
+  'conflict',
+  'refused',
+  'invalid_cosignature',
+]);
 
 export interface WitnessClientOptions {
   readonly witnesses: readonly { readonly url: string; readonly vkey: string }[];
@@ -99,7 +98,7 @@ export class WitnessClient {
 
   /** Resolves once every submission under way has ended (tests, shutdown). */
   async settled(): Promise<void> {
-    await Promise.all(this.witnesses.map((w) => w.inFlight));
+    await Promise.all(this.witnesses.flatMap((w) => (w.inFlight === undefined ? [] : [w.inFlight])));
   }
 
   start(): void {
@@ -215,7 +214,10 @@ export class WitnessClient {
       witness.notBefore = 0;
     } else {
       witness.failures += 1;
-      const backoff = Math.min(MAX_BACKOFF_MS, this.options.intervalSeconds * 1000 * 2 ** (witness.failures - 1));
+      const backoff = Math.min(
+        MAX_BACKOFF_MS,
+        this.options.intervalSeconds * 1000 * 2 ** (witness.failures - 1),
+      );
       witness.notBefore = this.now() + backoff;
     }
     this.options.onOutcome?.(witness.verifier.name, outcome, detail);

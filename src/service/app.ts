@@ -150,6 +150,7 @@ export function buildApp(deps: AppDeps): DkeApp {
   // JSON only: without this, Fastify would parse text/plain bodies too (415 is the documented answer).
   app.removeContentTypeParser('text/plain');
 
+  const { transparency } = deps;
   const ctx: RouteContext = {
     keys: deps.keys,
     admin: deps.admin,
@@ -160,13 +161,13 @@ export function buildApp(deps: AppDeps): DkeApp {
       audit: deps.audit,
       authenticator: deps.authenticator,
       metrics,
-      ...(deps.transparency === undefined ? {} : { releaseGate: deps.transparency.assertWitnessed }),
+      ...(transparency === undefined ? {} : { releaseGate: () => transparency.assertWitnessed() }),
     }),
     publicBaseUrl: options.publicBaseUrl?.replace(/\/+$/, ''),
     securityEvents: deps.securityEvents,
     transparency: deps.transparency,
   };
-  if (deps.transparency !== undefined) metrics.setQuorumCosignatureAge(deps.transparency.quorumAgeSeconds);
+  if (transparency !== undefined) metrics.setQuorumCosignatureAge(() => transparency.quorumAgeSeconds());
   const authGuard = createAuthGuard(
     options.authFailureLimit ?? DEFAULTS.server.authFailureLimit,
     metrics,
@@ -212,14 +213,11 @@ export function buildApp(deps: AppDeps): DkeApp {
   });
   app.setNotFoundHandler((_request, reply) => sendProblem(reply, problem('ERR_NOT_FOUND')));
 
-  const witnessHealth = deps.transparency?.witnessHealth;
   registerHealth(
     app,
     deps.storeHealth ?? (() => 'free'),
     (error) => app.log.error({ err: error }, 'health probe failed'),
-    witnessHealth === undefined || witnessHealth() === undefined
-      ? undefined
-      : () => witnessHealth() ?? 'ok',
+    transparency?.witnessHealth() === undefined ? undefined : () => transparency.witnessHealth() ?? 'ok',
   );
   if (options.metrics !== false) {
     app.get('/metrics', { schema: { querystring: { type: 'object' } } }, async (_request, reply) => {

@@ -512,8 +512,7 @@ function asStoreError(error: unknown, message: string): DkeError {
 }
 
 const CHECKPOINT_COLUMNS = 'size, root, note, created_at AS createdAt';
-const COSIGNATURE_COLUMNS =
-  'size, witness_name AS witnessName, key_hash AS keyHash, line, timestamp';
+const COSIGNATURE_COLUMNS = 'size, witness_name AS witnessName, key_hash AS keyHash, line, timestamp';
 
 function prepareStatements(db: Db) {
   const s = (sql: string): Statement => db.prepare(sql);

@@ -99,7 +99,10 @@ async function wrapFor(h: Harness, name: string): Promise<Wrapped> {
 async function checkpointNow(h: Harness, admin: string): Promise<{ size: number; rootHash: Buffer }> {
   const answer = await h.request('POST', '/admin/audit/checkpoint', { token: admin });
   assert.equal(answer.status, 200, answer.text);
-  return { size: answer.json?.size as number, rootHash: Buffer.from(answer.json?.rootHash as string, 'base64') };
+  return {
+    size: answer.json?.size as number,
+    rootHash: Buffer.from(answer.json?.rootHash as string, 'base64'),
+  };
 }
 
 describe('audit log transparency: checkpoints, receipts, proofs', () => {
@@ -121,7 +124,10 @@ describe('audit log transparency: checkpoints, receipts, proofs', () => {
 
   it('a native unwrap answer carries a receipt that verifies against the printed vkey', async () => {
     const wrapped = await wrapFor(h, 'docs');
-    const answer = await h.request('POST', '/keys/docs/unwrap', { token: alice, body: { stanza: wrapped.stanza } });
+    const answer = await h.request('POST', '/keys/docs/unwrap', {
+      token: alice,
+      body: { stanza: wrapped.stanza },
+    });
     assert.equal(answer.status, 200, answer.text);
     const { record, size } = verifyReceipt(answer.json?.receipt as string, verifier);
     assert.equal(record[4], 'native.unwrap');
@@ -177,7 +183,11 @@ describe('audit log transparency: checkpoints, receipts, proofs', () => {
     const none = await h.request('GET', '/admin/audit/receipt?request=no-such-request', { token: admin });
     assert.deepEqual(none.json, { receipts: [] });
     assertError(await h.request('GET', '/admin/audit/receipt', { token: admin }), 'ERR_BAD_REQUEST', 400);
-    assertError(await h.request('GET', `/admin/audit/receipt?request=${requestId}`, { token: alice }), 'ERR_ADMIN_REQUIRED', 403);
+    assertError(
+      await h.request('GET', `/admin/audit/receipt?request=${requestId}`, { token: alice }),
+      'ERR_ADMIN_REQUIRED',
+      403,
+    );
   });
 
   it('GET /audit/checkpoint serves the persisted checkpoint; consistency proofs verify between two', async () => {
@@ -195,18 +205,33 @@ describe('audit log transparency: checkpoints, receipts, proofs', () => {
     assert.ok(second.size > first.size);
     const proof = await h.request('GET', `/audit/consistency?old=${first.size}&new=${second.size}`);
     assert.equal(proof.status, 200, proof.text);
-    const hashes = proof.text.split('\n').filter(Boolean).map((line) => Buffer.from(line, 'base64'));
+    const hashes = proof.text
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => Buffer.from(line, 'base64'));
     verifyConsistency(first.size, second.size, hashes, first.rootHash, second.rootHash);
     assert.throws(() => verifyConsistency(first.size, second.size, hashes, second.rootHash, first.rootHash));
 
-    for (const query of ['old=01&new=2', 'old=-1&new=2', 'old=1&new=2.0', 'old=1', 'old=1&new=2&x=1', 'old=3&new=2']) {
+    for (const query of [
+      'old=01&new=2',
+      'old=-1&new=2',
+      'old=1&new=2.0',
+      'old=1',
+      'old=1&new=2&x=1',
+      'old=3&new=2',
+    ]) {
       assertError(await h.request('GET', `/audit/consistency?${query}`), 'ERR_BAD_REQUEST', 400);
     }
-    assertError(await h.request('GET', `/audit/consistency?old=1&new=${second.size + 1_000_000}`), 'ERR_BAD_REQUEST', 400);
+    assertError(
+      await h.request('GET', `/audit/consistency?old=1&new=${second.size + 1_000_000}`),
+      'ERR_BAD_REQUEST',
+      400,
+    );
   });
 
   it('the interval persists checkpoints while records arrive', async () => {
-    const before = openCheckpoint((await h.request('GET', '/audit/checkpoint')).text, verifier).checkpoint.size;
+    const before = openCheckpoint((await h.request('GET', '/audit/checkpoint')).text, verifier).checkpoint
+      .size;
     const wrapped = await wrapFor(h, 'docs');
     await h.request('POST', '/keys/docs/unwrap', { token: alice, body: { stanza: wrapped.stanza } });
     await waitFor('a newer persisted checkpoint', async () => {
@@ -217,7 +242,10 @@ describe('audit log transparency: checkpoints, receipts, proofs', () => {
 
   it('dke audit prove writes a bundle that verifies; a record past the checkpoint is a clear error', async () => {
     const wrapped = await wrapFor(h, 'docs');
-    const answer = await h.request('POST', '/keys/docs/unwrap', { token: alice, body: { stanza: wrapped.stanza } });
+    const answer = await h.request('POST', '/keys/docs/unwrap', {
+      token: alice,
+      body: { stanza: wrapped.stanza },
+    });
     const requestId = answer.headers.get('x-request-id') as string;
     await checkpointNow(h, admin);
     const out = path.join(h.dir, 'bundle.txt');
@@ -250,11 +278,17 @@ describe('audit log transparency: checkpoints, receipts, proofs', () => {
     await h.restart();
     assert.equal(logVkey(h), vkey);
     const wrapped = await wrapFor(h, 'docs');
-    const answer = await h.request('POST', '/keys/docs/unwrap', { token: alice, body: { stanza: wrapped.stanza } });
+    const answer = await h.request('POST', '/keys/docs/unwrap', {
+      token: alice,
+      body: { stanza: wrapped.stanza },
+    });
     verifyReceipt(answer.json?.receipt as string, noteVerifier(vkey));
     const fresh = await checkpointNow(h, admin);
     const proof = await h.request('GET', `/audit/consistency?old=${old.size}&new=${fresh.size}`);
-    const hashes = proof.text.split('\n').filter(Boolean).map((line) => Buffer.from(line, 'base64'));
+    const hashes = proof.text
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => Buffer.from(line, 'base64'));
     verifyConsistency(old.size, fresh.size, hashes, old.rootHash, fresh.rootHash);
   });
 });
@@ -267,7 +301,10 @@ describe('audit log transparency: receipts off', () => {
     h = s;
     const { alice } = await setUp(s, 'plain');
     const wrapped = await wrapFor(s, 'plain');
-    const answer = await s.request('POST', '/keys/plain/unwrap', { token: alice, body: { stanza: wrapped.stanza } });
+    const answer = await s.request('POST', '/keys/plain/unwrap', {
+      token: alice,
+      body: { stanza: wrapped.stanza },
+    });
     assert.equal(answer.status, 200, answer.text);
     assert.equal(answer.json?.receipt, undefined);
   });
@@ -304,7 +341,10 @@ describe('audit log transparency: witness submission and the fail-closed rule', 
   it('before any cosignature releases fail closed (503, no key material); once cosigned they work', async () => {
     ({ admin, alice } = await setUp(h, 'guarded'));
     const wrapped = await wrapFor(h, 'guarded');
-    const refused = await h.request('POST', '/keys/guarded/unwrap', { token: alice, body: { stanza: wrapped.stanza } });
+    const refused = await h.request('POST', '/keys/guarded/unwrap', {
+      token: alice,
+      body: { stanza: wrapped.stanza },
+    });
     assertError(refused, 'ERR_NOT_WITNESSED', 503);
     assert.equal(refused.json?.share, undefined);
     const health = await h.request('GET', '/healthz');
@@ -312,19 +352,33 @@ describe('audit log transparency: witness submission and the fail-closed rule', 
 
     witness.logVkey = logVkey(h); // the witness now knows our log
     await checkpointNow(h, admin);
-    await waitFor('a cosigned checkpoint', async () => {
-      const text = (await h.request('GET', '/audit/checkpoint')).text;
-      return text.includes('witness.test/w1');
-    }, 20_000);
+    await waitFor(
+      'a cosigned checkpoint',
+      async () => {
+        const text = (await h.request('GET', '/audit/checkpoint')).text;
+        return text.includes('witness.test/w1');
+      },
+      20_000,
+    );
     const served = (await h.request('GET', '/audit/checkpoint')).text;
     openCheckpoint(served, verifier);
     verifyCosignatures(served, [cosignatureVerifier(witness.vkey)], { quorum: 1, maxAgeSeconds: 60 });
 
-    const allowed = await h.request('POST', '/keys/guarded/unwrap', { token: alice, body: { stanza: wrapped.stanza } });
+    const allowed = await h.request('POST', '/keys/guarded/unwrap', {
+      token: alice,
+      body: { stanza: wrapped.stanza },
+    });
     assert.equal(allowed.status, 200, allowed.text);
-    assert.deepEqual((await h.request('GET', '/healthz')).json, { status: 'ok', store: 'ok', witnesses: 'ok' });
+    assert.deepEqual((await h.request('GET', '/healthz')).json, {
+      status: 'ok',
+      store: 'ok',
+      witnesses: 'ok',
+    });
     const metrics = (await h.request('GET', '/metrics')).text;
-    assert.match(metrics, /dke_audit_witness_submissions_total\{witness="witness.test\/w1",outcome="cosigned"\} [1-9]/);
+    assert.match(
+      metrics,
+      /dke_audit_witness_submissions_total\{witness="witness.test\/w1",outcome="cosigned"\} [1-9]/,
+    );
     assert.match(metrics, /dke_audit_checkpoints_signed_total [1-9]/);
     assert.match(metrics, /dke_audit_quorum_cosignature_age_seconds [0-9]/);
   });
@@ -369,7 +423,7 @@ describe('audit log transparency: witness submission and the fail-closed rule', 
       const health = await h.request('GET', '/healthz');
       assert.deepEqual(health.json, { status: 'degraded', store: 'ok', witnesses: 'errors' });
       const logged = h.logs.find((line) => line.includes('HTTP 422')) ?? '';
-      assert.equal(JSON.parse(logged).level, 50, 'logged as an error');
+      assert.equal((JSON.parse(logged) as { level: number }).level, 50, 'logged as an error');
     } finally {
       witness.forceStatus = undefined;
     }
@@ -403,7 +457,10 @@ describe('audit log transparency: unreachable witness', () => {
     const { alice } = await setUp(s, 'gone');
     const wrapped = await wrapFor(s, 'gone');
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    const refused = await s.request('POST', '/keys/gone/unwrap', { token: alice, body: { stanza: wrapped.stanza } });
+    const refused = await s.request('POST', '/keys/gone/unwrap', {
+      token: alice,
+      body: { stanza: wrapped.stanza },
+    });
     assertError(refused, 'ERR_NOT_WITNESSED', 503);
     assert.equal(refused.json?.share, undefined);
     assert.ok(!refused.text.includes('witness.test'), 'no internal detail');

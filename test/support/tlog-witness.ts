@@ -31,6 +31,7 @@ export interface TestWitness {
 
 export async function startTestWitness(name = 'witness.test/w1'): Promise<TestWitness> {
   const key = generateSignerKey(name, KEY_TYPE_COSIGNATURE_V1);
+  // eslint-disable-next-line prefer-const -- assigned once the request handler (which needs `witness`) exists
   let server: Server | undefined;
   const witness: TestWitness = {
     url: '',
