@@ -33,7 +33,7 @@ const broken = (error: unknown): boolean => isDkeError(error, 'ERR_AUDIT_CHAIN_B
 
 void describe('Checkpointer', () => {
   void it(
-    'signs the current head once per size and refuses a second root for a signed size',
+    'signs each size once; a second root for a signed size is never signed nor persisted',
     withTempDir((dir) => {
       const store = openSqliteStore(path.join(dir, 'db'));
       try {
@@ -56,8 +56,11 @@ void describe('Checkpointer', () => {
           (e: unknown) => isDkeError(e, 'ERR_INTERNAL'),
         );
         log.head.rootHash = Buffer.alloc(32, 2);
-        assert.throws(() => checkpointer.signedCheckpoint(3), broken);
+        // Receipts reuse the size's note; persisting reads the root and refuses the second one.
+        assert.equal(checkpointer.signedCheckpoint(3).note, first.note);
+        assert.throws(() => checkpointer.persist(), broken);
         assert.equal(signatures, 1, 'nothing signed for the second root');
+        assert.equal(store.latestCheckpoint(), undefined, 'nothing persisted');
       } finally {
         store.close();
       }
