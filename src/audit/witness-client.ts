@@ -69,6 +69,8 @@ export class WitnessClient {
   private readonly witnesses: WitnessState[];
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
+  /** Aborts submissions under way when the service stops. */
+  private readonly stopping = new AbortController();
   readonly quorum: number;
 
   constructor(private readonly options: WitnessClientOptions) {
@@ -107,9 +109,11 @@ export class WitnessClient {
     this.timer.unref();
   }
 
+  /** Stops the timer and aborts submissions under way (no new ones start). */
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+    this.stopping.abort();
   }
 
   /** Re-submits the latest persisted checkpoint to witnesses behind it or whose cosignature gets old. */
@@ -174,7 +178,8 @@ export class WitnessClient {
   }
 
   private schedule(witness: WitnessState, row: CheckpointRow): void {
-    if (witness.inFlight !== undefined || this.now() < witness.notBefore) return;
+    if (witness.inFlight !== undefined || this.now() < witness.notBefore || this.stopping.signal.aborted)
+      return;
     witness.inFlight = this.submitTo(witness, row).finally(() => {
       witness.inFlight = undefined;
     });
@@ -235,7 +240,7 @@ export class WitnessClient {
       body,
       headers: { 'content-type': 'text/plain; charset=utf-8' },
       redirect: 'error',
-      signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+      signal: AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs ?? 10_000), this.stopping.signal]),
     });
     const bytes = Buffer.from(await response.arrayBuffer());
     if (bytes.length > MAX_ANSWER_BYTES) {

@@ -469,3 +469,30 @@ describe('audit log transparency: unreachable witness', () => {
     assert.match(metrics, /dke_audit_quorum_cosignature_age_seconds -1/);
   });
 });
+
+describe('audit log transparency: a witness that never answers', () => {
+  it('does not hold up shutdown: submissions under way are aborted', { timeout: 30_000 }, async () => {
+    const { createServer: createHttpServer } = await import('node:http');
+    const hanging = createHttpServer(() => undefined); // accepts, never answers
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    const { port } = hanging.address() as { port: number };
+    const { generateSignerKey, KEY_TYPE_COSIGNATURE_V1 } = await import('../../src/transparency/index.js');
+    const vkey = generateSignerKey('witness.test/hangs', KEY_TYPE_COSIGNATURE_V1).verifierKey;
+    const s = await startHarness({
+      audit: {
+        log: { checkpointIntervalSeconds: 1, witnesses: [{ url: `http://127.0.0.1:${port}`, vkey }] },
+      },
+    });
+    try {
+      const admin = await s.adminToken();
+      await checkpointNow(s, admin);
+      await new Promise((resolve) => setTimeout(resolve, 200)); // the submission is under way
+    } finally {
+      const started = Date.now();
+      await s.close();
+      assert.ok(Date.now() - started < 5_000, `shutdown took ${Date.now() - started} ms`);
+      hanging.closeAllConnections();
+      await new Promise((resolve) => hanging.close(resolve));
+    }
+  });
+});
