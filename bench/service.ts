@@ -468,18 +468,16 @@ export async function runService(options: ServiceOptions): Promise<PhaseResult> 
       clients: [{ clientId: CLIENT_ID, clientSecret: secret, claims: { upn: USER } }],
     });
     const configFile = path.join(dir, 'dke.yaml');
-    writeFileSync(
-      configFile,
-      toYaml({
-        server: { host: '127.0.0.1', port: 0 },
-        store: { database: 'dke.db', masterKeyFile: 'master.key' },
-        auth: {
-          audience: AUDIENCE,
-          issuers: [{ issuer: issuer.issuer, algorithms: [issuer.alg], userNameClaims: ['upn'] }],
-        },
-        logging: { level: options.logLevel },
-      }),
-    );
+    const config = {
+      server: { host: '127.0.0.1', port: 0 },
+      store: { database: 'dke.db', masterKeyFile: 'master.key' },
+      auth: {
+        audience: AUDIENCE,
+        issuers: [{ issuer: issuer.issuer, algorithms: [issuer.alg], userNameClaims: ['upn'] }],
+      },
+      logging: { level: options.logLevel },
+    };
+    writeFileSync(configFile, toYaml(config));
     const cli = (args: string[]): Promise<unknown> =>
       runOk(dke([...args, '-c', configFile]), { timeoutMs: 60_000 });
     await cli(['key', 'create', MS_KEY, '--protocol', 'ms-dke', '--spec', 'RSA-2048']);
@@ -497,6 +495,28 @@ export async function runService(options: ServiceOptions): Promise<PhaseResult> 
     const results: ScenarioResult[] = [];
     for (const scenario of scenarios)
       results.push(await runScenario(server.url, scenario, options, server.child.pid));
+
+    // Receipts (docs/audit.md) cost a checkpoint signature per group commit and two tree reads per unwrap:
+    // the same native unwrap load once more with `audit.log.receipts: false`, for the ratio.
+    await stopServerChild(server);
+    writeFileSync(
+      configFile,
+      toYaml({ ...config, audit: { log: { receipts: false } } }),
+    );
+    server = await startServerChild(configFile, dir);
+    const plain = await nativeScenarios(server.url, token);
+    const withReceipts = results.find((r) => r.id === 'native-unwrap');
+    const withoutReceipts = await runScenario(
+      server.url,
+      { ...plain.unwrap, id: 'native-unwrap-no-receipts', label: `${plain.unwrap.label}, receipts off` },
+      options,
+      server.child.pid,
+    );
+    results.push(withoutReceipts);
+    log(
+      `native unwrap/s with receipts ÷ without: ${num(withReceipts?.saturationRate, 0)} ÷ ${num(withoutReceipts.saturationRate, 0)} = ` +
+        `${num(((withReceipts?.saturationRate ?? 0) / withoutReceipts.saturationRate) * 100, 1)}%`,
+    );
 
     await stopServerChild(server);
     const verify = await runOk(dke(['audit', 'verify', '-c', configFile, '--json']), {

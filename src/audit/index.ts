@@ -20,3 +20,5 @@ export {
   type HashedFields,
 } from './canonical.js';
 export { verifyAuditChain, type AuditTreeHead, type AuditVerificationReport } from './verify.js';
+export { cosignedNote, formatReceipt, recordCanonicalText, type ProvingLog } from './receipts.js';
+export { Checkpointer, type CheckpointerOptions, type SignedCheckpoint } from './checkpointer.js';

@@ -4,6 +4,9 @@ export {
   DEFAULTS,
   configSchema,
   type ServiceConfig,
+  type AuditConfig,
+  type AuditLogConfig,
+  type LogWitnessConfig,
   type ServerConfig,
   type StoreConfig,
   type AuthFailureLimitConfig,
@@ -13,3 +16,4 @@ export {
   type LogLevel,
 } from './schema.js';
 export { resolveStoreConfig, type StoreFlags } from './store-options.js';
+export { auditLogOrigin, checkAuditLogConfig } from './audit-log.js';

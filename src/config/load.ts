@@ -8,6 +8,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { DkeError } from '../errors/index.js';
 import { authConfigSchema } from '../auth/config.js';
+import { checkAuditLogConfig } from './audit-log.js';
 import { applyEnvOverrides } from './env.js';
 import { configSchema, type ServiceConfig } from './schema.js';
 import { checkWitnessConfig } from '../witness/witness.js';
@@ -115,7 +116,8 @@ export function loadConfig(options: LoadConfigOptions = {}): ServiceConfig {
     });
     throw invalid(messages.join('; '));
   }
-  if (raw.audit?.witness !== undefined) checkWitnessConfig(raw.audit.witness);
+  checkAuditLogConfig(raw.audit.log);
+  if (raw.audit.witness !== undefined) checkWitnessConfig(raw.audit.witness);
   const baseDir = options.file === undefined ? process.cwd() : path.dirname(path.resolve(options.file));
   return resolvePaths(raw, baseDir, fromEnv);
 }

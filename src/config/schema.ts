@@ -74,7 +74,31 @@ export interface WitnessConfig {
   readonly logs: readonly { readonly origin: string; readonly vkey: string }[];
 }
 
+/** A witness our audit log submits its checkpoints to (C2SP tlog-witness). */
+export interface LogWitnessConfig {
+  /** Submission prefix: checkpoints are POSTed to `<url>/add-checkpoint`. */
+  readonly url: string;
+  /** The witness's cosignature/v1 verifier key (`<name>+<key ID>+<base64>`). */
+  readonly vkey: string;
+}
+
+/** Our own audit log's transparency (docs/audit.md, "Checkpoints"). */
+export interface AuditLogConfig {
+  /** Checkpoint origin = log key name; default `<host of server.publicBaseUrl, else localhost>/opendke/audit`. */
+  readonly origin?: string;
+  /** How often a checkpoint is persisted (and submitted) while records arrive, seconds. */
+  readonly checkpointIntervalSeconds: number;
+  /** Native unwrap answers carry a receipt. */
+  readonly receipts: boolean;
+  readonly witnesses: readonly LogWitnessConfig[];
+  /** Witnesses that must have cosigned for the fail-closed rule; default all of them. */
+  readonly quorum?: number;
+  /** Set: releases fail closed (503 ERR_NOT_WITNESSED) without a quorum cosignature younger than this. */
+  readonly requireCosignatureWithinSeconds?: number;
+}
+
 export interface AuditConfig {
+  readonly log: AuditLogConfig;
   /** Without it, the service witnesses no log and serves no /witness routes. */
   readonly witness?: WitnessConfig;
 }
@@ -82,7 +106,7 @@ export interface AuditConfig {
 export interface ServiceConfig {
   readonly server: ServerConfig;
   readonly store: StoreConfig;
-  readonly audit?: AuditConfig;
+  readonly audit: AuditConfig;
   /** Passed to src/auth's createAuthenticator; required by `dke serve`, unused by offline CLI commands. */
   readonly auth?: unknown;
   readonly logging: LoggingConfig;
@@ -103,6 +127,7 @@ export const DEFAULTS = {
   },
   store: { database: 'opendke.db', masterKeyFile: 'master.key', lockWaitMs: 5_000 },
   logging: { level: 'info' },
+  audit: { log: { checkpointIntervalSeconds: 5, receipts: true, witnesses: [] } },
 } as const;
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -197,10 +222,39 @@ export function configSchema(authSchema: object): object {
           lockWaitMs: { type: 'integer', minimum: 0, maximum: 60_000, default: DEFAULTS.store.lockWaitMs },
         },
       },
+      auth: authSchema,
       audit: {
         type: 'object',
         additionalProperties: false,
+        default: {},
         properties: {
+          log: {
+            type: 'object',
+            additionalProperties: false,
+            default: {},
+            properties: {
+              // A note key name: printable ASCII without spaces or '+' (c2sp.org/signed-note).
+              origin: { type: 'string', pattern: '^[!-*,-~]{1,256}$' },
+              checkpointIntervalSeconds: integer(1, 3600, DEFAULTS.audit.log.checkpointIntervalSeconds),
+              receipts: { type: 'boolean', default: DEFAULTS.audit.log.receipts },
+              witnesses: {
+                type: 'array',
+                maxItems: 32,
+                default: [],
+                items: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['url', 'vkey'],
+                  properties: {
+                    url: { type: 'string', pattern: '^https?://[^?#@\\s]+$' },
+                    vkey: { type: 'string', minLength: 1, maxLength: 1024 },
+                  },
+                },
+              },
+              quorum: { type: 'integer', minimum: 1, maximum: 32 },
+              requireCosignatureWithinSeconds: { type: 'integer', minimum: 1, maximum: 31_536_000 },
+            },
+          },
           witness: {
             type: 'object',
             additionalProperties: false,
@@ -224,7 +278,6 @@ export function configSchema(authSchema: object): object {
           },
         },
       },
-      auth: authSchema,
       logging: {
         type: 'object',
         additionalProperties: false,

@@ -124,6 +124,11 @@ export const ERRORS = {
   // Client side only (dke decrypt with a pinned log key): the key service's audit evidence for a share.
   ERR_RECEIPT_MISSING: { status: 502, exit: EXIT.AUDIT, message: 'key service sent no audit receipt' },
   ERR_RECEIPT_INVALID: { status: 502, exit: EXIT.AUDIT, message: 'audit receipt does not verify' },
+  ERR_NOT_WITNESSED: {
+    status: 503,
+    exit: EXIT.AUDIT,
+    message: 'audit log not recently cosigned by enough witnesses',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -11,6 +11,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { DkeError } from '../errors/index.js';
+import { MAX_AUDIT_FIELD_CHARS } from '../audit/index.js';
 import { normalizePolicy } from '../policy/evaluate.js';
 import type { AuditQuery, KeyAdmin, KeyPolicy, KeyProtocol, Principal } from './contracts.js';
 import type { KeySpec } from '../crypto/holder-keys.js';
@@ -329,6 +330,41 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
     },
     (request) => adminCall(request, {}, () => ctx.audit.verify()),
   );
+
+  // Our log's receipts and checkpoints (docs/audit.md "Receipts", "Checkpoints").
+  const transparency = ctx.transparency;
+  if (transparency !== undefined) {
+    app.get<{ Querystring: { request: string } }>(
+      '/admin/audit/receipt',
+      {
+        config: { adminAction: 'admin.audit.receipt' },
+        schema: {
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['request'],
+            properties: { request: { type: 'string', minLength: 1, maxLength: MAX_AUDIT_FIELD_CHARS } },
+          },
+        },
+      },
+      (request) =>
+        adminCall(request, {}, () => ({
+          receipts: transparency.receiptsForRequest(request.query.request),
+        })),
+    );
+    app.post(
+      '/admin/audit/checkpoint',
+      {
+        config: { adminAction: 'admin.audit.checkpoint' },
+        schema: { querystring: { type: 'object', additionalProperties: false } },
+      },
+      (request) =>
+        adminCall(request, {}, () => {
+          const row = transparency.checkpointNow();
+          return { size: row.size, rootHash: row.root.toString('base64'), checkpoint: row.note };
+        }),
+    );
+  }
 
   // Failed authentications, aggregated (docs/audit.md#security-events); only with a security event store.
   const events = ctx.securityEvents;

@@ -25,6 +25,8 @@ import { DEFAULTS } from '../config/schema.js';
 import { verifiedTokenOf } from '../auth/index.js';
 import type { SecurityEvent, SecurityEventFilter } from '../security-events/index.js';
 import { registerNativeRoutes } from '../protocols/native/routes.js';
+import { registerTransparencyRoutes } from './transparency-routes.js';
+import type { LogTransparency } from './log-transparency.js';
 import { registerMsDkeRoutes } from '../protocols/ms-dke/routes.js';
 import { registerWitnessRoutes } from '../protocols/witness/routes.js';
 import type { Witness } from '../witness/witness.js';
@@ -74,6 +76,8 @@ export interface AppDeps {
   readonly witness?: Witness;
   /** Whether the store could take a write now (never waits); reported by /healthz. Default: 'free'. */
   readonly storeHealth?: () => 'free' | 'locked';
+  /** Our log's checkpoints, receipts and witnesses; without it none of that is served. */
+  readonly transparency?: LogTransparency;
 }
 
 /** What route modules receive. */
@@ -85,6 +89,7 @@ export interface RouteContext {
   readonly unwrap: AuditedUnwrap;
   readonly publicBaseUrl: string | undefined;
   readonly securityEvents: SecurityEvents | undefined;
+  readonly transparency: LogTransparency | undefined;
 }
 
 export type DkeApp = FastifyInstance;
@@ -149,6 +154,7 @@ export function buildApp(deps: AppDeps): DkeApp {
   // JSON only: without this, Fastify would parse text/plain bodies too (415 is the documented answer).
   app.removeContentTypeParser('text/plain');
 
+  const { transparency } = deps;
   const ctx: RouteContext = {
     keys: deps.keys,
     admin: deps.admin,
@@ -159,10 +165,13 @@ export function buildApp(deps: AppDeps): DkeApp {
       audit: deps.audit,
       authenticator: deps.authenticator,
       metrics,
+      ...(transparency === undefined ? {} : { releaseGate: () => transparency.assertWitnessed() }),
     }),
     publicBaseUrl: options.publicBaseUrl?.replace(/\/+$/, ''),
     securityEvents: deps.securityEvents,
+    transparency: deps.transparency,
   };
+  if (transparency !== undefined) metrics.setQuorumCosignatureAge(() => transparency.quorumAgeSeconds());
   const authGuard = createAuthGuard(
     options.authFailureLimit ?? DEFAULTS.server.authFailureLimit,
     metrics,
@@ -208,8 +217,11 @@ export function buildApp(deps: AppDeps): DkeApp {
   });
   app.setNotFoundHandler((_request, reply) => sendProblem(reply, problem('ERR_NOT_FOUND')));
 
-  registerHealth(app, deps.storeHealth ?? (() => 'free'), (error) =>
-    app.log.error({ err: error }, 'health probe failed'),
+  registerHealth(
+    app,
+    deps.storeHealth ?? (() => 'free'),
+    (error) => app.log.error({ err: error }, 'health probe failed'),
+    transparency?.witnessHealth() === undefined ? undefined : () => transparency.witnessHealth() ?? 'ok',
   );
   if (options.metrics !== false) {
     app.get('/metrics', { schema: { querystring: { type: 'object' } } }, async (_request, reply) => {
@@ -219,6 +231,7 @@ export function buildApp(deps: AppDeps): DkeApp {
   }
 
   registerNativeRoutes(app, ctx);
+  if (deps.transparency !== undefined) registerTransparencyRoutes(app, deps.transparency);
   if (deps.admin !== undefined) registerAdminRoutes(app, ctx, deps.admin);
   // Last: MS DKE owns the catch-all `/{keyName}` routes; static routes above win over them.
   registerMsDkeRoutes(app, ctx);

@@ -4,7 +4,7 @@
  * or `failed` (with the error code) after. An audit failure is ERR_AUDIT_UNAVAILABLE.
  */
 import { DkeError, isDkeError } from '../errors/index.js';
-import type { AuditEvent, AuditLog, KeyInfo } from './contracts.js';
+import type { AuditEvent, AuditLog, AuditRecord, KeyInfo } from './contracts.js';
 
 export type AuditTarget = Pick<AuditEvent, 'keyName' | 'objectId' | 'keyVersion' | 'keyId'>;
 
@@ -14,9 +14,10 @@ export function keyTarget(key: KeyInfo): AuditTarget {
   return { keyName: key.name, keyVersion: key.activeVersion, ...(active ? { keyId: active.keyId } : {}) };
 }
 
-export async function appendOrFail(audit: AuditLog, event: AuditEvent): Promise<void> {
+/** The committed record; ERR_AUDIT_UNAVAILABLE when it could not be written. */
+export async function appendOrFail(audit: AuditLog, event: AuditEvent): Promise<AuditRecord> {
   try {
-    await audit.append(event);
+    return await audit.append(event);
   } catch (cause) {
     throw new DkeError('ERR_AUDIT_UNAVAILABLE', {
       detail: `audit append failed: ${cause instanceof Error ? cause.message : String(cause)}`,

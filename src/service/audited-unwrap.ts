@@ -15,6 +15,7 @@ import { protocolKey } from './key-lookup.js';
 import type {
   AuditEvent,
   AuditLog,
+  AuditRecord,
   Authenticator,
   KeyCore,
   KeyInfo,
@@ -49,6 +50,8 @@ export interface KeyOperation<T> {
 
 export interface AuditedUnwrap {
   run<T>(operation: KeyOperation<T>): Promise<T>;
+  /** `run`, also handing back the committed `allowed` record (for a receipt). */
+  runRecorded<T>(operation: KeyOperation<T>): Promise<{ value: T; record: AuditRecord }>;
 }
 
 export interface AuditedUnwrapDeps {
@@ -56,6 +59,11 @@ export interface AuditedUnwrapDeps {
   readonly audit: AuditLog;
   readonly authenticator: Authenticator;
   readonly metrics: ServiceMetrics;
+  /**
+   * Conditions every release needs beyond the key's own checks (the fail-closed witness rule); throws to
+   * refuse, audited as `denied`.
+   */
+  readonly releaseGate?: () => void;
 }
 
 /** The key and version a request names, if the key exists under the protocol and has that version. */
@@ -81,18 +89,22 @@ export function createAuditedUnwrap({
   audit,
   authenticator,
   metrics,
+  releaseGate,
 }: AuditedUnwrapDeps): AuditedUnwrap {
-  async function record(event: AuditEvent, protocol: KeyProtocol): Promise<void> {
+  async function record(event: AuditEvent, protocol: KeyProtocol): Promise<AuditRecord> {
     try {
-      await appendOrFail(audit, event);
+      return await appendOrFail(audit, event);
     } catch (error) {
       metrics.observeUnwrap(protocol, event.keyName, 'audit_unavailable');
       throw error;
     }
   }
 
-  return {
+  const unwrap: AuditedUnwrap = {
     async run<T>(op: KeyOperation<T>): Promise<T> {
+      return (await unwrap.runRecorded(op)).value;
+    },
+    async runRecorded<T>(op: KeyOperation<T>): Promise<{ value: T; record: AuditRecord }> {
       let key: KeyInfo;
       let named: KeyVersionInfo;
       try {
@@ -131,6 +143,7 @@ export function createAuditedUnwrap({
       let granted: { key: KeyObject; version: KeyVersionInfo };
       try {
         op.admit?.(principal);
+        releaseGate?.();
         granted = keys.privateKeyFor(op.keyName, op.keyId, principal, op.objectId);
       } catch (error) {
         return refuse('denied', error);
@@ -141,7 +154,7 @@ export function createAuditedUnwrap({
       } catch (error) {
         return refuse('failed', error);
       }
-      await record(
+      const allowed = await record(
         {
           ...base,
           result: 'allowed',
@@ -151,7 +164,8 @@ export function createAuditedUnwrap({
         op.protocol,
       );
       metrics.observeUnwrap(op.protocol, key.name, 'allowed');
-      return outcome.value;
+      return { value: outcome.value, record: allowed };
     },
   };
+  return unwrap;
 }

@@ -8,21 +8,28 @@
 import type { DkeApp } from './app.js';
 
 export type StoreHealth = 'free' | 'locked';
+/**
+ * Our log's witnesses (docs/audit.md): 'unwitnessed' while the fail-closed rule refuses releases,
+ * 'errors' while a witness refuses our checkpoints or answers with a bad cosignature. Either is `degraded`.
+ */
+export type WitnessHealth = 'ok' | 'unwitnessed' | 'errors';
 
 interface HealthAnswer {
   readonly status: 'ok' | 'degraded' | 'failing';
   readonly store: 'ok' | 'locked' | 'failing';
+  readonly witnesses?: WitnessHealth;
 }
 
 const healthSchema = {
   type: 'object',
-  properties: { status: { type: 'string' }, store: { type: 'string' } },
+  properties: { status: { type: 'string' }, store: { type: 'string' }, witnesses: { type: 'string' } },
 };
 
 export function registerHealth(
   app: DkeApp,
   probe: () => StoreHealth,
   report: (error: unknown) => void,
+  witnesses?: () => WitnessHealth,
 ): void {
   app.get(
     '/healthz',
@@ -34,6 +41,14 @@ export function registerHealth(
       } catch (error) {
         report(error);
         answer = { status: 'failing', store: 'failing' };
+      }
+      if (witnesses !== undefined) {
+        const state = witnesses();
+        answer = {
+          ...answer,
+          witnesses: state,
+          ...(state !== 'ok' && answer.status === 'ok' ? { status: 'degraded' as const } : {}),
+        };
       }
       return reply.code(answer.status === 'failing' ? 503 : 200).send(answer);
     },

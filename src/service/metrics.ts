@@ -2,7 +2,7 @@
  * Prometheus metrics of one app instance (its own registry, so several apps in one process do not clash).
  * Labels are bounded: routes are patterns, keys are only named when they exist.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export type UnwrapOutcome =
   'allowed' | 'denied' | 'failed' | 'unknown_key' | 'unauthenticated' | 'audit_unavailable';
@@ -20,6 +20,12 @@ export interface ServiceMetrics {
   observeRateLimited(by: 'address' | 'subject'): void;
   /** Security events lost (backlog full, or the store failed). */
   observeSecurityEventsDropped(events: number): void;
+  /** The audit log key signed a checkpoint. */
+  observeCheckpointSigned(): void;
+  /** One submission of our checkpoint to a witness, by outcome (src/audit/witness-client.ts). */
+  observeWitnessSubmission(witness: string, outcome: string): void;
+  /** Where the age of the newest quorum cosignature (seconds; none: -1) is read from at scrape time. */
+  setQuorumCosignatureAge(read: () => number | undefined): void;
 }
 
 export function createMetrics(options: { processMetrics?: boolean } = {}): ServiceMetrics {
@@ -61,6 +67,26 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Servi
     help: 'Security events lost because the in-memory backlog was full or the store failed',
     registers: [registry],
   });
+  const checkpointsSigned = new Counter({
+    name: 'dke_audit_checkpoints_signed_total',
+    help: 'Checkpoints of the audit log signed with the log key',
+    registers: [registry],
+  });
+  const witnessSubmissions = new Counter({
+    name: 'dke_audit_witness_submissions_total',
+    help: 'Submissions of our checkpoints to witnesses, by witness and outcome (cosigned, conflict, refused, invalid_cosignature, unreachable, store_busy)',
+    labelNames: ['witness', 'outcome'] as const,
+    registers: [registry],
+  });
+  let quorumAge: () => number | undefined = () => undefined;
+  new Gauge({
+    name: 'dke_audit_quorum_cosignature_age_seconds',
+    help: 'Age of the newest checkpoint cosignature from a quorum of witnesses; -1 when there is none',
+    registers: [registry],
+    collect() {
+      this.set(quorumAge() ?? -1);
+    },
+  });
   return {
     registry,
     observeRequest(route, method, status, seconds) {
@@ -78,6 +104,15 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Servi
     },
     observeSecurityEventsDropped(events) {
       eventsDropped.inc(events);
+    },
+    observeCheckpointSigned() {
+      checkpointsSigned.inc();
+    },
+    observeWitnessSubmission(witness, outcome) {
+      witnessSubmissions.inc({ witness, outcome });
+    },
+    setQuorumCosignatureAge(read) {
+      quorumAge = read;
     },
   };
 }

@@ -10,7 +10,8 @@ import { createAuthenticator, isLoopbackIp, type AuthConfig } from '../auth/inde
 import { loadMasterKey, openKeyService } from '../keystore/index.js';
 import { serviceNoteKey } from '../keystore/note-signing-keys.js';
 import { createWitness } from '../witness/witness.js';
-import type { ServiceConfig } from '../config/index.js';
+import { auditLogOrigin, type ServiceConfig } from '../config/index.js';
+import { startLogTransparency, type LogTransparency } from './log-transparency.js';
 import { buildApp, type DkeApp } from './app.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
@@ -103,6 +104,33 @@ export async function startServer(
   }
 
   const metrics = createMetrics({ processMetrics: true });
+  let transparency: LogTransparency;
+  try {
+    // The log key is created on first start, sealed under the master key; its name is the origin.
+    const logKey = serviceNoteKey(
+      service.store,
+      master.masterKey,
+      'audit-log',
+      auditLogOrigin(config.audit.log, server.publicBaseUrl),
+    );
+    transparency = startLogTransparency({
+      audit: service.audit,
+      store: service.store,
+      signer: logKey.signer,
+      config: config.audit.log,
+      onCheckpointSigned: () => metrics.observeCheckpointSigned(),
+      onSubmission: (witness, outcome, detail) => {
+        metrics.observeWitnessSubmission(witness, outcome);
+        if (outcome === 'cosigned') return;
+        const level = outcome === 'unreachable' || outcome === 'store_busy' ? 'warn' : 'error';
+        logger[level]({ witness, outcome, detail }, 'witness did not cosign our checkpoint');
+      },
+      onError: (error) => logger.error({ err: error }, 'could not persist an audit checkpoint'),
+    });
+  } catch (error) {
+    service.close();
+    throw error;
+  }
   const recorder = new SecurityEventRecorder(service.store, {
     ...server.securityEvents,
     onDropped: (events) => metrics.observeSecurityEventsDropped(events),
@@ -111,6 +139,10 @@ export async function startServer(
   const closeStore = (): void => {
     recorder.close();
     service.close();
+  };
+  const closeAll = async (): Promise<void> => {
+    await transparency.close();
+    closeStore();
   };
 
   let app: DkeApp;
@@ -140,6 +172,7 @@ export async function startServer(
         },
       },
       storeHealth: () => service.store.probeWriteLock(),
+      transparency,
       options: {
         ...(server.publicBaseUrl === undefined ? {} : { publicBaseUrl: server.publicBaseUrl }),
         ...(tls === undefined ? {} : { tls }),
@@ -152,13 +185,10 @@ export async function startServer(
         authFailureLimit: server.authFailureLimit,
       },
     });
-    app.addHook('onClose', (_instance, done) => {
-      closeStore();
-      done();
-    });
+    app.addHook('onClose', closeAll);
     await app.listen({ host: server.host, port: server.port });
   } catch (error) {
-    closeStore();
+    await closeAll();
     throw error;
   }
   if (tls === undefined && !isLoopbackIp(server.host)) {

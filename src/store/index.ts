@@ -4,6 +4,8 @@ export type {
   AuditRowQuery,
   AuditTail,
   AuditChainLink,
+  CheckpointRow,
+  CosignatureRow,
   DkeStore,
   KeyRecord,
   KeyUpdate,

@@ -140,6 +140,29 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 5,
+    description: 'signed audit checkpoints and witness cosignatures',
+    // One checkpoint per tree size (the tree is append-only: one size, one root); cosignatures are kept
+    // apart from the note so a witness's line can be added after the log signed it.
+    sql: `
+      CREATE TABLE audit_checkpoints (
+        size       INTEGER PRIMARY KEY CHECK (size >= 0),
+        root       BLOB NOT NULL CHECK (length(root) = 32),
+        note       TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      ) STRICT;
+      CREATE TABLE audit_cosignatures (
+        size         INTEGER NOT NULL REFERENCES audit_checkpoints (size),
+        witness_name TEXT NOT NULL,
+        key_hash     BLOB NOT NULL CHECK (length(key_hash) = 4),
+        line         TEXT NOT NULL,
+        timestamp    INTEGER NOT NULL CHECK (timestamp >= 0),
+        PRIMARY KEY (size, witness_name, key_hash)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX audit_cosignatures_by_witness ON audit_cosignatures (witness_name, key_hash, size);
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

@@ -28,6 +28,8 @@ import type {
   AuditRowQuery,
   AuditTail,
   AuditChainLink,
+  CheckpointRow,
+  CosignatureRow,
   DkeStore,
   KeyRecord,
   KeyUpdate,
@@ -338,6 +340,39 @@ export class SqliteStore implements DkeStore {
     });
   }
 
+  storeCheckpoint(row: CheckpointRow): void {
+    this.write(() => {
+      const stored = this.sql.checkpointBySize.get(row.size) as CheckpointRow | undefined;
+      if (stored === undefined) {
+        this.sql.insertCheckpoint.run(row);
+      } else if (!stored.root.equals(row.root)) {
+        throw new DkeError('ERR_AUDIT_CHAIN_BROKEN', {
+          detail: `a checkpoint of size ${row.size} with another root is stored already`,
+        });
+      }
+    }, false);
+  }
+
+  latestCheckpoint(): CheckpointRow | undefined {
+    return this.guard(() => this.sql.latestCheckpoint.get() as CheckpointRow | undefined);
+  }
+
+  getCheckpoint(size: number): CheckpointRow | undefined {
+    return this.guard(() => this.sql.checkpointBySize.get(size) as CheckpointRow | undefined);
+  }
+
+  storeCosignature(row: CosignatureRow): void {
+    this.write(() => this.sql.upsertCosignature.run(row), false);
+  }
+
+  listCosignatures(size: number): CosignatureRow[] {
+    return this.guard(() => this.sql.cosignaturesBySize.all(size) as CosignatureRow[]);
+  }
+
+  newestCosignatures(): CosignatureRow[] {
+    return this.guard(() => this.sql.newestCosignatures.all() as CosignatureRow[]);
+  }
+
   recordSecurityEvents(rows: readonly SecurityEventRow[], retention: SecurityEventRetention): void {
     this.write(() => {
       for (const row of rows) this.sql.upsertSecurityEvent.run(row);
@@ -525,6 +560,9 @@ function asStoreError(error: unknown, message: string): DkeError {
   });
 }
 
+const CHECKPOINT_COLUMNS = 'size, root, note, created_at AS createdAt';
+const COSIGNATURE_COLUMNS = 'size, witness_name AS witnessName, key_hash AS keyHash, line, timestamp';
+
 function prepareStatements(db: Db) {
   const s = (sql: string): Statement => db.prepare(sql);
   return {
@@ -581,6 +619,25 @@ function prepareStatements(db: Db) {
     pruneSecurityEventsByCount: s(
       `DELETE FROM security_events WHERE rowid IN
          (SELECT rowid FROM security_events ORDER BY last_seen DESC LIMIT -1 OFFSET ?)`,
+    ),
+    insertCheckpoint: s(
+      'INSERT INTO audit_checkpoints (size, root, note, created_at) VALUES (@size, @root, @note, @createdAt)',
+    ),
+    checkpointBySize: s(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE size = ?`),
+    latestCheckpoint: s(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY size DESC LIMIT 1`),
+    upsertCosignature: s(
+      `INSERT OR REPLACE INTO audit_cosignatures (size, witness_name, key_hash, line, timestamp)
+       VALUES (@size, @witnessName, @keyHash, @line, @timestamp)`,
+    ),
+    cosignaturesBySize: s(
+      `SELECT ${COSIGNATURE_COLUMNS} FROM audit_cosignatures WHERE size = ? ORDER BY witness_name, key_hash`,
+    ),
+    // Per witness key: its row of the largest size (SQLite takes the bare columns from the max() row; the
+    // primary key leaves one row per size and witness key).
+    newestCosignatures: s(
+      `SELECT size, witnessName, keyHash, line, timestamp FROM (
+         SELECT ${COSIGNATURE_COLUMNS}, max(size) FROM audit_cosignatures GROUP BY witness_name, key_hash)
+       ORDER BY witnessName, keyHash`,
     ),
     auditTail: s('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1'),
     auditRowBySeq: s(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq = ?`),

@@ -153,6 +153,29 @@ export interface WitnessedLog {
   readonly updatedAt: string;
 }
 
+/** A signed checkpoint of the audit log (docs/audit.md, "Checkpoints"), persisted once per size. */
+export interface CheckpointRow {
+  readonly size: number;
+  /** The RFC 6962 root of the first `size` entries (32 bytes). */
+  readonly root: Buffer;
+  /** The C2SP signed note, verbatim (the log's signature only; cosignatures are stored apart). */
+  readonly note: string;
+  /** ISO-8601 UTC. */
+  readonly createdAt: string;
+}
+
+/** A witness's verified cosignature on one of our checkpoints. */
+export interface CosignatureRow {
+  readonly size: number;
+  readonly witnessName: string;
+  /** The witness key's 4-byte key ID. */
+  readonly keyHash: Buffer;
+  /** The note signature line, final newline included. */
+  readonly line: string;
+  /** POSIX seconds the witness signed at. */
+  readonly timestamp: number;
+}
+
 export interface DkeStore {
   /** e.g. 'sqlite'; for logs and `dke` status output. */
   readonly backend: string;
@@ -234,6 +257,23 @@ export interface DkeStore {
    * synchronously, like iterateAuditChain.
    */
   iterateAuditRows(since?: string): IterableIterator<AuditRow>;
+
+  // ---- signed checkpoints and witness cosignatures (docs/audit.md, "Checkpoints")
+  /**
+   * Stores a checkpoint unless one of that size is stored already with the same root (then nothing
+   * changes). A stored checkpoint of that size with another root throws ERR_AUDIT_CHAIN_BROKEN: the tree
+   * is append-only, so one size has one root.
+   */
+  storeCheckpoint(row: CheckpointRow): void;
+  /** The checkpoint of the largest size. */
+  latestCheckpoint(): CheckpointRow | undefined;
+  getCheckpoint(size: number): CheckpointRow | undefined;
+  /** Stores a cosignature (a second one by the same witness key on the same size replaces the first). */
+  storeCosignature(row: CosignatureRow): void;
+  /** The cosignatures on the checkpoint of `size`, by witness name. */
+  listCosignatures(size: number): CosignatureRow[];
+  /** Per witness name and key ID, its cosignature on the largest size (newest timestamp on ties). */
+  newestCosignatures(): CosignatureRow[];
 
   // ---- security events (bounded; not part of the audit chain)
   /**

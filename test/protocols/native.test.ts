@@ -82,12 +82,14 @@ describe('native protocol', () => {
     const w = await wrapFor('docs');
     const answer = await unwrap('docs', w.stanza, alice);
     assert.equal(answer.status, 200, answer.text);
-    assert.deepEqual(answer.json, {
+    const { receipt, ...released } = answer.json ?? {};
+    assert.deepEqual(released, {
       share: w.share.toString('base64url'),
       keyId: published.json?.keyId,
       version: 1,
       objectId: w.objectId,
     });
+    assert.match(receipt as string, /^c2sp\.org\/tlog-proof@v1\n/, 'receipts are on by default');
     const [record] = auditRecords(h, { objectId: w.objectId });
     assert.equal(record?.action, 'native.unwrap');
     assert.equal(record?.result, 'allowed');

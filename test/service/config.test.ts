@@ -8,6 +8,7 @@ import { DEFAULTS, ENV_OVERRIDES, loadConfig } from '../../src/config/index.js';
 import { isDkeError } from '../../src/errors/index.js';
 import { MASTER_KEY_ENV } from '../../src/keystore/index.js';
 import { repoRoot } from '../support/paths.js';
+import { generateSignerKey, KEY_TYPE_COSIGNATURE_V1 } from '../../src/transparency/index.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'dke-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -151,5 +152,50 @@ describe('config', () => {
     const section = doc.slice(doc.indexOf('## Environment variables'));
     const documented = [...section.matchAll(/^\| `(DKE_[A-Z_]+)` \|/gm)].map((m) => m[1]).sort();
     assert.deepEqual(documented, [...ENV_OVERRIDES.map((o) => o.variable), MASTER_KEY_ENV].sort());
+  });
+});
+
+describe('config: audit.log', () => {
+  const witnessVkey = (name: string): string => generateSignerKey(name, KEY_TYPE_COSIGNATURE_V1).verifierKey;
+  const load = (log: unknown): unknown =>
+    loadConfig({ file: file('audit.json', JSON.stringify({ audit: { log } })), env: {} });
+
+  it('defaults: interval 5 s, receipts on, no witnesses, rule off', () => {
+    assert.deepEqual(loadConfig({ env: {} }).audit.log, {
+      checkpointIntervalSeconds: 5,
+      receipts: true,
+      witnesses: [],
+    });
+  });
+
+  it('refuses a bad vkey, repeated witnesses, an unmeetable quorum and the rule without witnesses', () => {
+    const w1 = { url: 'https://w1.example/witness', vkey: witnessVkey('w1.example/w') };
+    const w2 = { url: 'https://w2.example/witness', vkey: witnessVkey('w2.example/w') };
+    assert.doesNotThrow(() => load({ witnesses: [w1, w2], quorum: 2, requireCosignatureWithinSeconds: 60 }));
+    const ed25519 = generateSignerKey('w3.example/w').verifierKey;
+    assert.match(
+      configError(() => load({ witnesses: [{ url: w1.url, vkey: ed25519 }] })),
+      /witnesses\[0\]\.vkey/,
+    );
+    assert.match(
+      configError(() => load({ witnesses: [w1, { ...w1, url: w2.url }] })),
+      /repeats/,
+    );
+    assert.match(
+      configError(() => load({ witnesses: [w1], quorum: 2 })),
+      /quorum/,
+    );
+    assert.match(
+      configError(() => load({ requireCosignatureWithinSeconds: 60 })),
+      /needs audit\.log\.witnesses/,
+    );
+    assert.match(
+      configError(() => load({ origin: 'has space/opendke' })),
+      /origin/,
+    );
+    assert.match(
+      configError(() => load({ checkpointIntervalSeconds: '5' })),
+      /checkpointIntervalSeconds/,
+    );
   });
 });

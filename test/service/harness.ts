@@ -74,7 +74,7 @@ export interface HarnessOptions {
   readonly server?: Readonly<Record<string, unknown>>;
   /** Extra `store` config fields. */
   readonly store?: Readonly<Record<string, unknown>>;
-  /** The `audit` config section, if any. */
+  /** The `audit` config section. */
   readonly audit?: Readonly<Record<string, unknown>>;
   readonly clients?: readonly DevClient[];
   /** The `auth.issuers` list, given the harness's issuer; default: that issuer with the test claims. */
@@ -94,9 +94,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     JSON.stringify({
       server: { host: '127.0.0.1', port: 0, ...options.server },
       store: { database: 'dke.db', masterKeyFile: 'master.key', ...options.store },
-      ...(options.audit === undefined ? {} : { audit: options.audit }),
       auth,
       logging: { level: 'info' },
+      ...(options.audit === undefined ? {} : { audit: options.audit }),
     }),
   );
   const config = loadConfig({ file: configFile, env: {} });

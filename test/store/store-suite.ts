@@ -643,6 +643,38 @@ export function runStoreSuite(backend: string, makeStore: () => StoreFixture): v
       assert.equal(first.auditTail()?.seq, 1, 'the probe wrote nothing');
     });
 
+    void test('checkpoints: one root per size, latest by size; cosignatures per witness key', () => {
+      const store = open();
+      const root = (b: number): Buffer => Buffer.alloc(32, b);
+      assert.equal(store.latestCheckpoint(), undefined);
+      store.storeCheckpoint({ size: 2, root: root(2), note: 'n2', createdAt: T0 });
+      store.storeCheckpoint({ size: 5, root: root(5), note: 'n5', createdAt: T1 });
+      store.storeCheckpoint({ size: 5, root: root(5), note: 'other note', createdAt: T1 });
+      assert.deepEqual(store.latestCheckpoint(), { size: 5, root: root(5), note: 'n5', createdAt: T1 });
+      assert.deepEqual(store.getCheckpoint(2), { size: 2, root: root(2), note: 'n2', createdAt: T0 });
+      assert.equal(store.getCheckpoint(3), undefined);
+      throwsCode(
+        () => store.storeCheckpoint({ size: 2, root: root(9), note: 'fork', createdAt: T1 }),
+        'ERR_AUDIT_CHAIN_BROKEN',
+      );
+      assert.equal(store.getCheckpoint(2)?.note, 'n2', 'the fork changed nothing');
+
+      const cosig = (size: number, witnessName: string, timestamp: number) => ({
+        size,
+        witnessName,
+        keyHash: Buffer.from([1, 2, 3, 4]),
+        line: `— ${witnessName} ${size}/${timestamp}\n`,
+        timestamp,
+      });
+      store.storeCosignature(cosig(2, 'w1', 100));
+      store.storeCosignature(cosig(5, 'w1', 200));
+      store.storeCosignature(cosig(5, 'w1', 300)); // re-cosigned later: replaces
+      store.storeCosignature(cosig(2, 'w2', 150));
+      assert.deepEqual(store.listCosignatures(5), [cosig(5, 'w1', 300)]);
+      assert.deepEqual(store.listCosignatures(2), [cosig(2, 'w1', 100), cosig(2, 'w2', 150)]);
+      assert.deepEqual(store.newestCosignatures(), [cosig(5, 'w1', 300), cosig(2, 'w2', 150)]);
+    });
+
     void test('closing and reopening loses nothing', () => {
       const first = open();
       first.createKey({ name: 'k', protocol: 'ms-dke', cacheSeconds: 10, createdAt: T0 }, version('v1'));

@@ -10,6 +10,8 @@ import type { AuditQuery, AuditRecord } from '../../service/contracts.js';
 import { info } from '../output.js';
 import { securityEventQuery, type SecurityEvent } from '../../security-events/index.js';
 import { addStoreOptions as withStoreOptions } from './key.js';
+import { writeFileSync } from 'node:fs';
+import { cosignedNote, formatReceipt } from '../../audit/index.js';
 import { storedVerifierKey } from '../../keystore/note-signing-keys.js';
 import { registerAuditReport } from './audit-report.js';
 import {
@@ -88,8 +90,82 @@ function formatSecurityEvent(e: SecurityEvent): string {
   ].join('\t');
 }
 
+/** An entry index (decimal, = seq - 1) or a request id. */
+function recordToProve(log: AuditStore['audit'], which: string): AuditRecord {
+  if (/^(0|[1-9][0-9]{0,15})$/.test(which)) {
+    const record = log.record(Number(which) + 1);
+    if (record === undefined) {
+      throw new DkeError('ERR_NOT_FOUND', { message: `the audit log has no entry with index ${which}` });
+    }
+    return record;
+  }
+  const records = log.findByRequestId(which);
+  if (records.length === 0) {
+    throw new DkeError('ERR_NOT_FOUND', { message: 'no audit record carries that request id' });
+  }
+  if (records.length > 1) {
+    throw new DkeError('ERR_USAGE', {
+      message: `that request id has ${records.length} audit records (entry indexes ${records.map((r) => r.seq - 1).join(', ')})`,
+      hint: 'prove one of them by its entry index',
+    });
+  }
+  return records[0] as AuditRecord;
+}
+
+/** The proof bundle (a C2SP tlog-proof) of one record against the latest persisted, cosigned checkpoint. */
+function proveRecord({ store, audit: log }: AuditStore, which: string): string {
+  const record = recordToProve(log, which);
+  const checkpoint = store.latestCheckpoint();
+  if (checkpoint === undefined || checkpoint.size < record.seq) {
+    throw new DkeError('ERR_NOT_FOUND', {
+      message: `entry ${record.seq - 1} is newer than the latest persisted checkpoint${checkpoint === undefined ? '' : ` (size ${checkpoint.size})`}`,
+      hint: 'wait for the key service to persist the next checkpoint (audit.log.checkpointIntervalSeconds) or call POST /admin/audit/checkpoint',
+    });
+  }
+  return formatReceipt(log, record, { size: checkpoint.size, note: cosignedNote(store, checkpoint) });
+}
+
 export function registerAudit(program: Command): void {
   const audit = program.command('audit').description('verify and read the key service audit log');
+
+  addStoreOptions(audit.command('key').description("print the audit log's verifier key (vkey)"))
+    .addHelpText(
+      'after',
+      '\nThe key that signs checkpoints, receipts and proof bundles (created when `dke serve` first starts);' +
+        '\npin it in verifiers and witnesses. Needs no master key.',
+    )
+    .action((o: AuditOptions) =>
+      withAudit(o, ({ store }) => {
+        const vkey = storedVerifierKey(store, 'audit-log');
+        if (vkey === undefined) {
+          throw new DkeError('ERR_NOT_FOUND', {
+            message: 'this store has no audit log key yet',
+            hint: 'start the key service (dke serve) once on it',
+          });
+        }
+        process.stdout.write(`${vkey}\n`);
+      }),
+    );
+
+  addStoreOptions(
+    audit
+      .command('prove')
+      .description('write the proof bundle of one audit record (offline-verifiable, dke audit check-proof)')
+      .argument('<request-id|index>', 'a request id, or an entry index (decimal: the record seq - 1)'),
+  )
+    .option('-o, --output <file>', 'write the bundle here instead of standard output')
+    .addHelpText(
+      'after',
+      '\nThe bundle is a C2SP tlog-proof against the latest persisted checkpoint, with the witness' +
+        '\ncosignatures stored for it (docs/audit.md "Proof bundles"). A plain number is an entry index.',
+    )
+    .action((which: string, o: AuditOptions & { output?: string }) =>
+      withAudit(o, (opened) => {
+        const bundle = proveRecord(opened, which);
+        if (o.output === undefined) process.stdout.write(bundle);
+        else writeFileSync(o.output, bundle);
+      }),
+    );
 
   addTrustOptions(
     addStoreOptions(audit.command('verify').description('verify the hash chain of the whole audit log')),

@@ -7,7 +7,9 @@ import { toB64url } from '../../crypto/encoding.js';
 import { publicKeyFromJwk, wrapAlgFor } from '../../crypto/holder-keys.js';
 import { readShareHeader, unwrapShare, MAX_JWE_LENGTH } from '../../format/share-jwe.js';
 import { protocolKey, publishedVersion } from '../../service/key-lookup.js';
+import type { FastifyRequest } from 'fastify';
 import type { DkeApp, RouteContext } from '../../service/app.js';
+import type { AuditRecord } from '../../service/contracts.js';
 import { errorResponses, keyNameParam } from './schemas.js';
 
 interface NameParams {
@@ -69,6 +71,8 @@ export function registerNativeRoutes(app: DkeApp, ctx: RouteContext): void {
               keyId: { type: 'string' },
               version: { type: 'integer' },
               objectId: { type: 'string' },
+              // docs/audit.md "Receipts": a C2SP tlog-proof of this answer's audit record.
+              receipt: { type: 'string' },
             },
           },
           ...errorResponses,
@@ -79,7 +83,7 @@ export function registerNativeRoutes(app: DkeApp, ctx: RouteContext): void {
       const { stanza } = request.body;
       // Only a routing hint until the JWE decrypts: the AES-GCM tag authenticates this header.
       const claimed = readShareHeader(stanza);
-      return ctx.unwrap.run({
+      const { value, record } = await ctx.unwrap.runRecorded({
         protocol: 'native',
         action: 'native.unwrap',
         keyName: request.params.name,
@@ -97,6 +101,21 @@ export function registerNativeRoutes(app: DkeApp, ctx: RouteContext): void {
           };
         },
       });
+      const receipt = ctx.transparency?.receipts === true ? receiptOf(ctx, request, record) : undefined;
+      return receipt === undefined ? value : { ...value, receipt };
     },
   );
+}
+
+/**
+ * The key was released and its record is durable: a receipt that cannot be made now (e.g. the store
+ * failing a read) is left out and logged, never failing the answer; GET /admin/audit/receipt gives it later.
+ */
+function receiptOf(ctx: RouteContext, request: FastifyRequest, record: AuditRecord): string | undefined {
+  try {
+    return ctx.transparency?.receiptFor(record);
+  } catch (error) {
+    request.log.error({ err: error, seq: record.seq }, 'could not make a receipt');
+    return undefined;
+  }
 }

@@ -33,13 +33,16 @@ export function registerWitnessRoutes(app: DkeApp, ctx: RouteContext, witness: W
       async (request, reply) => {
         const body = request.body;
         const bytes = Buffer.isBuffer(body) ? body : Buffer.alloc(0);
-        const audit = (event: Omit<AuditEvent, 'action' | 'clientAddress' | 'requestId'>): Promise<void> =>
-          appendOrFail(ctx.audit, {
+        const audit = async (
+          event: Omit<AuditEvent, 'action' | 'clientAddress' | 'requestId'>,
+        ): Promise<void> => {
+          await appendOrFail(ctx.audit, {
             action: AUDIT_ACTION,
             clientAddress: request.ip,
             requestId: request.id,
             ...event,
           });
+        };
         const submitted = parseAddCheckpointRequest(bytes);
         const result = witness.addCheckpoint(submitted);
         // A bad proof or a fork is signed by a log key we trust: evidence of misbehaviour, recorded. Other

@@ -1,0 +1,110 @@
+/**
+ * Our audit log's transparency on the server (docs/audit.md, "Checkpoints", "Receipts", "Witness
+ * submission"): the checkpointer (log key, signed and persisted checkpoints), receipts, and the witness
+ * client with its fail-closed rule. Routes reach it through RouteContext.transparency.
+ */
+import { DkeError } from '../errors/index.js';
+import { Checkpointer } from '../audit/checkpointer.js';
+import { cosignedNote, formatReceipt } from '../audit/receipts.js';
+import { WitnessClient, type SubmissionOutcome } from '../audit/witness-client.js';
+import type { StoreAuditLog } from '../audit/index.js';
+import type { AuditLogConfig } from '../config/index.js';
+import type { CheckpointRow, DkeStore } from '../store/index.js';
+import type { NoteSignerKey } from '../transparency/index.js';
+import type { AuditRecord } from './contracts.js';
+import type { WitnessHealth } from './health.js';
+
+export interface LogTransparency {
+  /** Native unwrap answers carry receipts (audit.log.receipts). */
+  readonly receipts: boolean;
+  /** A receipt for a committed record, against a freshly signed checkpoint covering it. */
+  receiptFor(record: AuditRecord): string;
+  /** Receipts for the records of this request id, against one signed checkpoint of the current tree. */
+  receiptsForRequest(requestId: string): string[];
+  /** Persists a checkpoint of the current tree now (admin); returns it. */
+  checkpointNow(): CheckpointRow;
+  /** The latest persisted checkpoint note with its stored cosignature lines, if any. */
+  publishedCheckpoint(): string | undefined;
+  /** Consistency proof between two tree sizes (≤ the current size). */
+  consistencyProof(oldSize: number, newSize: number): Buffer[];
+  /** Throws ERR_NOT_WITNESSED while the fail-closed rule is set and not met. */
+  assertWitnessed(): void;
+  /** Undefined without witnesses. */
+  witnessHealth(): WitnessHealth | undefined;
+  /** Seconds since a quorum of witnesses had cosigned; undefined when they never did. */
+  quorumAgeSeconds(): number | undefined;
+  close(): Promise<void>;
+}
+
+export interface LogTransparencyDeps {
+  readonly audit: StoreAuditLog;
+  readonly store: DkeStore;
+  readonly signer: NoteSignerKey;
+  readonly config: AuditLogConfig;
+  readonly onCheckpointSigned?: () => void;
+  readonly onSubmission?: (witness: string, outcome: SubmissionOutcome, detail?: string) => void;
+  readonly onError?: (error: unknown) => void;
+}
+
+export function startLogTransparency(deps: LogTransparencyDeps): LogTransparency {
+  const { audit, store, config } = deps;
+  const witnesses = new WitnessClient({
+    witnesses: config.witnesses,
+    log: audit,
+    store,
+    ...(config.quorum === undefined ? {} : { quorum: config.quorum }),
+    ...(config.requireCosignatureWithinSeconds === undefined
+      ? {}
+      : { requireCosignatureWithinSeconds: config.requireCosignatureWithinSeconds }),
+    intervalSeconds: config.checkpointIntervalSeconds,
+    ...(deps.onSubmission === undefined ? {} : { onOutcome: deps.onSubmission }),
+  });
+  const checkpointer = new Checkpointer({
+    log: audit,
+    store,
+    signer: deps.signer,
+    intervalSeconds: config.checkpointIntervalSeconds,
+    ...(deps.onCheckpointSigned === undefined ? {} : { onSigned: deps.onCheckpointSigned }),
+    onPersisted: (row) => witnesses.submit(row),
+    ...(deps.onError === undefined ? {} : { onError: deps.onError }),
+  });
+  checkpointer.start();
+  witnesses.start();
+  // Witnesses behind our latest checkpoint (e.g. after a restart) are caught up at once.
+  witnesses.tick();
+
+  return {
+    receipts: config.receipts,
+    receiptFor(record) {
+      return formatReceipt(audit, record, checkpointer.signedCheckpoint(record.seq));
+    },
+    receiptsForRequest(requestId) {
+      const records = audit.findByRequestId(requestId);
+      if (records.length === 0) return [];
+      const checkpoint = checkpointer.signedCheckpoint(Math.max(...records.map((r) => r.seq)));
+      return records.map((record) => formatReceipt(audit, record, checkpoint));
+    },
+    checkpointNow: () => checkpointer.persist(),
+    publishedCheckpoint() {
+      const row = checkpointer.latestPersisted();
+      return row === undefined ? undefined : cosignedNote(store, row);
+    },
+    consistencyProof(oldSize, newSize) {
+      if (oldSize > newSize) {
+        throw new DkeError('ERR_BAD_REQUEST', { message: 'old must not be larger than new' });
+      }
+      return audit.consistencyProof(oldSize, newSize);
+    },
+    assertWitnessed: () => witnesses.assertWitnessed(),
+    witnessHealth: () => (config.witnesses.length === 0 ? undefined : witnesses.health()),
+    quorumAgeSeconds: () => {
+      const at = witnesses.quorumTimestamp();
+      return at === undefined ? undefined : Math.floor(Date.now() / 1000) - at;
+    },
+    async close() {
+      checkpointer.stop();
+      witnesses.stop();
+      await witnesses.settled();
+    },
+  };
+}
