@@ -499,10 +499,7 @@ export async function runService(options: ServiceOptions): Promise<PhaseResult> 
     // Receipts (docs/audit.md) cost a checkpoint signature per group commit and two tree reads per unwrap:
     // the same native unwrap load once more with `audit.log.receipts: false`, for the ratio.
     await stopServerChild(server);
-    writeFileSync(
-      configFile,
-      toYaml({ ...config, audit: { log: { receipts: false } } }),
-    );
+    writeFileSync(configFile, toYaml({ ...config, audit: { log: { receipts: false } } }));
     server = await startServerChild(configFile, dir);
     const plain = await nativeScenarios(server.url, token);
     const withReceipts = results.find((r) => r.id === 'native-unwrap');
