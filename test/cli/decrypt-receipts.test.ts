@@ -1,10 +1,11 @@
 /**
- * `dke decrypt --log-vkey / --require-receipt / --receipt-dir` against a real key service (`dke serve` in
- * process, real OIDC issuer, real HTTP). Today's service gives no receipts: with --require-receipt the
- * share is refused, clearly, and no output is written. To exercise receipts that are present, a loopback
- * relay in front of the same service adds a `receipt` member to the unwrap answer (as the issue-10 service
- * does), built from the service's real store and its real record of that request: valid, for another
- * record, or signed by another key.
+ * `dke decrypt --log-vkey / --require-receipt / --receipt-dir` against real key services (`dke serve` in
+ * process, real OIDC issuer, real HTTP). One service runs with `audit.log.receipts: false`: with
+ * --require-receipt the share is refused, clearly, and no output is written. A loopback relay in front of it
+ * adds a `receipt` member to the unwrap answer, built from the service's real store and its real record of
+ * that request: valid, for another record, or signed by another key. A second service issues its own
+ * receipts (the default): they verify against the vkey `dke audit key` prints, are saved, and
+ * `dke audit check-proof` accepts the saved file offline.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -93,7 +94,7 @@ describe('dke decrypt with audit receipts', () => {
   let firstRequestId = '';
 
   before(async () => {
-    harness = await startHarness({ clients: [CLIENT] });
+    harness = await startHarness({ clients: [CLIENT], audit: { log: { receipts: false } } });
     const store = harness.openStore();
     try {
       await store.keys.create('customer', { protocol: 'native' });
@@ -310,5 +311,83 @@ describe('dke decrypt with audit receipts', () => {
       assert.equal(await exists(path.join(dir, 'bad.bin')), false, what);
       assert.deepEqual(await leftoverTemporaries(dir), [], what);
     }
+  });
+});
+
+describe('dke decrypt with receipts from the key service itself', () => {
+  let harness: Harness;
+  let dir: string;
+  let provider: string;
+  const plaintext = patternBytes(10_000, 5);
+
+  before(async () => {
+    harness = await startHarness({ clients: [CLIENT] });
+    const store = harness.openStore();
+    try {
+      await store.keys.create('customer', { protocol: 'native' });
+      store.keys.setPolicy('customer', { users: ['alice@example.test'], groups: [], roles: [], tenants: [] });
+    } finally {
+      store.close();
+    }
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dke-receipts-real-'));
+    provider = await writeKeyFile(dir, 'provider.key', ecKeys('P-256', 1)[0] as never);
+    await fs.writeFile(path.join(dir, 'plain.bin'), plaintext);
+    const encrypted = await runCli(
+      ['encrypt', '-H', provider, '-H', `${harness.server.url}/keys/customer`, '-o', 'f.dke', 'plain.bin'],
+      { cwd: dir },
+    );
+    assert.equal(encrypted.code, 0, encrypted.stderr);
+  });
+  after(async () => {
+    await harness.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('--require-receipt succeeds with the vkey of `dke audit key`; the saved receipt checks offline', async () => {
+    const key = await runCli(['audit', 'key', '-c', harness.configFile], { cwd: dir });
+    assert.equal(key.code, 0, key.stderr.toString());
+    const vkey = key.stdout.toString('utf8').trim();
+    await fs.mkdir(path.join(dir, 'receipts'));
+    const result = await runCli(
+      [
+        'decrypt',
+        '-i',
+        provider,
+        '--key-service',
+        `${harness.server.url}/keys`,
+        '--oidc-issuer',
+        harness.issuer.issuer,
+        '--client-id',
+        CLIENT.clientId,
+        '--audience',
+        TEST_AUDIENCE,
+        '--log-vkey',
+        vkey,
+        '--require-receipt',
+        '--receipt-dir',
+        'receipts',
+        '-o',
+        'out.bin',
+        'f.dke',
+      ],
+      { cwd: dir, env: { DKE_CLIENT_SECRET: CLIENT.clientSecret } },
+    );
+    assert.equal(result.code, 0, result.stderr.toString());
+    assert.deepEqual(await fs.readFile(path.join(dir, 'out.bin')), plaintext);
+    const [saved] = await fs.readdir(path.join(dir, 'receipts'));
+    assert.ok(saved !== undefined, 'the receipt was saved');
+    const checked = await runCli(
+      ['audit', 'check-proof', path.join('receipts', saved), '--log-vkey', vkey, '--json'],
+      { cwd: dir },
+    );
+    assert.equal(checked.code, 0, checked.stderr.toString());
+    assert.match(checked.stdout.toString('utf8'), /native\.unwrap/);
+    // The same saved receipt under another log key is refused offline.
+    const other = testLogKeys(0);
+    const refused = await runCli(
+      ['audit', 'check-proof', path.join('receipts', saved), '--log-vkey', other.log.verifierKey],
+      { cwd: dir },
+    );
+    assert.equal(refused.code, EXIT.AUDIT);
   });
 });

@@ -8,9 +8,10 @@ import { resolveStoreConfig, type StoreFlags } from '../../config/index.js';
 import { openAuditStore, type AuditStore } from '../../keystore/index.js';
 import type { AuditQuery, AuditRecord } from '../../service/contracts.js';
 import { info } from '../output.js';
+import { writeOutput } from '../io.js';
+import { Readable } from 'node:stream';
 import { securityEventQuery, type SecurityEvent } from '../../security-events/index.js';
 import { addStoreOptions as withStoreOptions } from './key.js';
-import { writeFileSync } from 'node:fs';
 import { cosignedNote, formatReceipt } from '../../audit/index.js';
 import { storedVerifierKey } from '../../keystore/note-signing-keys.js';
 import { registerAuditReport } from './audit-report.js';
@@ -159,13 +160,14 @@ export function registerAudit(program: Command): void {
       '\nThe bundle is a C2SP tlog-proof against the latest persisted checkpoint, with the witness' +
         '\ncosignatures stored for it (docs/audit.md "Proof bundles"). A plain number is an entry index.',
     )
-    .action((which: string, o: AuditOptions & { output?: string }) =>
-      withAudit(o, (opened) => {
-        const bundle = proveRecord(opened, which);
-        if (o.output === undefined) process.stdout.write(bundle);
-        else writeFileSync(o.output, bundle);
-      }),
-    );
+    .action(async (which: string, o: AuditOptions & { output?: string }) => {
+      const bundle = withAudit(o, (opened) => proveRecord(opened, which));
+      // Like every dke output file: atomic, never replacing an existing file.
+      await writeOutput(Readable.from([Buffer.from(bundle, 'utf8')]), o.output, {
+        force: false,
+        mode: 0o644,
+      });
+    });
 
   addTrustOptions(
     addStoreOptions(audit.command('verify').description('verify the hash chain of the whole audit log')),
