@@ -1,23 +1,63 @@
 /**
  * The integrity statement that heads a report: the full verification of the log (hash chain and Merkle
- * tree: size, chain head, RFC 6962 root). Extension point for signed checkpoints: fill `checkpoint` and
- * `cosignatures` here (the renderers already show them).
+ * tree: size, chain head, RFC 6962 root), and the latest persisted signed checkpoint with the witness
+ * cosignatures stored for it. The checkpoint's root is checked against the records during that same
+ * verification, so "verified up to size N, root R, cosigned by W at T" is one claim, not three.
  */
-import type { AuditVerificationReport } from '../audit/index.js';
+import type { AuditTreeHead, AuditVerificationReport } from '../audit/index.js';
+import type { AuditTail, CheckpointRow, CosignatureRow } from '../store/index.js';
+import { parseCheckpointBody, parseNote } from '../transparency/index.js';
 import type { IntegrityStatement } from './types.js';
 
 export const NO_CHECKPOINT_TEXT = 'no signed checkpoint available';
 
 /** Anything that verifies the whole log, such as StoreAuditLog. */
 export interface VerifiableLog {
-  verify(): AuditVerificationReport;
+  verify(anchor?: AuditTail, treeHeads?: readonly AuditTreeHead[]): AuditVerificationReport;
 }
 
-export function integrityStatement(log: VerifiableLog): IntegrityStatement {
-  const report = log.verify();
+/** Where persisted checkpoints and their cosignatures are (the store). */
+export interface CheckpointSource {
+  latestCheckpoint(): CheckpointRow | undefined;
+  listCosignatures(size: number): CosignatureRow[];
+}
+
+function checkpointOf(
+  row: CheckpointRow,
+  cosignatures: readonly CosignatureRow[],
+): Pick<IntegrityStatement, 'checkpoint' | 'cosignatures'> {
+  const note = parseNote(row.note);
+  const body = parseCheckpointBody(note.body);
+  return {
+    checkpoint: {
+      origin: body.origin,
+      size: row.size,
+      rootHash: row.root.toString('hex'),
+      noteText: row.note,
+      signedBy: [...new Set(note.signatures.map((s) => s.name))],
+    },
+    cosignatures: cosignatures.map((c) => ({
+      witness: c.witnessName,
+      time: new Date(c.timestamp * 1000).toISOString(),
+    })),
+  };
+}
+
+export function integrityStatement(log: VerifiableLog, checkpoints?: CheckpointSource): IntegrityStatement {
+  const latest = checkpoints?.latestCheckpoint();
+  // The checkpoint's root must be the root of the records verified: checked in the same pass.
+  const report = log.verify(
+    undefined,
+    latest === undefined ? [] : [{ size: latest.size, rootHash: latest.root }],
+  );
+  const signed =
+    latest === undefined || checkpoints === undefined
+      ? {}
+      : checkpointOf(latest, checkpoints.listCosignatures(latest.size));
   const head = {
     ...(report.last === undefined ? {} : { chainHead: report.last.hash }),
     ...(report.ok ? { rootHash: report.rootHash } : {}),
+    ...signed,
   };
   if (report.ok) return { verified: true, size: report.records, ...head, problems: [] };
   const broken = report.firstBroken ?? { seq: report.records + 1, reason: 'unknown' };

@@ -19,7 +19,7 @@ export interface ReportRecord {
 
 /**
  * What the log's own verification established. Hashes are lower-case hex. The checkpoint and cosignature
- * fields stay empty until the log publishes signed checkpoints (rendered "no signed checkpoint available").
+ * fields stay empty while the log has no persisted signed checkpoint ("no signed checkpoint available").
  */
 export interface IntegrityStatement {
   readonly verified: boolean;

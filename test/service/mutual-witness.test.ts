@@ -192,6 +192,23 @@ describe('two key services witnessing each other', () => {
     await cosignedCheckpoint(b, a, 1);
   });
 
+  it("A's incident report is headed by its verified root and the checkpoint B cosigned", async () => {
+    await cosignedCheckpoint(a, b, 1);
+    const result = await runCli(['audit', 'report', '--db', a.database, '--format', 'json'], { cwd: a.dir });
+    assert.equal(result.code, 0, result.stderr.toString());
+    const { integrity } = JSON.parse(result.stdout.toString('utf8')) as {
+      integrity: {
+        verified: boolean;
+        checkpoint?: { origin: string; size: number; signedBy: string[] };
+        cosignatures?: { witness: string }[];
+      };
+    };
+    assert.equal(integrity.verified, true);
+    assert.equal(integrity.checkpoint?.origin, a.origin);
+    assert.deepEqual(integrity.checkpoint?.signedBy, [a.origin]);
+    assert.ok(integrity.cosignatures?.some((c) => c.witness === 'b.example.test/witness'));
+  });
+
   it('a rewritten log is refused by the witness and caught by dke audit verify against the cosigned checkpoint', async () => {
     for (let i = 0; i < 3; i++) await unwrap(a);
     const cosigned = await cosignedCheckpoint(a, b, harnessOf(a).openStore().audit.treeSize());

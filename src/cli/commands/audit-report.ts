@@ -104,7 +104,7 @@ export function registerAuditReport(audit: Command, addStoreOptions: (command: C
       const store = openAuditStore({ dbPath: database, readonly: true });
       let report: IncidentReport;
       try {
-        const integrity = integrityStatement(store.audit);
+        const integrity = integrityStatement(store.audit, store.store);
         report = buildIncidentReport(
           store.store.iterateAuditRows(reportReadsFrom(filter)),
           filter,
