@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 const walkthrough = fileURLToPath(new URL('../src/demo/walkthrough.js', import.meta.url));
 
-test('npm start walk-through: encrypt, decrypt, refuse one holder, revoke, audit', async () => {
+test('npm start walk-through: encrypt, decrypt with a receipt, refuse one holder, revoke, witnessed audit, report', async () => {
   const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>(
     (resolve) => {
       execFile(process.execPath, [walkthrough], { timeout: 120_000 }, (error, out, err) =>
@@ -28,10 +28,15 @@ test('npm start walk-through: encrypt, decrypt, refuse one holder, revoke, audit
     'decrypted copy equals the original',
     'refused, naming the missing holder; no output file left behind',
     'decryption refused by the key service',
-    'audit hash chain verifies',
+    'the receipt verifies offline (no network, no database)',
+    'checkpoint cosigned by the witness',
+    'audit log verifies against the checkpoint the witness cosigned',
+    'incident report written, headed by the integrity statement',
   ]) {
     assert.ok(stdout.includes(`\u2713 ${step}`), `missing step: ${step}`);
   }
   assert.match(stdout, /native\.unwrap\tallowed\talice@example\.test/);
   assert.match(stdout, /native\.unwrap\tdenied\talice@example\.test\tcustomer@v1\tERR_KEY_DISABLED/);
+  assert.match(stdout, /\u2014 provider\.example\/witness [A-Za-z0-9+/=]+/);
+  assert.match(stdout, /\*\*Integrity: VERIFIED: log verified up to size \d+, root [0-9a-f]{64}/);
 });

@@ -1,19 +1,22 @@
 /**
  * `npm start`: a guided walk through OpenDKE on the embedded defaults, printing every step.
- * Starts a DEVELOPMENT OIDC issuer (loopback only) and the key service on SQLite with a generated
- * master key, then runs the real `dke` CLI: a file under two holders (a provider key file and the
- * customer key in the key service), encrypt, inspect, decrypt, one holder alone refused, the customer
- * disables its key, decrypt refused, and the audit log shows who opened what and verifies.
+ * Starts a DEVELOPMENT OIDC issuer (loopback only), the customer's key service on SQLite with a generated
+ * master key, and a second key service run by the provider as the WITNESS of the customer's audit log. Then
+ * it runs the real `dke` CLI: a file under two holders (a provider key file and the customer key in the key
+ * service), encrypt, inspect, decrypt with an audit receipt required and checked offline, one holder alone
+ * refused, the customer disables its key, decrypt refused, the audit log verified against the checkpoint
+ * the witness cosigned, and it ends with the incident report.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { startDevIssuer } from '../devissuer/index.js';
 import { loadConfig } from '../config/index.js';
-import { startServer } from '../service/server.js';
+import { startServer, type RunningServer } from '../service/server.js';
 
 const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const AUDIENCE = 'api://opendke-demo';
@@ -48,6 +51,18 @@ function dke(dir: string, args: readonly string[], shown = args): Promise<Run> {
   });
 }
 
+/** The customer's latest checkpoint once the witness's cosignature is on it (the submitter runs every second). */
+async function cosignedCheckpoint(serviceUrl: string, witnessName: string): Promise<string> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const answer = await fetch(`${serviceUrl}/audit/checkpoint`);
+    const text = await answer.text();
+    if (answer.status === 200 && text.includes(`\u2014 ${witnessName} `)) return text;
+    if (Date.now() > deadline) throw new Error('the witness did not cosign a checkpoint within 30 s');
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
 function expect(condition: boolean, what: string): void {
   if (!condition) throw new Error(`walk-through step failed: ${what}`);
   process.stdout.write(`  \u2713 ${what}\n`);
@@ -65,28 +80,58 @@ async function main(): Promise<void> {
   });
   process.stdout.write(`DEVELOPMENT OIDC issuer (loopback only, not for production): ${issuer.issuer}\n`);
   writeFileSync(path.join(dir, 'client-secret.txt'), secret, { mode: 0o600 });
-  writeFileSync(
-    path.join(dir, 'dke.json'),
-    JSON.stringify(
-      {
-        server: { host: '127.0.0.1', port: 0 },
-        store: { database: path.join(dir, 'opendke.db'), masterKeyFile: path.join(dir, 'master.key') },
-        auth: {
-          audience: AUDIENCE,
-          // Nothing is read from a claim the config does not name: the user name is in preferred_username.
-          issuers: [
-            { issuer: issuer.issuer, algorithms: [issuer.alg], userNameClaims: ['preferred_username'] },
-          ],
+  const auth = {
+    audience: AUDIENCE,
+    // Nothing is read from a claim the config does not name: the user name is in preferred_username.
+    issuers: [{ issuer: issuer.issuer, algorithms: [issuer.alg], userNameClaims: ['preferred_username'] }],
+  };
+  const writeConfig = (file: string, name: string, audit: Record<string, unknown>): string => {
+    writeFileSync(
+      path.join(dir, file),
+      JSON.stringify(
+        {
+          server: { host: '127.0.0.1', port: 0 },
+          store: {
+            database: path.join(dir, `${name}.db`),
+            masterKeyFile: path.join(dir, `${name}.master.key`),
+          },
+          auth,
+          audit,
+          logging: { level: 'warn' },
         },
-        logging: { level: 'warn' },
-      },
-      null,
-      2,
-    ),
-  );
-  const server = await startServer(loadConfig({ file: path.join(dir, 'dke.json'), env: {} }));
-  process.stdout.write(`Customer key service (SQLite store, master key created 0600): ${server.url}\n`);
+        null,
+        2,
+      ),
+    );
+    return path.join(dir, file);
+  };
+  const start = (file: string): Promise<RunningServer> => startServer(loadConfig({ file, env: {} }));
+  const customerLog = { origin: 'customer.example/opendke/audit', checkpointIntervalSeconds: 1 };
+
+  let server: RunningServer | undefined;
+  let witness: RunningServer | undefined;
   try {
+    say('The customer starts its key service; its audit log gets a signing key (the vkey others pin)');
+    server = await start(writeConfig('dke.json', 'customer', { log: customerLog }));
+    const logVkey = (await dke(dir, ['audit', 'key', '-c', 'dke.json'])).stdout.trim();
+
+    say(
+      "The provider runs a witness of the customer's log: it cosigns only checkpoints that extend the last one",
+    );
+    witness = await start(
+      writeConfig('witness.json', 'provider-witness', {
+        log: { origin: 'provider.example/opendke/audit' },
+        witness: { name: 'provider.example/witness', logs: [{ origin: customerLog.origin, vkey: logVkey }] },
+      }),
+    );
+    const witnessVkey = (await dke(dir, ['audit', 'witness-key', '-c', 'witness.json'])).stdout.trim();
+    await server.close();
+    server = await start(
+      writeConfig('dke.json', 'customer', {
+        log: { ...customerLog, witnesses: [{ url: `${witness.url}/witness`, vkey: witnessVkey }] },
+      }),
+    );
+    process.stdout.write(`Customer key service (SQLite store, master key created 0600): ${server.url}\n`);
     say('The customer creates its key in the key service and allows one user');
     await dke(dir, ['key', 'create', 'customer', '-c', 'dke.json']);
     await dke(dir, ['key', 'policy', 'customer', '--users', USER, '-c', 'dke.json']);
@@ -126,21 +171,53 @@ async function main(): Promise<void> {
       '--audience',
       AUDIENCE,
     ];
-    say('Decrypt: the provider key file + an OIDC token for the customer key service');
-    const opened = await dke(dir, [
-      'decrypt',
-      '-i',
-      'provider.key',
-      ...tokenArgs,
-      '-o',
-      'report.copy.txt',
-      'report.txt.dke',
-    ]);
+    say('Decrypt: the provider key file + an OIDC token; the key service must prove it logged the release');
+    mkdirSync(path.join(dir, 'receipts'), { mode: 0o700 });
+    const opened = await dke(
+      dir,
+      [
+        'decrypt',
+        '-i',
+        'provider.key',
+        ...tokenArgs,
+        '--log-vkey',
+        logVkey,
+        '--require-receipt',
+        '--receipt-dir',
+        'receipts',
+        '-o',
+        'report.copy.txt',
+        'report.txt.dke',
+      ],
+      [
+        'decrypt',
+        '-i',
+        'provider.key',
+        '...token...',
+        '--log-vkey',
+        '"$LOG_VKEY"',
+        '--require-receipt',
+        '--receipt-dir',
+        'receipts',
+        '-o',
+        'report.copy.txt',
+        'report.txt.dke',
+      ],
+    );
     expect(
       opened.code === 0 &&
         readFileSync(path.join(dir, 'report.copy.txt')).equals(readFileSync(path.join(dir, 'report.txt'))),
       'decrypted copy equals the original',
     );
+    const [receipt] = readdirSync(path.join(dir, 'receipts'));
+    expect(receipt !== undefined, `audit receipt saved: receipts/${receipt ?? '?'}`);
+    const receiptPath = path.join('receipts', receipt ?? '');
+    const checked = await dke(
+      dir,
+      ['audit', 'check-proof', receiptPath, '--log-vkey', logVkey],
+      ['audit', 'check-proof', receiptPath, '--log-vkey', '"$LOG_VKEY"'],
+    );
+    expect(checked.code === 0, 'the receipt verifies offline (no network, no database)');
 
     say('One holder alone learns nothing: the provider key without the customer');
     const alone = await dke(dir, ['decrypt', '-i', 'provider.key', '-o', 'alone.txt', 'report.txt.dke']);
@@ -165,13 +242,54 @@ async function main(): Promise<void> {
       'decryption refused by the key service',
     );
 
+    say("The witness cosigned the customer's latest checkpoint");
+    const checkpoint = await cosignedCheckpoint(server.url, 'provider.example/witness');
+    for (const line of checkpoint.trimEnd().split('\n')) process.stdout.write(`  ${line}\n`);
+    writeFileSync(path.join(dir, 'cosigned.checkpoint'), checkpoint);
+    expect(checkpoint.includes('\u2014 provider.example/witness '), 'checkpoint cosigned by the witness');
+
     say('After the incident: who opened this document, and was the log altered?');
     await dke(dir, ['audit', 'list', '--object', objectId, '-c', 'dke.json']);
-    const verified = await dke(dir, ['audit', 'verify', '-c', 'dke.json']);
-    expect(verified.code === 0, 'audit hash chain verifies');
+    const verified = await dke(
+      dir,
+      [
+        'audit',
+        'verify',
+        '-c',
+        'dke.json',
+        '--checkpoint',
+        'cosigned.checkpoint',
+        '--log-vkey',
+        logVkey,
+        '--witness-vkey',
+        witnessVkey,
+        '--quorum',
+        '1',
+      ],
+      [
+        'audit',
+        'verify',
+        '-c',
+        'dke.json',
+        '--checkpoint',
+        'cosigned.checkpoint',
+        '--log-vkey',
+        '"$LOG_VKEY"',
+        '--witness-vkey',
+        '"$WITNESS_VKEY"',
+        '--quorum',
+        '1',
+      ],
+    );
+    expect(verified.code === 0, 'audit log verifies against the checkpoint the witness cosigned');
+
+    say('The incident report a security team hands an auditor');
+    const report = await dke(dir, ['audit', 'report', '-c', 'dke.json']);
+    expect(report.code === 0, 'incident report written, headed by the integrity statement');
     say(`Done. Everything is in ${dir}`);
   } finally {
-    await server.close();
+    await server?.close();
+    await witness?.close();
     await issuer.close();
   }
 }
