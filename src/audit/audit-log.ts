@@ -18,6 +18,7 @@ import {
   consistencyProofPlan,
   inclusionProofPlan,
   rootPlan,
+  type NodeId,
   type ProofPlan,
 } from '../transparency/proof-plan.js';
 
@@ -62,6 +63,10 @@ export type AuditCommitListener = (commit: AuditCommit) => void;
 
 /** Most records one request-id lookup returns. */
 const MAX_RECORDS_PER_REQUEST_ID = 100;
+/** Tree nodes kept in memory for proofs (32-byte hashes: about 1 MiB with keys). */
+const MAX_CACHED_NODES = 8192;
+
+const nodeKey = (node: NodeId): string => `${node.level}/${node.index}`;
 
 /** A record's entry (leaf) index in the Merkle tree: entries count from 0, seq from 1. */
 export function entryIndexOf(record: { readonly seq: number }): number {
@@ -70,6 +75,7 @@ export function entryIndexOf(record: { readonly seq: number }): number {
 
 export class StoreAuditLog implements AuditLog {
   private queue: PendingAppend[] = [];
+  private readonly nodeCache = new Map<string, Buffer>();
   private commitScheduled = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelayMs = 0;
@@ -196,8 +202,26 @@ export class StoreAuditLog implements AuditLog {
     return this.store.findAuditRowsByRequestId(requestId, MAX_RECORDS_PER_REQUEST_ID).map(toAuditRecord);
   }
 
+  /**
+   * Proof hashes from stored nodes. A complete subtree's hash never changes once written, so nodes read
+   * once are kept (bounded): receipts issued together share their upper nodes, and most proofs then read
+   * only the few nodes near their own leaf.
+   */
   private run(plan: ProofPlan): Buffer[] {
-    return plan.assemble(plan.nodes.length === 0 ? [] : this.store.readAuditTreeNodes(plan.nodes));
+    const hashes = plan.nodes.map((node) => this.nodeCache.get(nodeKey(node)));
+    const missing = plan.nodes.filter((_, i) => hashes[i] === undefined);
+    if (missing.length > 0) {
+      const read = this.store.readAuditTreeNodes(missing);
+      if (this.nodeCache.size + read.length > MAX_CACHED_NODES) this.nodeCache.clear();
+      let next = 0;
+      hashes.forEach((hash, i) => {
+        if (hash !== undefined) return;
+        const value = read[next++] as Buffer;
+        hashes[i] = value;
+        this.nodeCache.set(nodeKey(plan.nodes[i] as NodeId), value);
+      });
+    }
+    return plan.assemble(hashes as Buffer[]);
   }
 
   private commitPending(): void {
