@@ -4,7 +4,18 @@
  * page's own stylesheet (by hash), so even a missed escape could not run script or load anything.
  */
 import { createHash } from 'node:crypto';
-import { checkpointLine, integrityHeadline, outlierText, scopeLine, truncationLine, who } from './summary.js';
+import {
+  adminChangesTable,
+  checkpointLine,
+  integrityHeadline,
+  outliersTable,
+  refusalsTable,
+  scopeLine,
+  subjectsTable,
+  truncationLine,
+  who,
+  type TableData,
+} from './summary.js';
 import type { IncidentReport } from './types.js';
 
 const STYLE = `body{font-family:system-ui,sans-serif;margin:2em;color:#111}
@@ -61,79 +72,17 @@ export function renderHtml(r: IncidentReport): string {
         ),
     )
     .join('');
-  const refusals =
-    r.refusals.length === 0
+  const tableOf = (data: TableData): string =>
+    data.rows.length === 0
       ? ''
       : table(
-          ['Identity', 'Action', 'Result', 'Reason', 'Count', 'First', 'Last', 'Client addresses'],
-          r.refusals.map((g) =>
-            tr([
-              who(g.issuer, g.subject, g.userName),
-              g.action,
-              g.result,
-              g.reason,
-              g.count,
-              g.firstTime,
-              g.lastTime,
-              g.clientAddresses.join(', '),
-            ]),
-          ),
+          data.columns,
+          data.rows.map((cells) => tr(cells)),
         );
-  const admin =
-    r.adminChanges.length === 0
-      ? ''
-      : table(
-          ['Seq', 'Time', 'Action', 'Result', 'Identity', 'Key', 'Object', 'Client address', 'Reason'],
-          r.adminChanges.map((a) =>
-            tr([
-              a.seq,
-              a.time,
-              a.action,
-              a.result,
-              who(a.issuer, a.subject, a.userName),
-              a.keyName === null ? null : `${a.keyName}${a.keyVersion === null ? '' : ` v${a.keyVersion}`}`,
-              a.objectId,
-              a.clientAddress,
-              a.reason,
-            ]),
-          ),
-        );
-  const subjects =
-    r.subjects.length === 0
-      ? ''
-      : table(
-          [
-            'Subject',
-            'Issuer',
-            'User names',
-            'Records',
-            'Releases',
-            'Refusals',
-            'Addresses',
-            'Baseline releases',
-            'Baseline median/day',
-          ],
-          r.subjects.map((s) =>
-            tr([
-              s.subject,
-              s.issuer,
-              s.userNames.join(', '),
-              s.records,
-              s.releases,
-              s.refusals,
-              s.clientAddresses,
-              s.baselineReleases,
-              s.baselineMedianPerDay,
-            ]),
-          ),
-        );
-  const outliers =
-    r.outliers.length === 0
-      ? ''
-      : table(
-          ['Subject', 'Issuer', 'Kind', 'Why'],
-          r.outliers.map((o) => tr([o.subject, o.issuer, o.kind, outlierText(o)])),
-        );
+  const refusals = tableOf(refusalsTable(r));
+  const admin = tableOf(adminChangesTable(r));
+  const subjects = tableOf(subjectsTable(r));
+  const outliers = tableOf(outliersTable(r));
   return [
     '<!DOCTYPE html>',
     '<html lang="en"><head><meta charset="utf-8">',

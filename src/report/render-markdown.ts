@@ -1,5 +1,15 @@
 /** Markdown rendering. Record values are attacker-influenced: every one is escaped (see mdText). */
-import { checkpointLine, integrityHeadline, outlierText, scopeLine, truncationLine, who } from './summary.js';
+import {
+  adminChangesTable,
+  checkpointLine,
+  integrityHeadline,
+  outliersTable,
+  refusalsTable,
+  scopeLine,
+  subjectsTable,
+  truncationLine,
+  who,
+} from './summary.js';
 import type { IncidentReport } from './types.js';
 
 /** Escapes Markdown syntax and inline HTML, and turns line breaks and control characters into U+FFFD. */
@@ -52,86 +62,15 @@ export function renderMarkdown(r: IncidentReport): string {
     out.push('');
   }
 
-  out.push('', '## Refusals', '');
-  if (r.refusals.length === 0) out.push('None.');
-  else {
-    out.push(
-      ...header(['Identity', 'Action', 'Result', 'Reason', 'Count', 'First', 'Last', 'Client addresses']),
-    );
-    for (const g of r.refusals)
-      out.push(
-        row([
-          who(g.issuer, g.subject, g.userName),
-          g.action,
-          g.result,
-          g.reason,
-          g.count,
-          g.firstTime,
-          g.lastTime,
-          g.clientAddresses.join(', '),
-        ]),
-      );
-  }
-
-  out.push('', '## Admin changes', '');
-  if (r.adminChanges.length === 0) out.push('None.');
-  else {
-    out.push(
-      ...header(['Seq', 'Time', 'Action', 'Result', 'Identity', 'Key', 'Object', 'Client address', 'Reason']),
-    );
-    for (const a of r.adminChanges)
-      out.push(
-        row([
-          a.seq,
-          a.time,
-          a.action,
-          a.result,
-          who(a.issuer, a.subject, a.userName),
-          a.keyName === null ? null : `${a.keyName}${a.keyVersion === null ? '' : ` v${a.keyVersion}`}`,
-          a.objectId,
-          a.clientAddress,
-          a.reason,
-        ]),
-      );
-  }
-
-  out.push('', '## Subjects', '');
-  if (r.subjects.length === 0) out.push('None.');
-  else {
-    out.push(
-      ...header([
-        'Subject',
-        'Issuer',
-        'User names',
-        'Records',
-        'Releases',
-        'Refusals',
-        'Addresses',
-        'Baseline releases',
-        'Baseline median/day',
-      ]),
-    );
-    for (const s of r.subjects)
-      out.push(
-        row([
-          s.subject,
-          s.issuer,
-          s.userNames.join(', '),
-          s.records,
-          s.releases,
-          s.refusals,
-          s.clientAddresses,
-          s.baselineReleases,
-          s.baselineMedianPerDay,
-        ]),
-      );
-  }
-
-  out.push('', '## Outliers', '');
-  if (r.outliers.length === 0) out.push('None.');
-  else {
-    out.push(...header(['Subject', 'Issuer', 'Kind', 'Why']));
-    for (const o of r.outliers) out.push(row([o.subject, o.issuer, o.kind, outlierText(o)]));
+  for (const [title, data] of [
+    ['Refusals', refusalsTable(r)],
+    ['Admin changes', adminChangesTable(r)],
+    ['Subjects', subjectsTable(r)],
+    ['Outliers', outliersTable(r)],
+  ] as const) {
+    out.push('', `## ${title}`, '');
+    if (data.rows.length === 0) out.push('None.');
+    else out.push(...header(data.columns), ...data.rows.map(row));
   }
   out.push('');
   return out.join('\n');

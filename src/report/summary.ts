@@ -58,3 +58,77 @@ export const who = (issuer: string | null, subject: string | null, userName: str
   [userName, subject === null ? null : `sub ${subject}`, issuer === null ? null : `iss ${issuer}`]
     .filter((p) => p !== null)
     .join(' / ') || '-';
+
+/** One table of the report, format-neutral: each renderer escapes the cells its own way. */
+export type Cell = string | number | null;
+export interface TableData {
+  readonly columns: string[];
+  readonly rows: Cell[][];
+}
+
+export function refusalsTable(r: IncidentReport): TableData {
+  return {
+    columns: ['Identity', 'Action', 'Result', 'Reason', 'Count', 'First', 'Last', 'Client addresses'],
+    rows: r.refusals.map((g) => [
+      who(g.issuer, g.subject, g.userName),
+      g.action,
+      g.result,
+      g.reason,
+      g.count,
+      g.firstTime,
+      g.lastTime,
+      g.clientAddresses.join(', '),
+    ]),
+  };
+}
+
+export function adminChangesTable(r: IncidentReport): TableData {
+  return {
+    columns: ['Seq', 'Time', 'Action', 'Result', 'Identity', 'Key', 'Object', 'Client address', 'Reason'],
+    rows: r.adminChanges.map((a) => [
+      a.seq,
+      a.time,
+      a.action,
+      a.result,
+      who(a.issuer, a.subject, a.userName),
+      a.keyName === null ? null : `${a.keyName}${a.keyVersion === null ? '' : ` v${a.keyVersion}`}`,
+      a.objectId,
+      a.clientAddress,
+      a.reason,
+    ]),
+  };
+}
+
+export function subjectsTable(r: IncidentReport): TableData {
+  return {
+    columns: [
+      'Subject',
+      'Issuer',
+      'User names',
+      'Records',
+      'Releases',
+      'Refusals',
+      'Addresses',
+      'Baseline releases',
+      'Baseline median/day',
+    ],
+    rows: r.subjects.map((s) => [
+      s.subject,
+      s.issuer,
+      s.userNames.join(', '),
+      s.records,
+      s.releases,
+      s.refusals,
+      s.clientAddresses,
+      s.baselineReleases,
+      s.baselineMedianPerDay,
+    ]),
+  };
+}
+
+export function outliersTable(r: IncidentReport): TableData {
+  return {
+    columns: ['Subject', 'Issuer', 'Kind', 'Why'],
+    rows: r.outliers.map((o) => [o.subject, o.issuer, o.kind, outlierText(o)]),
+  };
+}
