@@ -15,6 +15,7 @@ import {
 import { MasterKey, openAuditStore, openKeyService, type KeyService } from '../../src/keystore/index.js';
 import { openSqliteStore, type AuditRow, type DkeStore } from '../../src/store/index.js';
 import type { AuditEvent, AuditRecord } from '../../src/service/contracts.js';
+import { rewriteAuditLog } from '../support/rewrite-log.js';
 import { makeTempDir, removeDir } from '../store/temp-dir.js';
 import Database from 'better-sqlite3';
 import { recordLeaf, referenceRoot } from '../support/mth.js';
@@ -519,25 +520,8 @@ void describe('audit log', () => {
       const service = open();
       await appendMany(service.audit, 10);
       const checkpoint = service.audit.treeHead();
-      const db = service.store.unsafeDatabase();
-      dropGuards(service);
-      db.exec(
-        'DROP TRIGGER audit_tree_no_update; DROP TRIGGER audit_tree_no_delete; DELETE FROM audit_tree;',
-      );
-      // The attacker changes record 4 and recomputes the chain from there on, then rebuilds the tree.
-      let prevHash = (service.store.getAuditRow(3) as AuditRow).hash;
-      for (let seq = 4; seq <= 10; seq++) {
-        const row = service.store.getAuditRow(seq) as AuditRow;
-        const changed: HashedFields = { ...row, prevHash, ...(seq === 4 ? { subject: 'someone-else' } : {}) };
-        const hash = auditRecordHash(changed);
-        db.prepare('UPDATE audit_log SET subject = ?, prev_hash = ?, hash = ? WHERE seq = ?').run(
-          changed.subject,
-          prevHash,
-          hash,
-          seq,
-        );
-        prevHash = hash;
-      }
+      // The attacker changes record 4 and recomputes the chain from there on; the tree is rebuilt.
+      rewriteAuditLog(service.store, 4);
       service.close();
       const reopened = open(); // completes the missing tree from the rewritten records
       const own = reopened.audit.verify();

@@ -11,10 +11,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { auditRecordHash, type HashedFields } from '../../src/audit/index.js';
 import { EXIT } from '../../src/errors/index.js';
 import { MasterKey, openKeyService, type KeyService } from '../../src/keystore/index.js';
-import type { AuditRow } from '../../src/store/index.js';
 import {
   formatCheckpointBody,
   formatTlogProof,
@@ -24,6 +22,7 @@ import {
 } from '../../src/transparency/index.js';
 import { assertCliError, runCli } from '../support/format-helpers.js';
 import { buildReceipt, checkpointNote, TEST_ORIGIN, testLogKeys } from '../support/receipts.js';
+import { rewriteAuditLog } from '../support/rewrite-log.js';
 
 const MASTER = MasterKey.fromBytes(Buffer.alloc(32, 9));
 const RECORDS = 20;
@@ -300,24 +299,7 @@ describe('dke audit check-proof and verify --checkpoint', () => {
     it('a log rewritten with every chain hash and the tree recomputed: verifies alone, not against the checkpoint', async () => {
       await fs.copyFile(path.join(dir, 'dke.db'), path.join(dir, 'rewritten.db'));
       const service = open('rewritten.db');
-      const db = service.store.unsafeDatabase();
-      db.exec(
-        'DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete; ' +
-          'DROP TRIGGER audit_tree_no_update; DROP TRIGGER audit_tree_no_delete; DELETE FROM audit_tree;',
-      );
-      let prevHash = (service.store.getAuditRow(3) as AuditRow).hash;
-      for (let seq = 4; seq <= RECORDS; seq++) {
-        const row = service.store.getAuditRow(seq) as AuditRow;
-        const changed: HashedFields = { ...row, prevHash, ...(seq === 4 ? { subject: 'someone-else' } : {}) };
-        const hash = auditRecordHash(changed);
-        db.prepare('UPDATE audit_log SET subject = ?, prev_hash = ?, hash = ? WHERE seq = ?').run(
-          changed.subject,
-          prevHash,
-          hash,
-          seq,
-        );
-        prevHash = hash;
-      }
+      rewriteAuditLog(service.store, 4);
       service.close();
       open('rewritten.db').close(); // a write open rebuilds the tree from the rewritten records
 

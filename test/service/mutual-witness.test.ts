@@ -14,12 +14,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { JWK } from 'jose';
-import { auditRecordHash, type HashedFields } from '../../src/audit/index.js';
 import { publicKeyFromJwk } from '../../src/crypto/holder-keys.js';
 import { EXIT } from '../../src/errors/index.js';
 import { wrapShare } from '../../src/format/share-jwe.js';
 import { loadMasterKey, serviceNoteKey, type ServiceNoteKey } from '../../src/keystore/index.js';
-import { openSqliteStore, type AuditRow } from '../../src/store/index.js';
+import { openSqliteStore } from '../../src/store/index.js';
 import {
   cosignatureVerifier,
   formatCheckpointBody,
@@ -30,6 +29,7 @@ import {
   verifyReceipt,
 } from '../../src/transparency/index.js';
 import { runCli } from '../support/format-helpers.js';
+import { rewriteAuditLog } from '../support/rewrite-log.js';
 import { startHarness, type Harness } from './harness.js';
 
 interface Holder {
@@ -238,25 +238,8 @@ describe('two key services witnessing each other', () => {
     const store = openSqliteStore(a.database);
     const last = store.auditTail()?.seq ?? 0;
     assert.ok(last >= cosignedSize);
-    const db = store.unsafeDatabase();
-    db.exec(
-      'DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete; ' +
-        'DROP TRIGGER audit_tree_no_update; DROP TRIGGER audit_tree_no_delete; DELETE FROM audit_tree; ' +
-        'DELETE FROM audit_cosignatures; DELETE FROM audit_checkpoints;',
-    );
-    let prevHash = (store.getAuditRow(1) as AuditRow).hash;
-    for (let seq = 2; seq <= last; seq++) {
-      const row = store.getAuditRow(seq) as AuditRow;
-      const changed: HashedFields = { ...row, prevHash, ...(seq === 2 ? { subject: 'someone-else' } : {}) };
-      const hash = auditRecordHash(changed);
-      db.prepare('UPDATE audit_log SET subject = ?, prev_hash = ?, hash = ? WHERE seq = ?').run(
-        changed.subject,
-        prevHash,
-        hash,
-        seq,
-      );
-      prevHash = hash;
-    }
+    store.unsafeDatabase().exec('DELETE FROM audit_cosignatures; DELETE FROM audit_checkpoints;');
+    rewriteAuditLog(store, 2);
     store.close();
     await harnessOf(a).restart(); // a write open rebuilds the tree over the rewritten records
     // A pooled keep-alive connection to the stopped server may still be handed out once.
