@@ -15,6 +15,7 @@ import { cliPath } from '../support/paths.js';
 import { startHarness, type Harness } from './harness.js';
 import { assertError } from './assertions.js';
 import { auditCount } from './audit-reader.js';
+import { eventually, metricValue, securityEvents } from './security-probes.js';
 
 const ALICE = 'alice@example.test';
 const FLOODER = '198.51.100.7';
@@ -44,24 +45,8 @@ describe('failed authentication: rate limit, metrics, security events', () => {
       headers: from(address),
       ...(token === undefined ? {} : { token }),
     });
-  const events = async (query = ''): Promise<SecurityEvent[]> => {
-    const answer = await h.request('GET', `/admin/security-events${query}`, { token: admin });
-    assert.equal(answer.status, 200, answer.text);
-    return answer.json?.events as SecurityEvent[];
-  };
-  /** Events are written in batches off the request path: wait for the next flush. */
-  const eventually = async <T>(read: () => Promise<T>, ok: (value: T) => boolean): Promise<T> => {
-    for (let i = 0; ; i += 1) {
-      const value = await read();
-      if (ok(value) || i === 40) return value;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  };
-  const metric = async (pattern: RegExp): Promise<number> => {
-    const text = (await h.request('GET', '/metrics')).text;
-    const line = text.split('\n').find((l) => pattern.test(l));
-    return line === undefined ? 0 : Number(line.split(' ').pop());
-  };
+  const events = (query = ''): Promise<SecurityEvent[]> => securityEvents(h, admin, query);
+  const metric = (pattern: RegExp): Promise<number> => metricValue(h, pattern);
 
   before(async () => {
     h = await startHarness({

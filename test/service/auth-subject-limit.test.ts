@@ -19,6 +19,7 @@ import {
 } from '../support/issuer.js';
 import { ADMIN_ROLE, startHarness, type Harness } from './harness.js';
 import { assertError } from './assertions.js';
+import { eventually, metricValue, securityEvents } from './security-probes.js';
 
 const VICTIM = 'victim-sub';
 const OTHER = 'other-sub';
@@ -41,24 +42,8 @@ describe('failed authentication per issuer and subject', () => {
   const fresh = (): string => `198.51.100.${(address += 1)}`;
   const call = (token: string, from = fresh()) =>
     h.request('GET', '/admin/keys', { token, headers: { 'x-forwarded-for': from } });
-  const events = async (query: string): Promise<SecurityEvent[]> => {
-    const answer = await h.request('GET', `/admin/security-events${query}`, { token: admin });
-    assert.equal(answer.status, 200, answer.text);
-    return answer.json?.events as SecurityEvent[];
-  };
-  /** Events are written in batches off the request path: wait for the next flush. */
-  const eventually = async <T>(read: () => Promise<T>, ok: (value: T) => boolean): Promise<T> => {
-    for (let i = 0; ; i += 1) {
-      const value = await read();
-      if (ok(value) || i === 40) return value;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  };
-  const metric = async (pattern: RegExp): Promise<number> => {
-    const text = (await h.request('GET', '/metrics')).text;
-    const line = text.split('\n').find((l) => pattern.test(l));
-    return line === undefined ? 0 : Number(line.split(' ').pop());
-  };
+  const events = (query = ''): Promise<SecurityEvent[]> => securityEvents(h, admin, query);
+  const metric = (pattern: RegExp): Promise<number> => metricValue(h, pattern);
   const now = (): number => Math.floor(Date.now() / 1000);
   const tooLong = (sub: string) => validToken(h.issuer, { sub, iat: now(), exp: now() + 2 * MAX_LIFETIME });
 
