@@ -8,6 +8,7 @@ export type {
   CosignatureRow,
   DkeStore,
   KeyRecord,
+  KeyUseRecord,
   KeyUpdate,
   KeyVersionRecord,
   NewKeyRecord,
@@ -16,6 +17,7 @@ export type {
   SecurityEventQuery,
   SecurityEventRetention,
   SecurityEventRow,
+  StoreHealth,
   WitnessedLog,
 } from './types.js';
 export { openSqliteStore, SqliteStore, type SqliteStoreOptions } from './sqlite-store.js';

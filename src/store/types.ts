@@ -1,11 +1,14 @@
 /**
  * The storage adapter contract (docs/storage.md). The key store, the policy and revocation tables and the
- * audit log are written through this interface only, so another backend (PostgreSQL, a KV store) can be
- * added by implementing it and passing test/store/store-suite.ts. Every method is synchronous and atomic:
- * a backend runs each call in one transaction of its own. A call that cannot get a lock another process
- * holds (within the backend's wait, which may be zero) throws ERR_STORE_BUSY and changed nothing; callers
- * on a server retry it asynchronously (src/audit) or answer 503. Callbacks (`build`) run inside that transaction,
- * must be synchronous and must not call back into the store.
+ * audit log are written through this interface only; backends: SQLite (embedded, src/store/sqlite) and
+ * PostgreSQL (several instances on one database, src/store/postgres). Both pass test/store/store-suite.ts.
+ *
+ * Every method is asynchronous and atomic: a backend runs each call in one transaction of its own and
+ * settles only after it committed durably. A call that cannot get a lock another process holds (within the
+ * backend's wait, which may be zero) rejects with ERR_STORE_BUSY and changed nothing; a backend that cannot
+ * be reached (PostgreSQL down, pool exhausted past its timeout) rejects with ERR_STORE_UNAVAILABLE and changed
+ * nothing that the caller can observe. Callers on a server retry audit appends (src/audit) or answer 503.
+ * Callbacks (`build`) run inside that transaction, must be synchronous and must not call back into the store.
  */
 import type { KeyPolicy, KeyProtocol, KeyState } from '../service/contracts.js';
 import type { KeySpec } from '../crypto/holder-keys.js';
@@ -176,23 +179,49 @@ export interface CosignatureRow {
   readonly timestamp: number;
 }
 
+/** What an unwrap checks about one key, read in one snapshot (one round trip on a networked backend). */
+export interface KeyUseRecord {
+  readonly key: KeyRecord;
+  /** The version with that key id under this key; undefined when there is none. */
+  readonly version: KeyVersionRecord | undefined;
+  /** Whether the object (when one was given) is revoked under this key. */
+  readonly objectRevoked: boolean;
+}
+
+/** 'ok'; 'locked': another connection holds the write lock (SQLite); 'unavailable': the backend is unreachable. */
+export type StoreHealth = 'ok' | 'locked' | 'unavailable';
+
 export interface DkeStore {
-  /** e.g. 'sqlite'; for logs and `dke` status output. */
+  /** 'sqlite' or 'postgres'; for logs, /healthz and `dke` status output. */
   readonly backend: string;
 
-  // ---- metadata (e.g. the master-key check value)
-  getMeta(name: string): string | undefined;
-  /** Stores `value` unless `name` is set already; returns the value now stored (first writer wins). */
-  setMetaIfAbsent(name: string, value: string): string;
+  // ---- metadata (e.g. the master-key check value, sealed note-signing keys)
+  getMeta(name: string): Promise<string | undefined>;
+  /** Stores `value` unless `name` is set already; resolves to the value now stored (first writer wins). */
+  setMetaIfAbsent(name: string, value: string): Promise<string>;
+  /** Every metadata entry, by name (for `dke store copy`). */
+  listMeta(): Promise<[name: string, value: string][]>;
 
   // ---- keys
-  /** Creates the key with its policy (empty) and version 1. Throws ERR_KEY_EXISTS for a taken name or key id. */
-  createKey(key: NewKeyRecord, firstVersion: NewKeyVersion): void;
-  getKey(name: string): KeyRecord | undefined;
-  listKeys(): KeyRecord[];
+  /** Creates the key with its policy (empty) and version 1. Rejects ERR_KEY_EXISTS for a taken name or key id. */
+  createKey(key: NewKeyRecord, firstVersion: NewKeyVersion): Promise<void>;
+  /**
+   * Stores a key exactly as another store holds it (`dke store copy`): record, policy, state, every version
+   * (destroyed ones with null material) and its revoked objects, in one transaction. ERR_KEY_EXISTS if the
+   * name or a key id is taken.
+   */
+  importKey(key: KeyRecord, versions: readonly KeyVersionRecord[], revoked: readonly RevokedObject[]): Promise<void>;
+  getKey(name: string): Promise<KeyRecord | undefined>;
+  listKeys(): Promise<KeyRecord[]>;
   /** Ascending by version. */
-  listKeyVersions(name: string): KeyVersionRecord[];
-  getKeyVersion(name: string, keyId: string): KeyVersionRecord | undefined;
+  listKeyVersions(name: string): Promise<KeyVersionRecord[]>;
+  getKeyVersion(name: string, keyId: string): Promise<KeyVersionRecord | undefined>;
+  /**
+   * The key, the version `keyId` under it and whether `objectId` is revoked, from one snapshot; undefined
+   * when the key does not exist. Read per request, so a change committed through any instance applies to
+   * the next request everywhere.
+   */
+  getKeyForUse(name: string, keyId: string, objectId?: string): Promise<KeyUseRecord | undefined>;
   /*
    * A destroyed key is a tombstone: the methods below that change a key check, in the same transaction
    * as the change, that it exists (else ERR_KEY_NOT_FOUND) and is not destroyed (else ERR_KEY_DESTROYED),
@@ -200,33 +229,33 @@ export interface DkeStore {
    */
   /**
    * Adds version max+1 and makes it active, atomically (two processes rotating at once get distinct
-   * versions). `build` receives the new version number. Throws ERR_KEY_EXISTS for a key id stored already.
+   * versions). `build` receives the new version number. Rejects ERR_KEY_EXISTS for a key id stored already.
    */
-  addKeyVersion(name: string, build: (version: number) => NewKeyVersion): KeyVersionRecord;
-  updateKey(name: string, update: KeyUpdate): void;
+  addKeyVersion(name: string, build: (version: number) => NewKeyVersion): Promise<KeyVersionRecord>;
+  updateKey(name: string, update: KeyUpdate): Promise<void>;
   /**
    * Crypto-shred: overwrites and removes the sealed private key of every version, marks them and the key
-   * destroyed, and makes sure no copy of the old material is left in the backend's own files. Destroying
-   * a destroyed key changes nothing. Throws ERR_KEY_NOT_FOUND.
+   * destroyed, and makes sure no copy of the old material is left in the backend's own files (as far as
+   * the backend allows: docs/storage.md). Destroying a destroyed key changes nothing. ERR_KEY_NOT_FOUND.
    */
-  destroyKey(name: string, at: string): void;
+  destroyKey(name: string, at: string): Promise<void>;
 
   // ---- per-key object revocation
-  /** Returns false when the object was revoked already. */
-  revokeObject(keyName: string, objectId: string, at: string): boolean;
-  /** Returns false when the object was not revoked. */
-  unrevokeObject(keyName: string, objectId: string): boolean;
+  /** Resolves false when the object was revoked already. */
+  revokeObject(keyName: string, objectId: string, at: string): Promise<boolean>;
+  /** Resolves false when the object was not revoked. */
+  unrevokeObject(keyName: string, objectId: string): Promise<boolean>;
   /** False for unknown keys too. */
-  isObjectRevoked(keyName: string, objectId: string): boolean;
-  listRevokedObjects(keyName: string): RevokedObject[];
+  isObjectRevoked(keyName: string, objectId: string): Promise<boolean>;
+  listRevokedObjects(keyName: string): Promise<RevokedObject[]>;
 
   // ---- audit log (append-only)
   /**
-   * Appends records durably. Inside one write transaction that excludes every other writer (also in
-   * other processes), `build` receives the current last record and returns the rows to insert, which
-   * must continue the sequence. Returns after the commit is durable.
+   * Appends records durably. Inside one write transaction that excludes every other writer (other
+   * processes and other instances too: the log never forks), `build` receives the current last record and
+   * returns the rows to insert, which must continue the sequence. Settles after the commit is durable.
    */
-  appendAuditRows(build: (tail: AuditTail | undefined) => readonly AuditRow[]): readonly AuditRow[];
+  appendAuditRows(build: (tail: AuditTail | undefined) => readonly AuditRow[]): Promise<readonly AuditRow[]>;
   /*
    * The RFC 6962 Merkle tree over the records (docs/audit.md, "Merkle tree"): entry i is the record with
    * seq i+1, its leaf hashLeaf(UTF-8 canonical text). appendAuditRows stores each new leaf and every
@@ -235,60 +264,60 @@ export interface DkeStore {
    * records stored before it existed.
    */
   /** Entries in the stored tree (equals the number of records once the tree is complete). */
-  auditTreeSize(): number;
+  auditTreeSize(): Promise<number>;
   /**
-   * The hashes of complete-subtree nodes (level, index), in order, from one snapshot. Throws
+   * The hashes of complete-subtree nodes (level, index), in order, from one snapshot. Rejects
    * ERR_AUDIT_UNAVAILABLE when one is not stored.
    */
-  readAuditTreeNodes(ids: readonly NodeId[]): Buffer[];
-  getAuditRow(seq: number): AuditRow | undefined;
-  /** Records carrying this request id, ascending seq, at most `limit` (index audit_by_request_id). */
-  findAuditRowsByRequestId(requestId: string, limit: number): AuditRow[];
-  auditTail(): AuditTail | undefined;
-  /**
-   * Every record in ascending seq order, streamed (never all in memory). Consume it synchronously: a
-   * backend may hold its connection busy until the iteration ends.
-   */
-  iterateAuditChain(): IterableIterator<AuditChainLink>;
-  queryAuditRows(query: AuditRowQuery): AuditRow[];
+  readAuditTreeNodes(ids: readonly NodeId[]): Promise<Buffer[]>;
+  getAuditRow(seq: number): Promise<AuditRow | undefined>;
+  /** Records carrying this request id, ascending seq, at most `limit` (indexed). */
+  findAuditRowsByRequestId(requestId: string, limit: number): Promise<AuditRow[]>;
+  auditTail(): Promise<AuditTail | undefined>;
+  /** Every record in ascending seq order, streamed (never all in memory; a backend reads in pages). */
+  iterateAuditChain(): AsyncIterableIterator<AuditChainLink>;
+  queryAuditRows(query: AuditRowQuery): Promise<AuditRow[]>;
   /**
    * The records at or after `since` (ISO-8601 UTC with milliseconds; all when absent), in ascending seq
-   * order, streamed (never all in memory): for reports over a time range (src/report). Consume it
-   * synchronously, like iterateAuditChain.
+   * order, streamed (never all in memory): for reports over a time range (src/report) and `dke store copy`.
    */
-  iterateAuditRows(since?: string): IterableIterator<AuditRow>;
+  iterateAuditRows(since?: string): AsyncIterableIterator<AuditRow>;
 
   // ---- signed checkpoints and witness cosignatures (docs/audit.md, "Checkpoints")
   /**
    * Stores a checkpoint unless one of that size is stored already with the same root (then nothing
-   * changes). A stored checkpoint of that size with another root throws ERR_AUDIT_CHAIN_BROKEN: the tree
+   * changes). A stored checkpoint of that size with another root rejects ERR_AUDIT_CHAIN_BROKEN: the tree
    * is append-only, so one size has one root.
    */
-  storeCheckpoint(row: CheckpointRow): void;
+  storeCheckpoint(row: CheckpointRow): Promise<void>;
   /** The checkpoint of the largest size. */
-  latestCheckpoint(): CheckpointRow | undefined;
-  getCheckpoint(size: number): CheckpointRow | undefined;
+  latestCheckpoint(): Promise<CheckpointRow | undefined>;
+  getCheckpoint(size: number): Promise<CheckpointRow | undefined>;
+  /** Every stored checkpoint, ascending size (for `dke store copy`). */
+  listCheckpoints(): Promise<CheckpointRow[]>;
   /** Stores a cosignature (a second one by the same witness key on the same size replaces the first). */
-  storeCosignature(row: CosignatureRow): void;
+  storeCosignature(row: CosignatureRow): Promise<void>;
   /** The cosignatures on the checkpoint of `size`, by witness name. */
-  listCosignatures(size: number): CosignatureRow[];
+  listCosignatures(size: number): Promise<CosignatureRow[]>;
   /** Per witness name and key ID, its cosignature on the largest size (newest timestamp on ties). */
-  newestCosignatures(): CosignatureRow[];
+  newestCosignatures(): Promise<CosignatureRow[]>;
 
   // ---- security events (bounded; not part of the audit chain)
   /**
    * Adds the counts (rows with the same window, address and reason are summed, first/last seen widened),
    * then prunes to `retention`, in one write transaction.
    */
-  recordSecurityEvents(rows: readonly SecurityEventRow[], retention: SecurityEventRetention): void;
+  recordSecurityEvents(rows: readonly SecurityEventRow[], retention: SecurityEventRetention): Promise<void>;
   /** Newest (lastSeen) first. */
-  querySecurityEvents(query: SecurityEventQuery): SecurityEventRow[];
+  querySecurityEvents(query: SecurityEventQuery): Promise<SecurityEventRow[]>;
 
   // ---- witnessed logs (tlog-witness: the latest checkpoint this service cosigned, per origin)
-  getWitnessedLog(origin: string): WitnessedLog | undefined;
+  getWitnessedLog(origin: string): Promise<WitnessedLog | undefined>;
+  /** Every witnessed log, by origin (for `dke store copy`). */
+  listWitnessedLogs(): Promise<WitnessedLog[]>;
   /**
    * Records `newSize`/`newRoot` as the latest cosigned checkpoint of `origin`, in one write transaction, only
-   * if the stored size still equals `oldSize` (no row counts as size 0). Returns false (and changes nothing)
+   * if the stored size still equals `oldSize` (no row counts as size 0). Resolves false (and changes nothing)
    * otherwise, so of two racing submissions from the same old size exactly one wins.
    */
   compareAndSetWitnessedLog(
@@ -297,13 +326,15 @@ export interface DkeStore {
     newSize: bigint,
     newRoot: Uint8Array,
     updatedAt: string,
-  ): boolean;
+  ): Promise<boolean>;
 
   /**
-   * Whether a write could start now: tries to take the write lock without waiting and lets it go at once.
-   * 'locked' while another connection (another process) holds it. For health checks.
+   * For health checks, never waiting: 'locked' while another connection holds the write lock (SQLite:
+   * `BEGIN IMMEDIATE` at busy_timeout 0, let go at once), 'unavailable' when the backend cannot be reached
+   * within its short probe timeout (PostgreSQL). Writes nothing; never rejects.
    */
-  probeWriteLock(): 'free' | 'locked';
+  probeHealth(): Promise<StoreHealth>;
 
-  close(): void;
+  /** Idempotent. */
+  close(): Promise<void>;
 }
