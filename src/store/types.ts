@@ -210,7 +210,11 @@ export interface DkeStore {
    * (destroyed ones with null material) and its revoked objects, in one transaction. ERR_KEY_EXISTS if the
    * name or a key id is taken.
    */
-  importKey(key: KeyRecord, versions: readonly KeyVersionRecord[], revoked: readonly RevokedObject[]): Promise<void>;
+  importKey(
+    key: KeyRecord,
+    versions: readonly KeyVersionRecord[],
+    revoked: readonly RevokedObject[],
+  ): Promise<void>;
   getKey(name: string): Promise<KeyRecord | undefined>;
   listKeys(): Promise<KeyRecord[]>;
   /** Ascending by version. */
