@@ -98,6 +98,7 @@ export const ERRORS = {
   ERR_MASTER_KEY: { status: 500, exit: EXIT.CONFIG, message: 'master key unavailable or wrong' },
   ERR_STORE_BUSY: { status: 503, exit: EXIT.IO, message: 'key store busy, retry later' },
   ERR_STORE_UNAVAILABLE: { status: 503, exit: EXIT.IO, message: 'key store unreachable, retry later' },
+  ERR_HSM_UNAVAILABLE: { status: 503, exit: EXIT.IO, message: 'key token unavailable, retry later' },
 
   // --- audit log (docs/audit.md) ---
   ERR_AUDIT_UNAVAILABLE: { status: 503, exit: EXIT.AUDIT, message: 'audit log unavailable' },
