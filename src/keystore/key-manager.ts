@@ -17,7 +17,7 @@ import type {
   KeyVersionInfo,
   Principal,
 } from '../service/contracts.js';
-import type { DkeStore, KeyRecord, KeyVersionRecord } from '../store/index.js';
+import type { DkeStore, KeyRecord, KeyVersionRecord, NewKeyVersion } from '../store/index.js';
 import {
   assertSpecAllowed,
   DEFAULT_SPEC,
@@ -26,6 +26,9 @@ import {
   specOf,
 } from './key-specs.js';
 import type { MasterKey } from './master-key.js';
+import type { KeyBackendKind, PrivateKeyOperator } from './backends/operator.js';
+import { SoftwareKeyOperator } from './backends/software.js';
+import type { Pkcs11KeyBackend, TokenKey } from './backends/pkcs11/backend.js';
 import { assertNewKeyName, assertObjectId, isKeyName, normalizeCacheSeconds } from './validation.js';
 
 export interface CreateKeyOptions {
@@ -34,6 +37,8 @@ export interface CreateKeyOptions {
   /** Default RSA-3072 (native) or RSA-2048 (ms-dke). */
   readonly spec?: KeySpec;
   readonly cacheSeconds?: number;
+  /** Where the private key lives (docs/hsm.md); default 'software'. */
+  readonly backend?: KeyBackendKind;
 }
 
 export interface ImportKeyOptions {
@@ -42,6 +47,8 @@ export interface ImportKeyOptions {
   /** When given, the PEM must be this type; ms-dke keys other than RSA-2048 need it. */
   readonly spec?: KeySpec;
   readonly cacheSeconds?: number;
+  /** 'pkcs11': the key is created in the token (C_CreateObject, sensitive); default 'software'. */
+  readonly backend?: KeyBackendKind;
 }
 
 export interface RotateKeyOptions {
@@ -49,6 +56,8 @@ export interface RotateKeyOptions {
   readonly pem?: string;
   /** Default: the type of the current active version. */
   readonly spec?: KeySpec;
+  /** Default: the backend of the current active version. */
+  readonly backend?: KeyBackendKind;
 }
 
 export interface RevokedObjectInfo {
@@ -59,6 +68,8 @@ export interface RevokedObjectInfo {
 export interface KeyManagerOptions {
   /** Clock for timestamps; tests pin it. */
   readonly now?: () => Date;
+  /** The PKCS#11 token for keys with backend 'pkcs11' (docs/hsm.md); without it such keys cannot be used. */
+  readonly pkcs11?: Pkcs11KeyBackend;
 }
 
 /**
@@ -69,10 +80,13 @@ export interface KeyManagerOptions {
 export const HANDLES_PER_KEY = 4;
 
 export class KeyManager implements KeyCore {
-  /** Unsealed private keys by name/version/key id. Only ever used after the per-call state checks. */
-  /** Unsealed private keys per version: several independent handles each (see HANDLES_PER_KEY). */
-  private readonly unsealed = new Map<string, { readonly handles: KeyObject[]; next: number }>();
+  /**
+   * Operators of unsealed software keys by name/version/key id, several independent handles each (see
+   * HANDLES_PER_KEY). Only ever used after the per-call state checks.
+   */
+  private readonly unsealed = new Map<string, SoftwareKeyOperator>();
   private readonly now: () => Date;
+  private readonly pkcs11: Pkcs11KeyBackend | undefined;
 
   constructor(
     private readonly store: DkeStore,
@@ -80,6 +94,7 @@ export class KeyManager implements KeyCore {
     options: KeyManagerOptions = {},
   ) {
     this.now = options.now ?? (() => new Date());
+    this.pkcs11 = options.pkcs11;
   }
 
   async create(name: string, options: CreateKeyOptions = {}): Promise<KeyInfo> {
@@ -89,6 +104,10 @@ export class KeyManager implements KeyCore {
     assertSpecAllowed(protocol, spec);
     const cacheSeconds = normalizeCacheSeconds(options.cacheSeconds);
     await this.assertNameFree(name); // before the slow generation; createKey checks again atomically
+    if (options.backend === 'pkcs11') {
+      const token = await this.requireToken().generateKey(spec, tokenLabel(name, 1));
+      return this.storeNewTokenKey(name, protocol, cacheSeconds, token);
+    }
     return this.storeNewKey(name, protocol, cacheSeconds, await generatePrivateKey(spec), spec);
   }
 
@@ -99,6 +118,11 @@ export class KeyManager implements KeyCore {
     const cacheSeconds = normalizeCacheSeconds(options.cacheSeconds);
     const key = privateKeyFromPem(pem);
     const spec = checkImportedSpec(key, protocol, options.spec, [DEFAULT_SPEC[protocol]]);
+    if (options.backend === 'pkcs11') {
+      await this.assertNameFree(name);
+      const token = await this.requireToken().importKey(key, tokenLabel(name, 1));
+      return this.storeNewTokenKey(name, protocol, cacheSeconds, token);
+    }
     return this.storeNewKey(name, protocol, cacheSeconds, key, spec);
   }
 
@@ -106,10 +130,11 @@ export class KeyManager implements KeyCore {
   async rotate(name: string, options: RotateKeyOptions = {}): Promise<KeyInfo> {
     const current = await this.requireKey(name);
     if (current.state === 'destroyed') throw new DkeError('ERR_KEY_DESTROYED');
-    const activeSpec = (await this.store.listKeyVersions(name)).find(
-      (v) => v.version === current.activeVersion,
-    )?.spec;
-    let key: KeyObject;
+    const versions = await this.store.listKeyVersions(name);
+    const active = versions.find((v) => v.version === current.activeVersion);
+    const activeSpec = active?.spec;
+    const backend = options.backend ?? (active === undefined ? 'software' : backendOf(active));
+    let key: KeyObject | undefined;
     let spec: KeySpec;
     if (options.pem !== undefined) {
       key = privateKeyFromPem(options.pem);
@@ -118,15 +143,25 @@ export class KeyManager implements KeyCore {
     } else {
       spec = options.spec ?? activeSpec ?? DEFAULT_SPEC[current.protocol];
       assertSpecAllowed(current.protocol, spec);
-      key = await generatePrivateKey(spec);
     }
+    if (backend === 'pkcs11') {
+      // The label names the version this will most likely be; the store assigns it atomically below.
+      const label = tokenLabel(name, Math.max(0, ...versions.map((v) => v.version)) + 1);
+      const pkcs11 = this.requireToken();
+      const token =
+        key === undefined ? await pkcs11.generateKey(spec, label) : await pkcs11.importKey(key, label);
+      await this.storeTokenVersion(name, token);
+      return this.describe(name);
+    }
+    key ??= await generatePrivateKey(spec);
+    const software = key;
     const keyId = await keyIdOf(key);
     const createdAt = this.timestamp();
     await this.store.addKeyVersion(name, (version) => ({
       keyId,
       spec,
-      publicJwk: JSON.stringify(publicJwk(key)),
-      sealedPrivateKey: this.seal(key, name, version, keyId),
+      publicJwk: JSON.stringify(publicJwk(software)),
+      sealedPrivateKey: this.seal(software, name, version, keyId),
       createdAt,
     }));
     return this.describe(name);
@@ -146,6 +181,15 @@ export class KeyManager implements KeyCore {
    */
   async destroy(name: string): Promise<KeyInfo> {
     await this.requireKey(name);
+    // Token objects first: if the token cannot destroy them now, nothing changed and destroy can be run
+    // again; once the store marks the key destroyed it can no longer be used either way.
+    const inToken = (await this.store.listKeyVersions(name)).filter(
+      (v) => typeof v.tokenRef === 'string' && v.destroyedAt === null,
+    );
+    if (inToken.length > 0) {
+      const pkcs11 = this.requireToken();
+      for (const version of inToken) await pkcs11.destroyKey(version.tokenRef as string);
+    }
     await this.store.destroyKey(name, this.timestamp());
     this.forgetUnsealed(name);
     return this.describe(name);
@@ -202,12 +246,12 @@ export class KeyManager implements KeyCore {
     return active;
   }
 
-  async privateKeyFor(
+  async operatorFor(
     name: string,
     keyId: string,
     principal: Principal,
     objectId?: string,
-  ): Promise<{ key: KeyObject; version: KeyVersionInfo }> {
+  ): Promise<{ operator: PrivateKeyOperator; version: KeyVersionInfo }> {
     // One store call, one snapshot: the key, this version and the object's revocation.
     const use = isKeyName(name)
       ? await this.store.getKeyForUse(
@@ -220,7 +264,12 @@ export class KeyManager implements KeyCore {
     if (key === undefined) throw new DkeError('ERR_KEY_NOT_FOUND');
     const row = use?.version;
     if (row === undefined) throw new DkeError('ERR_KEY_NOT_FOUND', { message: 'unknown key version' });
-    if (key.state === 'destroyed' || row.sealedPrivateKey === null) {
+    const tokenRef = typeof row.tokenRef === 'string' ? row.tokenRef : undefined;
+    if (
+      key.state === 'destroyed' ||
+      row.destroyedAt !== null ||
+      (row.sealedPrivateKey === null && tokenRef === undefined)
+    ) {
       this.forgetUnsealed(name); // destroyed by another process: drop our copies too
       throw new DkeError('ERR_KEY_DESTROYED');
     }
@@ -230,7 +279,11 @@ export class KeyManager implements KeyCore {
       assertObjectId(objectId);
       if (use?.objectRevoked === true) throw new DkeError('ERR_OBJECT_REVOKED');
     }
-    return { key: this.unsealCached(row, row.sealedPrivateKey), version: toVersionInfo(row) };
+    const operator =
+      tokenRef !== undefined
+        ? await this.requireToken().operator(tokenRef, row.keyId, row.spec)
+        : this.unsealCached(row, row.sealedPrivateKey as Buffer);
+    return { operator, version: toVersionInfo(row) };
   }
 
   // ---------------------------------------------------------------- internals
@@ -255,6 +308,46 @@ export class KeyManager implements KeyCore {
       },
     );
     return this.describe(name);
+  }
+
+  private async storeNewTokenKey(
+    name: string,
+    protocol: KeyProtocol,
+    cacheSeconds: number | null,
+    token: TokenKey,
+  ): Promise<KeyInfo> {
+    const createdAt = this.timestamp();
+    await this.withTokenCleanup(token, () =>
+      this.store.createKey({ name, protocol, cacheSeconds, createdAt }, newTokenVersion(token, createdAt)),
+    );
+    return this.describe(name);
+  }
+
+  private async storeTokenVersion(name: string, token: TokenKey): Promise<void> {
+    const createdAt = this.timestamp();
+    await this.withTokenCleanup(token, () =>
+      this.store.addKeyVersion(name, () => newTokenVersion(token, createdAt)),
+    );
+  }
+
+  /** A key the store refused (name taken, key id exists, store down) must not stay in the token. */
+  private async withTokenCleanup(token: TokenKey, write: () => Promise<unknown>): Promise<void> {
+    try {
+      await write();
+    } catch (error) {
+      await this.pkcs11?.destroyKey(token.ref).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private requireToken(): Pkcs11KeyBackend {
+    if (this.pkcs11 === undefined) {
+      throw new DkeError('ERR_CONFIG_INVALID', {
+        message: 'this key is in a PKCS#11 token, and no token is configured',
+        hint: 'configure keys.backends.pkcs11 (docs/hsm.md)',
+      });
+    }
+    return this.pkcs11;
   }
 
   private async update(
@@ -305,7 +398,7 @@ export class KeyManager implements KeyCore {
     }
   }
 
-  private unsealCached(row: KeyVersionRecord, sealed: Buffer): KeyObject {
+  private unsealCached(row: KeyVersionRecord, sealed: Buffer): SoftwareKeyOperator {
     const cacheKey = `${row.keyName}/${row.version}/${row.keyId}`;
     let cached = this.unsealed.get(cacheKey);
     if (cached === undefined) {
@@ -320,16 +413,13 @@ export class KeyManager implements KeyCore {
         const handles = Array.from({ length: HANDLES_PER_KEY }, () =>
           crypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }),
         );
-        cached = { handles, next: 0 };
+        cached = new SoftwareKeyOperator(row.spec, handles);
         this.unsealed.set(cacheKey, cached);
       } finally {
         der.fill(0);
       }
     }
-    // Round robin: concurrent operations on one handle are serialized inside OpenSSL.
-    const handle = cached.handles[cached.next] as KeyObject;
-    cached.next = (cached.next + 1) % cached.handles.length;
-    return handle;
+    return cached;
   }
 
   private timestamp(): string {
@@ -345,9 +435,30 @@ export function sealContext(name: string, version: number, keyId: string): strin
   return `opendke/sealed-private-key/v1\n${name}\n${version}\n${keyId}`;
 }
 
+function backendOf(row: KeyVersionRecord): KeyBackendKind {
+  return typeof row.tokenRef === 'string' ? 'pkcs11' : 'software';
+}
+
+/** CKA_LABEL of a version's token objects (informational; objects are found by CKA_ID). */
+function tokenLabel(name: string, version: number): string {
+  return `opendke/${name}/v${version}`;
+}
+
+function newTokenVersion(token: TokenKey, createdAt: string): NewKeyVersion {
+  return {
+    keyId: token.keyId,
+    spec: token.spec,
+    publicJwk: JSON.stringify(publicJwk(token.publicKey)),
+    sealedPrivateKey: null,
+    tokenRef: token.ref,
+    createdAt,
+  };
+}
+
 function toVersionInfo(row: KeyVersionRecord): KeyVersionInfo {
   return {
     version: row.version,
+    backend: backendOf(row),
     keyId: row.keyId,
     spec: row.spec,
     publicJwk: JSON.parse(row.publicJwk) as JWK,

@@ -2,14 +2,14 @@
  * The one path to a private key over HTTP, shared by every protocol adapter:
  *
  *   locate key (unknown → ERR_KEY_NOT_FOUND, before any token work) → authenticate → protocol checks on the
- *   principal → KeyCore.privateKeyFor (state, policy, revocation) → the protocol's private-key operation →
+ *   principal → KeyCore.operatorFor (state, policy, revocation) → the protocol's private-key operation →
  *   audit.append, awaited until durable → result.
  *
  * Every attempt with a valid token is audited, refusals and failures included. If the audit record cannot be
  * written the request fails closed with ERR_AUDIT_UNAVAILABLE and the operation's result is dropped.
  */
-import type { KeyObject } from 'node:crypto';
 import { DkeError, isDkeError } from '../errors/index.js';
+import { isBackendUnavailable, type PrivateKeyOperator } from '../keystore/backends/operator.js';
 import { appendOrFail } from './audited-action.js';
 import { protocolKey } from './key-lookup.js';
 import type {
@@ -39,11 +39,11 @@ export interface KeyOperation<T> {
   /** Protocol requirements on the caller beyond the key's policy; throws to refuse. */
   readonly admit?: (principal: Principal) => void;
   /**
-   * The protocol's private-key operation. `objectId` is the one the operation authenticated (audited in
-   * place of the claimed one).
+   * The protocol's private-key operation, through the key's operator (software or token: the adapter
+   * cannot tell). `objectId` is the one the operation authenticated (audited in place of the claimed one).
    */
   readonly operate: (
-    key: KeyObject,
+    operator: PrivateKeyOperator,
     version: KeyVersionInfo,
   ) => { value: T; objectId?: string } | Promise<{ value: T; objectId?: string }>;
 }
@@ -140,17 +140,18 @@ export function createAuditedUnwrap({
         throw error;
       };
 
-      let granted: { key: KeyObject; version: KeyVersionInfo };
+      let granted: { operator: PrivateKeyOperator; version: KeyVersionInfo };
       try {
         op.admit?.(principal);
         releaseGate?.();
-        granted = await keys.privateKeyFor(op.keyName, op.keyId, principal, op.objectId);
+        granted = await keys.operatorFor(op.keyName, op.keyId, principal, op.objectId);
       } catch (error) {
-        return refuse('denied', error);
+        // A token that cannot serve is a failure, not a refusal of this caller.
+        return refuse(isBackendUnavailable(error) ? 'failed' : 'denied', error);
       }
       let outcome: { value: T; objectId?: string };
       try {
-        outcome = await op.operate(granted.key, granted.version);
+        outcome = await op.operate(granted.operator, granted.version);
       } catch (error) {
         return refuse('failed', error);
       }

@@ -4,9 +4,9 @@
  * authentication, authorization and audit exist once. Implementations live in src/store, src/keystore,
  * src/auth, src/policy and src/audit.
  */
-import type { KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
 import type { KeySpec } from '../crypto/holder-keys.js';
+import type { KeyBackendKind, PrivateKeyOperator } from '../keystore/backends/operator.js';
 
 // ---------------------------------------------------------------- identities (src/auth)
 
@@ -72,6 +72,8 @@ export interface KeyVersionInfo {
   /** RFC 7638 SHA-256 thumbprint of the public key, base64url: the key id everywhere (JWE kid, MS DKE key id). */
   readonly keyId: string;
   readonly spec: KeySpec;
+  /** Where the private key lives: sealed in the store, or in a PKCS#11 token (docs/hsm.md). */
+  readonly backend: KeyBackendKind;
   readonly publicJwk: JWK;
   readonly createdAt: string;
   /** True once the version's private key was destroyed. */
@@ -157,18 +159,20 @@ export interface KeyCore {
   /** The key with its versions. Rejects ERR_KEY_NOT_FOUND. */
   describe(name: string): Promise<KeyInfo>;
   /**
-   * Private key of one version for an authorized, audited operation. Checks, in order: key exists
+   * The operator of one version's private key (docs/hsm.md: it performs the operation, whether the key is
+   * a software key or in a token) for an authorized, audited operation. Checks, in order: key exists
    * (ERR_KEY_NOT_FOUND), version exists under it (ERR_KEY_NOT_FOUND), not destroyed (ERR_KEY_DESTROYED),
    * enabled (ERR_KEY_DISABLED), policy allows the principal (ERR_FORBIDDEN), object not revoked
    * (ERR_OBJECT_REVOKED, when objectId is given). State is read per call, so lifecycle changes made by
-   * another process take effect on the next request.
+   * another process take effect on the next request. A token key whose token is unavailable is
+   * ERR_HSM_UNAVAILABLE.
    */
-  privateKeyFor(
+  operatorFor(
     name: string,
     keyId: string,
     principal: Principal,
     objectId?: string,
-  ): Promise<{ key: KeyObject; version: KeyVersionInfo }>;
+  ): Promise<{ operator: PrivateKeyOperator; version: KeyVersionInfo }>;
 }
 
 // ---------------------------------------------------------------- key administration (src/keystore)
@@ -177,16 +181,29 @@ export interface KeyCore {
 export interface KeyAdmin {
   create(
     name: string,
-    options?: { readonly protocol?: KeyProtocol; readonly spec?: KeySpec; readonly cacheSeconds?: number },
+    options?: {
+      readonly protocol?: KeyProtocol;
+      readonly spec?: KeySpec;
+      readonly cacheSeconds?: number;
+      readonly backend?: KeyBackendKind;
+    },
   ): Promise<KeyInfo>;
   /** Imports a PKCS#1 or PKCS#8 PEM private key as version 1 of a new key. */
   import(
     name: string,
     pem: string,
-    options?: { readonly protocol?: KeyProtocol; readonly spec?: KeySpec; readonly cacheSeconds?: number },
+    options?: {
+      readonly protocol?: KeyProtocol;
+      readonly spec?: KeySpec;
+      readonly cacheSeconds?: number;
+      readonly backend?: KeyBackendKind;
+    },
   ): Promise<KeyInfo>;
   /** New active version (generated, or from `pem`); older versions keep working. */
-  rotate(name: string, options?: { readonly pem?: string; readonly spec?: KeySpec }): Promise<KeyInfo>;
+  rotate(
+    name: string,
+    options?: { readonly pem?: string; readonly spec?: KeySpec; readonly backend?: KeyBackendKind },
+  ): Promise<KeyInfo>;
   disable(name: string): Promise<KeyInfo>;
   enable(name: string): Promise<KeyInfo>;
   /** Crypto-shreds every version's private key; irreversible. */

@@ -41,8 +41,13 @@ export interface KeyVersionRecord {
   readonly spec: KeySpec;
   /** The canonical public JWK, as JSON text. */
   readonly publicJwk: string;
-  /** The private key sealed under the master key (src/keystore/master-key.ts); null once destroyed. */
+  /**
+   * The private key sealed under the master key (src/keystore/master-key.ts); null once destroyed, and
+   * always null for a key in a token.
+   */
   readonly sealedPrivateKey: Buffer | null;
+  /** Where a token key lives: the PKCS#11 token reference (hex CKA_ID, docs/hsm.md); null/absent: software. */
+  readonly tokenRef?: string | null;
   readonly createdAt: string;
   readonly destroyedAt: string | null;
 }
@@ -52,7 +57,9 @@ export interface NewKeyVersion {
   readonly keyId: string;
   readonly spec: KeySpec;
   readonly publicJwk: string;
-  readonly sealedPrivateKey: Buffer;
+  /** The sealed private key of a software key; null for a token key (which has `tokenRef`). */
+  readonly sealedPrivateKey: Buffer | null;
+  readonly tokenRef?: string | null;
   readonly createdAt: string;
 }
 

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { calculateJwkThumbprint } from 'jose';
 import { isDkeError, type ErrorCode } from '../../src/errors/index.js';
 import { MasterKey, openKeyService, type KeyService } from '../../src/keystore/index.js';
-import { unwrapShare, wrapShare } from '../../src/format/share-jwe.js';
+import { wrapShare } from '../../src/format/share-jwe.js';
+import { unwrapShareWith } from '../../src/format/share-jwe-operator.js';
 import type { Principal } from '../../src/service/contracts.js';
 import { sharedDir } from '../support/paths.js';
 import { makeTempDir, removeDir } from '../store/temp-dir.js';
@@ -141,11 +142,8 @@ void describe('KeyManager', () => {
     const request = readJson('decrypt_request.json') as { alg: string; value: string };
     const response = readJson('decrypt_response.json') as { value: string };
     assert.equal(request.alg, 'RSA-OAEP-256');
-    const { key } = await keys.privateKeyFor('ms-vector', info.versions[0]?.keyId ?? '', ALICE);
-    const plain = crypto.privateDecrypt(
-      { key, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
-      Buffer.from(request.value, 'base64'),
-    );
+    const { operator } = await keys.operatorFor('ms-vector', info.versions[0]?.keyId ?? '', ALICE);
+    const plain = await operator.decryptRsaOaepSha256(Buffer.from(request.value, 'base64'));
     assert.equal(plain.toString('base64'), response.value);
   });
 
@@ -211,11 +209,11 @@ void describe('KeyManager', () => {
     assert.notEqual(rotated.versions[1]?.keyId, v1.keyId);
 
     const fresh = await shareFor(keys, 'k');
-    const viaV1 = await keys.privateKeyFor('k', v1.keyId, ALICE, OBJECT_1);
+    const viaV1 = await keys.operatorFor('k', v1.keyId, ALICE, OBJECT_1);
     assert.equal(viaV1.version.version, 1);
-    assert.deepEqual((await unwrapShare(old.jwe, viaV1.key)).share, old.share);
-    const viaV2 = await keys.privateKeyFor('k', (await keys.activeVersion('k')).keyId, ALICE, OBJECT_1);
-    assert.deepEqual((await unwrapShare(fresh.jwe, viaV2.key)).share, fresh.share);
+    assert.deepEqual((await unwrapShareWith(old.jwe, viaV1.operator)).share, old.share);
+    const viaV2 = await keys.operatorFor('k', (await keys.activeVersion('k')).keyId, ALICE, OBJECT_1);
+    assert.deepEqual((await unwrapShareWith(fresh.jwe, viaV2.operator)).share, fresh.share);
 
     const imported = crypto.generateKeyPairSync('ec', { namedCurve: 'P-521' }).privateKey;
     const v3 = await keys.rotate('k', { pem: pemOf(imported), spec: 'P-521' });
@@ -242,13 +240,13 @@ void describe('KeyManager', () => {
     await server.keys.create('k', { spec: 'P-256' });
     await server.keys.setPolicy('k', ALLOW_ALICE);
     const keyId = (await server.keys.activeVersion('k')).keyId;
-    assert.ok((await server.keys.privateKeyFor('k', keyId, ALICE)).key, 'usable and now cached');
+    assert.ok((await server.keys.operatorFor('k', keyId, ALICE)).operator, 'usable and now cached');
 
     const cli = await open();
     assert.equal((await cli.keys.disable('k')).state, 'disabled');
-    await rejectsCode(() => server.keys.privateKeyFor('k', keyId, ALICE), 'ERR_KEY_DISABLED');
+    await rejectsCode(() => server.keys.operatorFor('k', keyId, ALICE), 'ERR_KEY_DISABLED');
     assert.equal((await cli.keys.enable('k')).state, 'enabled');
-    assert.ok((await server.keys.privateKeyFor('k', keyId, ALICE)).key);
+    assert.ok((await server.keys.operatorFor('k', keyId, ALICE)).operator);
   });
 
   void test('destroy: every version is gone for good, the name stays taken', async () => {
@@ -258,7 +256,7 @@ void describe('KeyManager', () => {
     const v1 = (await server.keys.activeVersion('k')).keyId;
     await server.keys.rotate('k');
     const v2 = (await server.keys.activeVersion('k')).keyId;
-    await server.keys.privateKeyFor('k', v1, ALICE);
+    await server.keys.operatorFor('k', v1, ALICE);
 
     const cli = await open();
     await cli.keys.disable('k');
@@ -266,8 +264,8 @@ void describe('KeyManager', () => {
     assert.equal(destroyed.state, 'destroyed');
     assert.ok(destroyed.versions.every((v) => v.destroyed));
     for (const keyId of [v1, v2]) {
-      await rejectsCode(() => server.keys.privateKeyFor('k', keyId, ALICE), 'ERR_KEY_DESTROYED');
-      await rejectsCode(() => cli.keys.privateKeyFor('k', keyId, ALICE), 'ERR_KEY_DESTROYED');
+      await rejectsCode(() => server.keys.operatorFor('k', keyId, ALICE), 'ERR_KEY_DESTROYED');
+      await rejectsCode(() => cli.keys.operatorFor('k', keyId, ALICE), 'ERR_KEY_DESTROYED');
     }
     await rejectsCode(() => cli.keys.enable('k'), 'ERR_KEY_DESTROYED');
     await rejectsCode(() => cli.keys.setPolicy('k', ALLOW_ALICE), 'ERR_KEY_DESTROYED');
@@ -284,25 +282,25 @@ void describe('KeyManager', () => {
     await rejectsCode(() => cli.keys.destroy('missing'), 'ERR_KEY_NOT_FOUND');
   });
 
-  void test('privateKeyFor checks in the documented order', async () => {
+  void test('operatorFor checks in the documented order', async () => {
     const { keys } = await open();
     await keys.create('a', { spec: 'P-256' });
     await keys.create('b', { spec: 'P-256' });
     const a = (await keys.activeVersion('a')).keyId;
     const b = (await keys.activeVersion('b')).keyId;
-    await rejectsCode(() => keys.privateKeyFor('nope', a, ALICE), 'ERR_KEY_NOT_FOUND');
-    await rejectsCode(() => keys.privateKeyFor('../a', a, ALICE), 'ERR_KEY_NOT_FOUND');
-    await rejectsCode(() => keys.privateKeyFor('a', b, ALICE), 'ERR_KEY_NOT_FOUND'); // another key's id
-    await rejectsCode(() => keys.privateKeyFor('a', 'unknown', ALICE), 'ERR_KEY_NOT_FOUND');
+    await rejectsCode(() => keys.operatorFor('nope', a, ALICE), 'ERR_KEY_NOT_FOUND');
+    await rejectsCode(() => keys.operatorFor('../a', a, ALICE), 'ERR_KEY_NOT_FOUND');
+    await rejectsCode(() => keys.operatorFor('a', b, ALICE), 'ERR_KEY_NOT_FOUND'); // another key's id
+    await rejectsCode(() => keys.operatorFor('a', 'unknown', ALICE), 'ERR_KEY_NOT_FOUND');
     await keys.revokeObject('a', OBJECT_1);
-    await rejectsCode(() => keys.privateKeyFor('a', a, ALICE, OBJECT_1), 'ERR_FORBIDDEN'); // policy before revocation
+    await rejectsCode(() => keys.operatorFor('a', a, ALICE, OBJECT_1), 'ERR_FORBIDDEN'); // policy before revocation
     await keys.setPolicy('a', ALLOW_ALICE);
-    await rejectsCode(() => keys.privateKeyFor('a', a, ALICE, OBJECT_1), 'ERR_OBJECT_REVOKED');
+    await rejectsCode(() => keys.operatorFor('a', a, ALICE, OBJECT_1), 'ERR_OBJECT_REVOKED');
     await keys.setPolicy('a', { users: [], groups: [], roles: [], tenants: [] });
     await keys.disable('a');
-    await rejectsCode(() => keys.privateKeyFor('a', a, ALICE, OBJECT_1), 'ERR_KEY_DISABLED'); // state before policy
+    await rejectsCode(() => keys.operatorFor('a', a, ALICE, OBJECT_1), 'ERR_KEY_DISABLED'); // state before policy
     await keys.destroy('a');
-    await rejectsCode(() => keys.privateKeyFor('a', a, ALICE, OBJECT_1), 'ERR_KEY_DESTROYED'); // destroyed before disabled
+    await rejectsCode(() => keys.operatorFor('a', a, ALICE, OBJECT_1), 'ERR_KEY_DESTROYED'); // destroyed before disabled
   });
 
   void test('policy: deny by default, normalized, and never shared between keys', async () => {
@@ -312,7 +310,7 @@ void describe('KeyManager', () => {
     const a = (await keys.activeVersion('a')).keyId;
     const b = (await keys.activeVersion('b')).keyId;
     for (const who of [ALICE, BOB, ADMIN])
-      await rejectsCode(() => keys.privateKeyFor('a', a, who), 'ERR_FORBIDDEN');
+      await rejectsCode(() => keys.operatorFor('a', a, who), 'ERR_FORBIDDEN');
 
     const info = await keys.setPolicy('a', {
       users: ['  Alice@Example.COM ', 'alice@example.com'],
@@ -321,21 +319,21 @@ void describe('KeyManager', () => {
       tenants: [],
     });
     assert.deepEqual(info.policy, ALLOW_ALICE);
-    assert.ok((await keys.privateKeyFor('a', a, ALICE)).key);
-    await rejectsCode(() => keys.privateKeyFor('a', a, BOB), 'ERR_FORBIDDEN');
-    await rejectsCode(() => keys.privateKeyFor('b', b, ALICE), 'ERR_FORBIDDEN'); // a's policy does not leak to b
+    assert.ok((await keys.operatorFor('a', a, ALICE)).operator);
+    await rejectsCode(() => keys.operatorFor('a', a, BOB), 'ERR_FORBIDDEN');
+    await rejectsCode(() => keys.operatorFor('b', b, ALICE), 'ERR_FORBIDDEN'); // a's policy does not leak to b
 
     await keys.setPolicy('b', { users: [], groups: ['Finance'], roles: [], tenants: ['tenant-a'] });
-    assert.ok((await keys.privateKeyFor('b', b, ALICE)).key);
-    await rejectsCode(() => keys.privateKeyFor('b', b, BOB), 'ERR_FORBIDDEN');
+    assert.ok((await keys.operatorFor('b', b, ALICE)).operator);
+    await rejectsCode(() => keys.operatorFor('b', b, BOB), 'ERR_FORBIDDEN');
     await rejectsCode(
-      () => keys.privateKeyFor('b', b, { ...ALICE, issuer: 'https://evil.example', tenant: 'other' }),
+      () => keys.operatorFor('b', b, { ...ALICE, issuer: 'https://evil.example', tenant: 'other' }),
       'ERR_FORBIDDEN',
     );
     assert.deepEqual((await keys.describe('a')).policy, ALLOW_ALICE, 'setting b left a alone');
 
     await keys.setPolicy('a', { users: [], groups: [], roles: [], tenants: [] });
-    await rejectsCode(() => keys.privateKeyFor('a', a, ALICE), 'ERR_FORBIDDEN'); // replaced, not merged
+    await rejectsCode(() => keys.operatorFor('a', a, ALICE), 'ERR_FORBIDDEN'); // replaced, not merged
 
     const invalid: unknown[] = [{ users: [''] }, { users: 'alice' }, { users: [1] }, { admins: [] }, null];
     for (const policy of invalid) {
@@ -355,19 +353,19 @@ void describe('KeyManager', () => {
     assert.equal(await keys.revokeObject('a', OBJECT_1), true);
     assert.equal(await keys.revokeObject('a', OBJECT_1), false);
     assert.equal(await keys.isRevoked('a', OBJECT_1), true);
-    await rejectsCode(() => keys.privateKeyFor('a', a, ALICE, OBJECT_1), 'ERR_OBJECT_REVOKED');
-    assert.ok((await keys.privateKeyFor('a', a, ALICE, OBJECT_2)).key);
-    assert.ok((await keys.privateKeyFor('a', a, ALICE)).key);
-    assert.ok((await keys.privateKeyFor('b', b, ALICE, OBJECT_1)).key);
+    await rejectsCode(() => keys.operatorFor('a', a, ALICE, OBJECT_1), 'ERR_OBJECT_REVOKED');
+    assert.ok((await keys.operatorFor('a', a, ALICE, OBJECT_2)).operator);
+    assert.ok((await keys.operatorFor('a', a, ALICE)).operator);
+    assert.ok((await keys.operatorFor('b', b, ALICE, OBJECT_1)).operator);
     assert.deepEqual(
       (await keys.listRevokedObjects('a')).map((r) => r.objectId),
       [OBJECT_1],
     );
     assert.equal(await keys.unrevokeObject('a', OBJECT_1), true);
-    assert.ok((await keys.privateKeyFor('a', a, ALICE, OBJECT_1)).key);
+    assert.ok((await keys.operatorFor('a', a, ALICE, OBJECT_1)).operator);
     for (const bad of ['', 'AQ==', `${OBJECT_1}=`, 'not base64!', 'AB']) {
       await rejectsCode(() => keys.revokeObject('a', bad), 'ERR_BAD_REQUEST');
-      await rejectsCode(() => keys.privateKeyFor('a', a, ALICE, bad), 'ERR_BAD_REQUEST');
+      await rejectsCode(() => keys.operatorFor('a', a, ALICE, bad), 'ERR_BAD_REQUEST');
     }
     await rejectsCode(() => keys.revokeObject('missing', OBJECT_1), 'ERR_KEY_NOT_FOUND');
   });
@@ -416,17 +414,17 @@ void describe('KeyManager', () => {
     put('b', 1, b2); // to another version of the same key
     const fresh = await open(); // no cached private keys
     await rejectsCode(
-      async () => fresh.keys.privateKeyFor('a', (await fresh.keys.activeVersion('a')).keyId, ALICE),
+      async () => fresh.keys.operatorFor('a', (await fresh.keys.activeVersion('a')).keyId, ALICE),
       'ERR_INTERNAL',
     );
     await rejectsCode(
       async () =>
-        fresh.keys.privateKeyFor('b', (await fresh.keys.describe('b')).versions[0]?.keyId ?? '', ALICE),
+        fresh.keys.operatorFor('b', (await fresh.keys.describe('b')).versions[0]?.keyId ?? '', ALICE),
       'ERR_INTERNAL',
     );
     put('a', 1, a1);
     assert.ok(
-      (await fresh.keys.privateKeyFor('a', (await fresh.keys.activeVersion('a')).keyId, ALICE)).key,
+      (await fresh.keys.operatorFor('a', (await fresh.keys.activeVersion('a')).keyId, ALICE)).operator,
       'back in place it opens',
     );
   });
@@ -446,7 +444,7 @@ void describe('KeyManager', () => {
     assert.deepEqual(await second.keys.list(), before);
     assert.equal(await second.keys.isRevoked('k', OBJECT_1), true);
     for (const version of (await second.keys.describe('k')).versions) {
-      assert.ok((await second.keys.privateKeyFor('k', version.keyId, ALICE, OBJECT_2)).key);
+      assert.ok((await second.keys.operatorFor('k', version.keyId, ALICE, OBJECT_2)).operator);
     }
   });
 });

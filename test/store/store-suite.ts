@@ -745,7 +745,9 @@ export function runStoreSuite(backend: string, makeStore: () => StoreFixture): v
         keyId: `${name}-kid-${v}`,
         spec: 'RSA-2048',
         publicJwk: JSON.stringify({ kty: 'RSA', kid: `${name}-kid-${v}` }),
-        sealedPrivateKey: destroyed ? null : Buffer.from(`sealed:${name}:${v}`),
+        // Version 2 of a live key is in a PKCS#11 token: a token reference, no sealed material.
+        sealedPrivateKey: destroyed || v === 2 ? null : Buffer.from(`sealed:${name}:${v}`),
+        tokenRef: !destroyed && v === 2 ? 'ab'.repeat(32) : null,
         createdAt: v === 1 ? T0 : T1,
         destroyedAt: destroyed ? T1 : null,
       }));

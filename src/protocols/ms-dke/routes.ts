@@ -5,10 +5,9 @@
  * Check order on POST: key and key id exist (400) → token (401 + challenge) → user name and policy
  * (400 / empty 403) → alg (400) → decrypt (400 when it does not).
  */
-import type { KeyObject } from 'node:crypto';
-import { rsaOaep256Decrypt } from '../../crypto/rsa-oaep.js';
 import type { FastifyRequest } from 'fastify';
-import { DkeError } from '../../errors/index.js';
+import { DkeError, isDkeError } from '../../errors/index.js';
+import type { PrivateKeyOperator } from '../../keystore/backends/operator.js';
 import type { Principal } from '../../service/contracts.js';
 import { protocolKey, publishedVersion } from '../../service/key-lookup.js';
 import type { DkeApp, RouteContext } from '../../service/app.js';
@@ -67,7 +66,7 @@ function requireUserName(principal: Principal): void {
   }
 }
 
-async function decrypt(key: KeyObject, body: DecryptBody): Promise<string> {
+async function decrypt(operator: PrivateKeyOperator, body: DecryptBody): Promise<string> {
   if (body.alg !== MS_DKE_ALG)
     throw new DkeError('ERR_BAD_REQUEST', { message: `alg must be ${MS_DKE_ALG}` });
   const ciphertext = fromStdBase64(body.value ?? '');
@@ -75,9 +74,11 @@ async function decrypt(key: KeyObject, body: DecryptBody): Promise<string> {
     throw new DkeError('ERR_BAD_REQUEST', { message: 'value must be standard base64' });
   }
   try {
-    // OAEP with SHA-256 and MGF1-SHA-256, no label; on the thread pool.
-    return (await rsaOaep256Decrypt(key, ciphertext)).toString('base64');
+    // OAEP with SHA-256 and MGF1-SHA-256, no label; on the thread pool or in the token.
+    return (await operator.decryptRsaOaepSha256(ciphertext)).toString('base64');
   } catch (cause) {
+    // A token that cannot serve stays a 503 (ERR_HSM_UNAVAILABLE); everything else is "does not decrypt".
+    if (isDkeError(cause) && cause.code !== 'ERR_DECRYPTION_FAILED') throw cause;
     throw new DkeError('ERR_DECRYPTION_FAILED', { detail: 'RSA-OAEP-256 decryption failed', cause });
   }
 }
@@ -152,7 +153,7 @@ export function registerMsDkeRoutes(app: DkeApp, ctx: RouteContext): void {
         clientAddress: request.ip,
         requestId: request.id,
         admit: requireUserName,
-        operate: async (privateKey) => ({ value: await decrypt(privateKey, body) }),
+        operate: async (operator) => ({ value: await decrypt(operator, body) }),
       });
       return { value };
     },

@@ -5,7 +5,8 @@
  */
 import { toB64url } from '../../crypto/encoding.js';
 import { publicKeyFromJwk, wrapAlgFor } from '../../crypto/holder-keys.js';
-import { readShareHeader, unwrapShare, MAX_JWE_LENGTH } from '../../format/share-jwe.js';
+import { readShareHeader, MAX_JWE_LENGTH } from '../../format/share-jwe.js';
+import { unwrapShareWith } from '../../format/share-jwe-operator.js';
 import { protocolKey, publishedVersion } from '../../service/key-lookup.js';
 import type { FastifyRequest } from 'fastify';
 import type { DkeApp, RouteContext } from '../../service/app.js';
@@ -92,8 +93,8 @@ export function registerNativeRoutes(app: DkeApp, ctx: RouteContext): void {
         authorization: request.headers.authorization,
         clientAddress: request.ip,
         requestId: request.id,
-        operate: async (privateKey, version) => {
-          const { share, header } = await unwrapShare(stanza, privateKey, { keyId: version.keyId });
+        operate: async (operator, version) => {
+          const { share, header } = await unwrapShareWith(stanza, operator, { keyId: version.keyId });
           const objectId = toB64url(header.objectId);
           return {
             value: { share: toB64url(share), keyId: version.keyId, version: version.version, objectId },

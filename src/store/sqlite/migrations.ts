@@ -163,6 +163,13 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX audit_cosignatures_by_witness ON audit_cosignatures (witness_name, key_hash, size);
     `,
   },
+  {
+    version: 6,
+    description: 'key versions in a PKCS#11 token: the token reference (docs/hsm.md)',
+    // NULL: a software key, sealed in sealed_private_key. Otherwise the hex CKA_ID of the token's objects,
+    // and sealed_private_key stays NULL: the store holds no copy of a token key.
+    sql: `ALTER TABLE key_versions ADD COLUMN token_ref TEXT;`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

@@ -63,7 +63,7 @@ const KEY_COLUMNS = `k.name, k.protocol, k.state, k.active_version AS activeVers
   k.created_at AS createdAt, k.updated_at AS updatedAt, p.policy AS policy`;
 const KEY_FROM = 'keys k JOIN key_policies p ON p.key_name = k.name';
 const VERSION_COLUMNS = `key_name AS keyName, version, key_id AS keyId, spec, public_jwk AS publicJwk,
-  sealed_private_key AS sealedPrivateKey, created_at AS createdAt, destroyed_at AS destroyedAt`;
+  sealed_private_key AS sealedPrivateKey, token_ref AS tokenRef, created_at AS createdAt, destroyed_at AS destroyedAt`;
 const SECURITY_EVENT_COLUMNS = `window_start AS windowStart, client_address AS clientAddress, reason, issuer,
   subject, count, first_seen AS firstSeen, last_seen AS lastSeen`;
 const AUDIT_COLUMNS = `seq, time, prev_hash AS prevHash, hash, action, result, reason, issuer, subject,
@@ -195,6 +195,7 @@ export class SqliteStore implements DkeStore {
           v.spec,
           v.publicJwk,
           v.sealedPrivateKey,
+          v.tokenRef ?? null,
           v.createdAt,
           v.destroyedAt,
         );
@@ -551,6 +552,7 @@ export class SqliteStore implements DkeStore {
       fresh.spec,
       fresh.publicJwk,
       fresh.sealedPrivateKey,
+      fresh.tokenRef ?? null,
       fresh.createdAt,
     );
   }
@@ -711,8 +713,8 @@ function prepareStatements(db: Db) {
     ),
     importVersion: s(
       `INSERT INTO key_versions
-         (key_name, version, key_id, spec, public_jwk, sealed_private_key, created_at, destroyed_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+         (key_name, version, key_id, spec, public_jwk, sealed_private_key, token_ref, created_at, destroyed_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     insertPolicy: s('INSERT INTO key_policies (key_name, policy, updated_at) VALUES (?, ?, ?)'),
     setPolicy: s('UPDATE key_policies SET policy = ?, updated_at = ? WHERE key_name = ?'),
@@ -725,8 +727,9 @@ function prepareStatements(db: Db) {
     latestVersion: s('SELECT coalesce(max(version), 0) AS latest FROM key_versions WHERE key_name = ?'),
     keyIdTaken: s('SELECT 1 FROM key_versions WHERE key_id = ?'),
     insertVersion: s(
-      `INSERT INTO key_versions (key_name, version, key_id, spec, public_jwk, sealed_private_key, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO key_versions
+         (key_name, version, key_id, spec, public_jwk, sealed_private_key, token_ref, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     shredVersions: s(
       `UPDATE key_versions SET sealed_private_key = NULL, destroyed_at = coalesce(destroyed_at, ?)
