@@ -9,11 +9,12 @@ export {
   type LogWitnessConfig,
   type ServerConfig,
   type StoreConfig,
+  type KeysConfig,
   type AuthFailureLimitConfig,
   type SecurityEventsConfig,
   type TlsConfig,
   type LoggingConfig,
   type LogLevel,
 } from './schema.js';
-export { resolveStoreConfig, type StoreFlags } from './store-options.js';
+export { resolveServiceParts, resolveStoreConfig, type StoreFlags } from './store-options.js';
 export { auditLogOrigin, checkAuditLogConfig } from './audit-log.js';

@@ -8,6 +8,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { DkeError } from '../errors/index.js';
 import { authConfigSchema } from '../auth/config.js';
+import { validatePkcs11Config } from '../keystore/backends/pkcs11/config.js';
 import { checkAuditLogConfig } from './audit-log.js';
 import { applyEnvOverrides } from './env.js';
 import { configSchema, type ServiceConfig } from './schema.js';
@@ -82,8 +83,27 @@ function resolvePaths(config: ServiceConfig, baseDir: string, fromEnv: Map<strin
   const resolve = (field: string, value: string): string =>
     path.resolve(fromEnv.has(field) ? process.cwd() : baseDir, value);
   const { server, store } = config;
+  const pkcs11 = config.keys.backends.pkcs11;
   return {
     ...config,
+    keys: {
+      backends: {
+        ...(pkcs11 === undefined
+          ? {}
+          : {
+              pkcs11: {
+                ...pkcs11,
+                // A bare library name is left to the dynamic loader's search path.
+                module: pkcs11.module.includes('/')
+                  ? resolve('keys.backends.pkcs11.module', pkcs11.module)
+                  : pkcs11.module,
+                ...(pkcs11.pinFile === undefined
+                  ? {}
+                  : { pinFile: resolve('keys.backends.pkcs11.pinFile', pkcs11.pinFile) }),
+              },
+            }),
+      },
+    },
     server: {
       ...server,
       ...(server.tls === undefined
@@ -117,6 +137,7 @@ export function loadConfig(options: LoadConfigOptions = {}): ServiceConfig {
     throw invalid(messages.join('; '));
   }
   checkAuditLogConfig(raw.audit.log);
+  if (raw.keys.backends.pkcs11 !== undefined) validatePkcs11Config(raw.keys.backends.pkcs11);
   if (raw.audit.witness !== undefined) checkWitnessConfig(raw.audit.witness);
   const baseDir = options.file === undefined ? process.cwd() : path.dirname(path.resolve(options.file));
   return resolvePaths(raw, baseDir, fromEnv);

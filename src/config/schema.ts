@@ -3,6 +3,7 @@
  * The `auth` section belongs to src/auth and is validated by that module's own schema.
  */
 import { MAX_TOKEN_LENGTH } from '../auth/bearer.js';
+import type { Pkcs11Config } from '../keystore/backends/pkcs11/config.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -103,9 +104,18 @@ export interface AuditConfig {
   readonly witness?: WitnessConfig;
 }
 
+/** Where private keys may live besides the store (docs/hsm.md). */
+export interface KeysConfig {
+  readonly backends: {
+    /** A PKCS#11 token for keys created with `--backend pkcs11`. */
+    readonly pkcs11?: Pkcs11Config;
+  };
+}
+
 export interface ServiceConfig {
   readonly server: ServerConfig;
   readonly store: StoreConfig;
+  readonly keys: KeysConfig;
   readonly audit: AuditConfig;
   /** Passed to src/auth's createAuthenticator; required by `dke serve`, unused by offline CLI commands. */
   readonly auth?: unknown;
@@ -220,6 +230,34 @@ export function configSchema(authSchema: object): object {
           database: { type: 'string', minLength: 1, default: DEFAULTS.store.database },
           masterKeyFile: { type: 'string', minLength: 1, default: DEFAULTS.store.masterKeyFile },
           lockWaitMs: { type: 'integer', minimum: 0, maximum: 60_000, default: DEFAULTS.store.lockWaitMs },
+        },
+      },
+      keys: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          backends: {
+            type: 'object',
+            additionalProperties: false,
+            default: {},
+            properties: {
+              pkcs11: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['module', 'tokenLabel'],
+                properties: {
+                  module: { type: 'string', minLength: 1 },
+                  tokenLabel: { type: 'string', minLength: 1, maxLength: 32 },
+                  pinFile: { type: 'string', minLength: 1 },
+                  pinEnv: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+                  sessions: integer(1, 64, 4),
+                  libraryParameters: { type: 'string', minLength: 1 },
+                  acquireTimeoutMs: { type: 'integer', minimum: 1, maximum: 300_000 },
+                },
+              },
+            },
+          },
         },
       },
       auth: authSchema,

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { loadConfig } from './load.js';
-import type { StoreConfig } from './schema.js';
+import type { KeysConfig, StoreConfig } from './schema.js';
 
 export interface StoreFlags {
   readonly config?: string;
@@ -14,7 +14,19 @@ export interface StoreFlags {
 }
 
 export function resolveStoreConfig(flags: StoreFlags, env: NodeJS.ProcessEnv = process.env): StoreConfig {
-  const { store } = loadConfig({ ...(flags.config === undefined ? {} : { file: flags.config }), env });
+  return resolveServiceParts(flags, env).store;
+}
+
+/** The store and the key backends (docs/hsm.md) of the config, with the store flags applied. */
+export function resolveServiceParts(
+  flags: StoreFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): { store: StoreConfig; keys: KeysConfig } {
+  const { store, keys } = loadConfig({ ...(flags.config === undefined ? {} : { file: flags.config }), env });
+  return { keys, store: resolvedStore(store, flags) };
+}
+
+function resolvedStore(store: StoreConfig, flags: StoreFlags): StoreConfig {
   return {
     ...store,
     database: flags.db === undefined ? store.database : path.resolve(flags.db),

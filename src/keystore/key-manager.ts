@@ -68,8 +68,11 @@ export interface RevokedObjectInfo {
 export interface KeyManagerOptions {
   /** Clock for timestamps; tests pin it. */
   readonly now?: () => Date;
-  /** The PKCS#11 token for keys with backend 'pkcs11' (docs/hsm.md); without it such keys cannot be used. */
-  readonly pkcs11?: Pkcs11KeyBackend;
+  /**
+   * The PKCS#11 token for keys with backend 'pkcs11' (docs/hsm.md), or how to open it on first use; without
+   * it such keys cannot be used.
+   */
+  readonly pkcs11?: Pkcs11KeyBackend | (() => Pkcs11KeyBackend);
 }
 
 /**
@@ -86,7 +89,7 @@ export class KeyManager implements KeyCore {
    */
   private readonly unsealed = new Map<string, SoftwareKeyOperator>();
   private readonly now: () => Date;
-  private readonly pkcs11: Pkcs11KeyBackend | undefined;
+  private readonly pkcs11: (() => Pkcs11KeyBackend) | undefined;
 
   constructor(
     private readonly store: DkeStore,
@@ -94,7 +97,8 @@ export class KeyManager implements KeyCore {
     options: KeyManagerOptions = {},
   ) {
     this.now = options.now ?? (() => new Date());
-    this.pkcs11 = options.pkcs11;
+    const pkcs11 = options.pkcs11;
+    this.pkcs11 = typeof pkcs11 === 'function' ? pkcs11 : pkcs11 === undefined ? undefined : () => pkcs11;
   }
 
   async create(name: string, options: CreateKeyOptions = {}): Promise<KeyInfo> {
@@ -335,7 +339,9 @@ export class KeyManager implements KeyCore {
     try {
       await write();
     } catch (error) {
-      await this.pkcs11?.destroyKey(token.ref).catch(() => undefined);
+      await this.pkcs11?.()
+        .destroyKey(token.ref)
+        .catch(() => undefined);
       throw error;
     }
   }
@@ -347,7 +353,7 @@ export class KeyManager implements KeyCore {
         hint: 'configure keys.backends.pkcs11 (docs/hsm.md)',
       });
     }
-    return this.pkcs11;
+    return this.pkcs11();
   }
 
   private async update(

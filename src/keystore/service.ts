@@ -7,6 +7,9 @@ import { StoreAuditLog } from '../audit/index.js';
 import { openSqliteStore, type DkeStore, type SqliteStore } from '../store/index.js';
 import { KeyManager } from './key-manager.js';
 import type { MasterKey } from './master-key.js';
+import { Pkcs11KeyBackend } from './backends/pkcs11/backend.js';
+import type { Pkcs11Config } from './backends/pkcs11/config.js';
+import type { TokenHealth, TokenOptions } from './backends/pkcs11/token.js';
 
 const MASTER_KEY_CHECK = 'master_key_check';
 
@@ -23,13 +26,22 @@ export interface KeyServiceOptions {
    */
   readonly lockWaitMs?: number;
   readonly now?: () => Date;
+  /** The PKCS#11 token of keys with backend 'pkcs11' (docs/hsm.md). */
+  readonly pkcs11?: Pkcs11Config;
+  /**
+   * Server mode: connect to the token at once and keep trying in the background while it is unavailable
+   * (TokenOptions.waitForToken). Without it (the CLI), the token is opened on first use, and must be there.
+   */
+  readonly pkcs11Options?: TokenOptions & { readonly eager?: boolean };
 }
 
 export interface KeyService {
   readonly store: SqliteStore;
   readonly keys: KeyManager;
   readonly audit: StoreAuditLog;
-  /** Commits pending audit records, then closes the file. */
+  /** The token's health, when a PKCS#11 token is configured and has been opened (for /healthz). */
+  tokenHealth(): TokenHealth | undefined;
+  /** Commits pending audit records, then closes the file (and releases the token). */
   close(): Promise<void>;
 }
 
@@ -49,13 +61,43 @@ export async function openKeyService(options: KeyServiceOptions): Promise<KeySer
     throw error;
   }
   const clock = options.now === undefined ? {} : { now: options.now };
-  const keys = new KeyManager(store, options.masterKey, clock);
+  let token: Pkcs11KeyBackend | undefined;
+  const pkcs11Config = options.pkcs11;
+  const openToken = (): Pkcs11KeyBackend => {
+    if (pkcs11Config === undefined) throw new DkeError('ERR_INTERNAL', { detail: 'no pkcs11 config' });
+    token ??= Pkcs11KeyBackend.open(pkcs11Config, options.pkcs11Options ?? {});
+    return token;
+  };
+  if (pkcs11Config !== undefined && options.pkcs11Options?.eager === true) {
+    try {
+      openToken();
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+  }
+  const keys = new KeyManager(store, options.masterKey, {
+    ...clock,
+    ...(pkcs11Config === undefined ? {} : { pkcs11: openToken }),
+  });
   if (options.lockWaitMs !== undefined) store.setBusyTimeout(0);
   const audit = new StoreAuditLog(store, {
     ...clock,
     ...(options.lockWaitMs === undefined ? {} : { lockWaitMs: options.lockWaitMs }),
   });
-  return { store, keys, audit, close: () => closeBoth(audit, store) };
+  return {
+    store,
+    keys,
+    audit,
+    tokenHealth: () => token?.health(),
+    close: async () => {
+      try {
+        await closeBoth(audit, store);
+      } finally {
+        await token?.close();
+      }
+    },
+  };
 }
 
 /** The audit log alone, without the master key: for `dke audit verify|list` (read-only by default). */

@@ -9,6 +9,7 @@
  * Every call with a valid token is audited (src/service/audited-action.ts): `allowed` before it runs, `ok` or
  * `failed` after; a caller without the admin role as `denied`.
  */
+import type { KeyBackendKind } from '../keystore/backends/operator.js';
 import type { FastifyRequest } from 'fastify';
 import { DkeError } from '../errors/index.js';
 import { MAX_AUDIT_FIELD_CHARS } from '../audit/index.js';
@@ -50,6 +51,7 @@ interface CreateKeyBody {
   readonly cacheSeconds?: number;
   readonly policy?: KeyPolicy;
   readonly privateKeyPem?: string;
+  readonly backend?: KeyBackendKind;
 }
 interface AuditQuerystring {
   readonly key?: string;
@@ -157,7 +159,7 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
       schema: { body: createKeyBody, response: { 201: keyInfoSchema } },
     },
     async (request, reply) => {
-      const { name, protocol, spec, cacheSeconds, policy, privateKeyPem } = request.body;
+      const { name, protocol, spec, cacheSeconds, policy, privateKeyPem, backend } = request.body;
       const action = privateKeyPem === undefined ? 'admin.key.create' : 'admin.key.import';
       const info = await adminCall(
         request,
@@ -166,7 +168,7 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
           assertNewKeyName(name);
           // Validate the policy before the key exists, so a bad policy leaves nothing behind.
           const normalized = policy === undefined ? undefined : normalizePolicy(policy);
-          const options = { protocol, spec, cacheSeconds };
+          const options = { protocol, spec, cacheSeconds, backend };
           const created =
             privateKeyPem === undefined
               ? await admin.create(name, options)
@@ -187,18 +189,21 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
       adminCall(request, { keyName: request.params.name }, () => admin.describe(request.params.name)),
   );
 
-  app.post<{ Params: NameParams; Body: { spec?: KeySpec; privateKeyPem?: string } | null }>(
+  app.post<{
+    Params: NameParams;
+    Body: { spec?: KeySpec; privateKeyPem?: string; backend?: KeyBackendKind } | null;
+  }>(
     '/admin/keys/:name/rotate',
     {
       config: { adminAction: 'admin.key.rotate' },
       schema: { params: nameParams, body: rotateKeyBody, response: keyReply },
     },
     (request) => {
-      const { spec, privateKeyPem } = request.body ?? {};
+      const { spec, privateKeyPem, backend } = request.body ?? {};
       return adminCall(
         request,
         { keyName: request.params.name },
-        () => admin.rotate(request.params.name, { spec, pem: privateKeyPem }),
+        () => admin.rotate(request.params.name, { spec, pem: privateKeyPem, backend }),
         keyTarget,
       );
     },

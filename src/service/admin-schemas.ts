@@ -41,6 +41,8 @@ export const createKeyBody = {
     policy: policySchema,
     /** Present: import this PKCS#1/PKCS#8 PEM instead of generating a key. */
     privateKeyPem: { type: 'string', minLength: 1, maxLength: PEM_MAX },
+    /** Where the private key lives (docs/hsm.md); default software. */
+    backend: { enum: ['software', 'pkcs11'] },
   },
 } as const;
 
@@ -50,6 +52,7 @@ export const rotateKeyBody = {
   properties: {
     spec: { enum: KEY_SPECS },
     privateKeyPem: { type: 'string', minLength: 1, maxLength: PEM_MAX },
+    backend: { enum: ['software', 'pkcs11'] },
   },
 } as const;
 
@@ -92,6 +95,7 @@ const versionSchema = {
     version: { type: 'integer' },
     keyId: { type: 'string' },
     spec: { type: 'string' },
+    backend: { type: 'string' },
     publicJwk: { type: 'object', additionalProperties: { type: 'string' } },
     createdAt: { type: 'string' },
     destroyed: { type: 'boolean' },

@@ -19,7 +19,7 @@ import { createClientErrorHandler } from './client-errors.js';
 import { discardBody } from './discard-body.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
 import { registerAdminRoutes, type KeyAdmin } from './admin-routes.js';
-import { registerHealth, type StoreHealth } from './health.js';
+import { registerHealth, type StoreHealth, type TokenHealthSummary } from './health.js';
 import { createAuthGuard, type AuthFailureLimitConfig, type SecurityEventSink } from './auth-guard.js';
 import { DEFAULTS } from '../config/schema.js';
 import { verifiedTokenOf } from '../auth/index.js';
@@ -76,6 +76,8 @@ export interface AppDeps {
   readonly witness?: Witness;
   /** Whether the store could take a write now (never waits, never rejects); reported by /healthz. Default: 'ok'. */
   readonly storeHealth?: () => Promise<StoreHealth>;
+  /** The PKCS#11 token's state, when one is configured (docs/hsm.md); reported by /healthz. */
+  readonly tokenHealth?: () => TokenHealthSummary | undefined;
   /** Our log's checkpoints, receipts and witnesses; without it none of that is served. */
   readonly transparency?: LogTransparency;
 }
@@ -222,6 +224,7 @@ export function buildApp(deps: AppDeps): DkeApp {
     deps.storeHealth ?? (() => Promise.resolve('ok' as const)),
     (error) => app.log.error({ err: error }, 'health probe failed'),
     transparency?.witnessHealth() === undefined ? undefined : () => transparency.witnessHealth() ?? 'ok',
+    deps.tokenHealth,
   );
   if (options.metrics !== false) {
     app.get('/metrics', { schema: { querystring: { type: 'object' } } }, async (_request, reply) => {

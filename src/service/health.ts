@@ -4,7 +4,9 @@
  * another process (a `dke key` command, a backup) is `200 {"status":"degraded","store":"locked"}`, one that
  * cannot be reached (PostgreSQL down) `200 {"status":"degraded","store":"unavailable"}`: the process is
  * healthy, and the condition is shared by every instance on that store, so a load balancer or orchestrator
- * must not drain or restart it for that; alert on `status` instead.
+ * must not drain or restart it for that; alert on `status` instead. With a PKCS#11 token configured
+ * (docs/hsm.md) `token` is its state: `ready`, or `recovering` / `unavailable` / `refused` (then `degraded`,
+ * and token keys answer 503 until it reconnects by itself).
  */
 import type { StoreHealth } from '../store/index.js';
 import type { DkeApp } from './app.js';
@@ -20,11 +22,23 @@ interface HealthAnswer {
   readonly status: 'ok' | 'degraded';
   readonly store: StoreHealth;
   readonly witnesses?: WitnessHealth;
+  readonly token?: string;
+}
+
+/** The token's state for /healthz (src/keystore/backends/pkcs11/token.ts TokenHealth, in short). */
+export interface TokenHealthSummary {
+  readonly ok: boolean;
+  readonly state: string;
 }
 
 const healthSchema = {
   type: 'object',
-  properties: { status: { type: 'string' }, store: { type: 'string' }, witnesses: { type: 'string' } },
+  properties: {
+    status: { type: 'string' },
+    store: { type: 'string' },
+    witnesses: { type: 'string' },
+    token: { type: 'string' },
+  },
 };
 
 export function registerHealth(
@@ -32,6 +46,7 @@ export function registerHealth(
   probe: () => Promise<StoreHealth>,
   report: (error: unknown) => void,
   witnesses?: () => WitnessHealth,
+  token?: () => TokenHealthSummary | undefined,
 ): void {
   app.get('/healthz', { schema: { response: { 200: healthSchema } } }, async () => {
     let store: StoreHealth;
@@ -46,6 +61,14 @@ export function registerHealth(
     if (witnesses !== undefined) {
       const state = witnesses();
       answer = { ...answer, witnesses: state, ...(state !== 'ok' ? { status: 'degraded' as const } : {}) };
+    }
+    const tokenHealth = token?.();
+    if (tokenHealth !== undefined) {
+      answer = {
+        ...answer,
+        token: tokenHealth.state,
+        ...(tokenHealth.ok ? {} : { status: 'degraded' as const }),
+      };
     }
     return answer;
   });

@@ -89,10 +89,26 @@ export async function startServer(
   });
   if (master.source === 'created')
     logger.warn({ file: master.file }, 'created a new master key file: back it up');
+  const pkcs11 = config.keys?.backends.pkcs11;
   const service = await openKeyService({
     dbPath: config.store.database,
     masterKey: master.masterKey,
     lockWaitMs: config.store.lockWaitMs,
+    ...(pkcs11 === undefined
+      ? {}
+      : {
+          pkcs11,
+          // Start even while the token is away; token keys answer 503 until it is back (docs/hsm.md).
+          pkcs11Options: {
+            eager: true,
+            waitForToken: true,
+            onStateChange: (health) => {
+              const fields = { token: health.tokenLabel, state: health.state, detail: health.lastError };
+              if (health.ok) logger.info(fields, 'PKCS#11 token ready');
+              else logger.error(fields, 'PKCS#11 token not available: token keys fail closed (503)');
+            },
+          },
+        }),
   });
   // Opening completed the Merkle tree of records an older release stored without one (docs/audit.md).
   const backfill = service.store.treeBackfill;
@@ -169,6 +185,7 @@ export async function startServer(
         },
       },
       storeHealth: () => service.store.probeHealth(),
+      tokenHealth: () => service.tokenHealth(),
       transparency,
       options: {
         ...(server.publicBaseUrl === undefined ? {} : { publicBaseUrl: server.publicBaseUrl }),

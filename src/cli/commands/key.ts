@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { Command, Option } from 'commander';
 import { DkeError } from '../../errors/index.js';
-import { resolveStoreConfig, type StoreFlags } from '../../config/index.js';
+import { resolveServiceParts, type StoreFlags } from '../../config/index.js';
+import { KEY_BACKEND_KINDS, type KeyBackendKind } from '../../keystore/backends/operator.js';
 import { loadMasterKey, openKeyService, type KeyService } from '../../keystore/index.js';
 import { normalizePolicy } from '../../policy/evaluate.js';
 import type { KeyInfo, KeyProtocol } from '../../service/contracts.js';
@@ -47,11 +48,17 @@ export function addStoreOptions(command: Command, masterKey = true): Command {
 }
 
 async function withStore<T>(options: StoreFlags, run: (service: KeyService) => Promise<T> | T): Promise<T> {
-  const store = resolveStoreConfig(options);
+  const { store, keys } = resolveServiceParts(options);
   const master = loadMasterKey({ file: store.masterKeyFile, createIfMissing: true });
   if (master.source === 'created')
     info(`dke: created a new master key file ${store.masterKeyFile}: back it up`);
-  const service = await openKeyService({ dbPath: store.database, masterKey: master.masterKey });
+  // The token (keys.backends.pkcs11) is opened only by a command that needs it (docs/hsm.md).
+  const pkcs11 = keys.backends.pkcs11;
+  const service = await openKeyService({
+    dbPath: store.database,
+    masterKey: master.masterKey,
+    ...(pkcs11 === undefined ? {} : { pkcs11 }),
+  });
   try {
     return await run(service);
   } finally {
@@ -91,7 +98,8 @@ function printKey(key: KeyInfo, json: boolean): void {
     `cache:     ${key.cacheSeconds === undefined ? 'no caching' : `${key.cacheSeconds} s`}`,
     `policy:    users [${p.users.join(', ')}] groups [${p.groups.join(', ')}] roles [${p.roles.join(', ')}] tenants [${p.tenants.join(', ')}]`,
     ...key.versions.map(
-      (v) => `version ${v.version}: ${v.keyId} ${v.spec} ${v.createdAt}${v.destroyed ? ' (destroyed)' : ''}`,
+      (v) =>
+        `version ${v.version}: ${v.keyId} ${v.spec} ${v.backend} ${v.createdAt}${v.destroyed ? ' (destroyed)' : ''}`,
     ),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -121,6 +129,11 @@ const cacheOption = (): Option =>
     '--cache-seconds <seconds>',
     'ms-dke: how long clients may cache the public key (cache.exp)',
   ).argParser(parseSeconds);
+const backendOption = (defaultText: string): Option =>
+  new Option(
+    '--backend <backend>',
+    `where the private key lives: software (sealed in the store) or pkcs11 (the configured token, docs/hsm.md); default ${defaultText}`,
+  ).choices([...KEY_BACKEND_KINDS]);
 const specOption = (): Option =>
   new Option('--spec <spec>', 'key type (default RSA-3072 for native, RSA-2048 for ms-dke)').choices([
     ...KEY_SPECS,
@@ -141,11 +154,25 @@ export function registerKey(program: Command): void {
     .addOption(protocolOption())
     .addOption(specOption())
     .addOption(cacheOption())
+    .addOption(backendOption('software'))
     .action(
-      (name: string, o: CommonOptions & { protocol: KeyProtocol; spec?: KeySpec; cacheSeconds?: number }) => {
+      (
+        name: string,
+        o: CommonOptions & {
+          protocol: KeyProtocol;
+          spec?: KeySpec;
+          cacheSeconds?: number;
+          backend?: KeyBackendKind;
+        },
+      ) => {
         assertNewKeyName(name);
         return change(o, 'key.create', { keyName: name }, (s) =>
-          s.keys.create(name, { protocol: o.protocol, spec: o.spec, cacheSeconds: o.cacheSeconds }),
+          s.keys.create(name, {
+            protocol: o.protocol,
+            spec: o.spec,
+            cacheSeconds: o.cacheSeconds,
+            backend: o.backend,
+          }),
         );
       },
     );
@@ -157,15 +184,27 @@ export function registerKey(program: Command): void {
     .addOption(protocolOption())
     .addOption(specOption())
     .addOption(cacheOption())
+    .addOption(backendOption('software'))
     .action(
       (
         name: string,
-        o: CommonOptions & { pem: string; protocol: KeyProtocol; spec?: KeySpec; cacheSeconds?: number },
+        o: CommonOptions & {
+          pem: string;
+          protocol: KeyProtocol;
+          spec?: KeySpec;
+          cacheSeconds?: number;
+          backend?: KeyBackendKind;
+        },
       ) => {
         assertNewKeyName(name);
         const pem = readPem(o.pem);
         return change(o, 'key.import', { keyName: name }, (s) =>
-          s.keys.import(name, pem, { protocol: o.protocol, spec: o.spec, cacheSeconds: o.cacheSeconds }),
+          s.keys.import(name, pem, {
+            protocol: o.protocol,
+            spec: o.spec,
+            cacheSeconds: o.cacheSeconds,
+            backend: o.backend,
+          }),
         );
       },
     );
@@ -175,9 +214,14 @@ export function registerKey(program: Command): void {
   )
     .option('--pem <file>', 'import this PEM private key as the new version instead of generating one')
     .addOption(specOption())
-    .action((name: string, o: CommonOptions & { pem?: string; spec?: KeySpec }) =>
+    .addOption(backendOption('that of the active version'))
+    .action((name: string, o: CommonOptions & { pem?: string; spec?: KeySpec; backend?: KeyBackendKind }) =>
       change(o, 'key.rotate', { keyName: name }, (s) =>
-        s.keys.rotate(name, { ...(o.pem === undefined ? {} : { pem: readPem(o.pem) }), spec: o.spec }),
+        s.keys.rotate(name, {
+          ...(o.pem === undefined ? {} : { pem: readPem(o.pem) }),
+          spec: o.spec,
+          backend: o.backend,
+        }),
       ),
     );
 
