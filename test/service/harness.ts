@@ -94,6 +94,8 @@ export interface HarnessOptions {
   readonly store?: Readonly<Record<string, unknown>>;
   /** The `audit` config section. */
   readonly audit?: Readonly<Record<string, unknown>>;
+  /** The `keys` config section (e.g. a PKCS#11 token, docs/hsm.md). */
+  readonly keys?: Readonly<Record<string, unknown>>;
   readonly clients?: readonly DevClient[];
   /** The `auth.issuers` list, given the harness's issuer; default: that issuer with the test claims. */
   readonly issuers?: (issuer: DevIssuer) => readonly IssuerConfig[];
@@ -115,6 +117,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       auth,
       logging: { level: 'info' },
       ...(options.audit === undefined ? {} : { audit: options.audit }),
+      ...(options.keys === undefined ? {} : { keys: options.keys }),
     }),
   );
   const config = loadConfig({ file: configFile, env: {} });
@@ -134,7 +137,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     request: (method, urlPath, options) => requestAt(harness.server.url, method, urlPath, options),
     openStore() {
       const { masterKey } = loadMasterKey({ file: config.store.masterKeyFile, env: {} });
-      return openKeyService({ dbPath: config.store.database, masterKey });
+      const pkcs11 = config.keys.backends.pkcs11;
+      return openKeyService({
+        dbPath: config.store.database,
+        masterKey,
+        ...(pkcs11 === undefined ? {} : { pkcs11 }),
+      });
     },
     async restart() {
       await harness.server.close();

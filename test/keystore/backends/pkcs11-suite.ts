@@ -278,6 +278,8 @@ export function pkcs11BackendSuite(kind: TokenKind): void {
         const rsaOperator = await backend.operator(rsa.ref, rsa.keyId, 'RSA-2048');
         await rejectsCode(rsaOperator.deriveEcdh(otherCurve), 'ERR_DECRYPTION_FAILED');
         await rejectsCode(rsaOperator.decryptRsaOaepSha256(Buffer.alloc(100)), 'ERR_DECRYPTION_FAILED');
+        // Not below the modulus (NSS would say CKR_ARGUMENTS_BAD): refused the same way on every token.
+        await rejectsCode(rsaOperator.decryptRsaOaepSha256(Buffer.alloc(256, 0xff)), 'ERR_DECRYPTION_FAILED');
         if (!OAEP_SHA256[kind]) return t.skip(NO_OAEP);
         const ciphertext = oaepEncrypt(rsa.publicKey, Buffer.alloc(32, 7));
         ciphertext[10] = (ciphertext[10] as number) ^ 1;

@@ -224,6 +224,7 @@ export class Pkcs11KeyOperator implements PrivateKeyOperator {
   readonly backend = 'pkcs11';
   private readonly curve: Curve | undefined;
   private readonly modulusBytes: number;
+  private readonly modulus: Buffer;
   /** The private key's handle, valid within one connection generation of the token. */
   private handle: { readonly generation: number; readonly handle: Handle } | undefined;
 
@@ -235,12 +236,21 @@ export class Pkcs11KeyOperator implements PrivateKeyOperator {
   ) {
     this.curve = curveOfSpec(spec);
     this.modulusBytes = this.curve === undefined ? Number(spec.slice(4)) / 8 : 0;
+    this.modulus = Buffer.from(
+      this.curve === undefined ? (publicKey.export({ format: 'jwk' }).n ?? '') : '',
+      'base64url',
+    );
   }
 
   async decryptRsaOaepSha256(ciphertext: Uint8Array): Promise<Buffer> {
     if (this.curve !== undefined) throw operationFailed(`${this.spec} keys do not decrypt RSA-OAEP`);
     if (ciphertext.length !== this.modulusBytes) {
       throw operationFailed(`RSA-OAEP ciphertext is ${ciphertext.length} bytes, not ${this.modulusBytes}`);
+    }
+    // Not below the modulus: no RSA ciphertext at all. Tokens differ in how they say so (NSS:
+    // CKR_ARGUMENTS_BAD), so it is refused here, the same way for every token.
+    if (Buffer.compare(Buffer.from(ciphertext), this.modulus) >= 0) {
+      throw operationFailed('RSA-OAEP ciphertext is not below the modulus');
     }
     const what = 'RSA-OAEP-256 decryption';
     try {
