@@ -12,6 +12,8 @@ import {
   type PrivateKeyOperator,
 } from '../src/keystore/backends/index.js';
 import { HANDLES_PER_KEY } from '../src/keystore/key-manager.js';
+import { wrapShare } from '../src/format/share-jwe.js';
+import { unwrapShareWith } from '../src/format/share-jwe-operator.js';
 import { createToken, missingToken, type TokenKind } from '../test/support/tokens.js';
 
 const seconds = Number(process.argv[2] ?? 3);
@@ -70,6 +72,24 @@ async function rate(operation: () => Promise<unknown>): Promise<number> {
   return Math.round(done / seconds);
 }
 
+/** A whole native unwrap (share JWE through the operator), as POST /keys/{name}/unwrap does it. */
+async function measureUnwrap(backend: string, operator: PrivateKeyOperator): Promise<Row> {
+  const jwes = await Promise.all(
+    Array.from({ length: 64 }, () =>
+      wrapShare(crypto.randomBytes(32), operator.publicKey, {
+        objectId: crypto.randomBytes(16),
+        keyId: 'bench',
+      }),
+    ),
+  );
+  let i = 0;
+  return {
+    backend,
+    operation: `${operator.spec} native share unwrap (JWE)`,
+    perSecond: await rate(() => unwrapShareWith(jwes[i++ % jwes.length] as string, operator)),
+  };
+}
+
 async function measure(backend: string, operator: PrivateKeyOperator): Promise<Row> {
   if (operator.spec.startsWith('RSA-')) {
     const next = oaepInput(operator.publicKey);
@@ -97,7 +117,9 @@ async function main(): Promise<void> {
     const handles = Array.from({ length: HANDLES_PER_KEY }, () =>
       crypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }),
     );
-    rows.push(await measure('software (node:crypto)', new SoftwareKeyOperator(spec, handles)));
+    const operator = new SoftwareKeyOperator(spec, handles);
+    rows.push(await measure('software (node:crypto)', operator));
+    if (spec !== 'RSA-2048') rows.push(await measureUnwrap('software (node:crypto)', operator));
   }
   for (const kind of ['nss', 'softhsm'] as TokenKind[]) {
     const name = kind === 'nss' ? 'pkcs11: NSS softoken' : 'pkcs11: SoftHSM2';
@@ -119,7 +141,9 @@ async function main(): Promise<void> {
           continue;
         }
         const key = await backend.generateKey(spec, `opendke/bench-${spec}/v1`);
-        rows.push(await measure(name, await backend.operator(key.ref, key.keyId, spec)));
+        const operator = await backend.operator(key.ref, key.keyId, spec);
+        rows.push(await measure(name, operator));
+        if (spec !== 'RSA-2048') rows.push(await measureUnwrap(name, operator));
       }
     } finally {
       await backend.close();

@@ -1,8 +1,9 @@
 /**
  * The key store: key lifecycle (create, import, rotate, disable, enable, destroy), per-key policy and
- * object revocation, and `privateKeyFor`, the one way a private key leaves the store (docs/keys.md).
- * Private keys are kept sealed under the master key; every check reads state from the store per call,
- * so a change made by another process (the CLI beside a running server) applies to the next request.
+ * object revocation, and `operatorFor`, the one way to use a private key (docs/keys.md, docs/hsm.md).
+ * Software keys are kept sealed under the master key, token keys as objects in a PKCS#11 token; every
+ * check reads state from the store per call, so a change made by another process (the CLI beside a
+ * running server) applies to the next request.
  */
 import crypto, { type KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
