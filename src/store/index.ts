@@ -20,6 +20,6 @@ export type {
   StoreHealth,
   WitnessedLog,
 } from './types.js';
-export { openSqliteStore, SqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
-export { BACKFILL_LEAVES_PER_TRANSACTION, type TreeBackfill } from './audit-tree.js';
-export { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from './migrations.js';
+export { openSqliteStore, SqliteStore, type SqliteStoreOptions } from './sqlite/sqlite-store.js';
+export { BACKFILL_LEAVES_PER_TRANSACTION, type TreeBackfill } from './sqlite/audit-tree.js';
+export { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from './sqlite/migrations.js';

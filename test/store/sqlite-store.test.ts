@@ -21,7 +21,10 @@ import { makeTempDir, removeDir, withTempDir } from './temp-dir.js';
 runStoreSuite('sqlite', () => {
   const dir = makeTempDir();
   const file = path.join(dir, 'store.db');
-  return { open: () => openSqliteStore(file), cleanup: () => removeDir(dir) };
+  return {
+    open: () => Promise.resolve(openSqliteStore(file)),
+    cleanup: () => Promise.resolve(removeDir(dir)),
+  };
 });
 
 void describe('sqlite store', () => {
@@ -29,50 +32,55 @@ void describe('sqlite store', () => {
 
   void test(
     "with busy timeout 0 a write under another connection's lock fails at once with ERR_STORE_BUSY, changing nothing",
-    withDir((dir) => {
+    withDir(async (dir) => {
       const file = path.join(dir, 'store.db');
       const holder = openSqliteStore(file);
       const server = openSqliteStore(file);
       try {
         server.setBusyTimeout(0);
         assert.equal(server.unsafeDatabase().pragma('busy_timeout', { simple: true }), 0);
-        holder.appendAuditRows((tail) => {
+        // The SQLite backend runs each call synchronously before its promise settles, so calls started
+        // inside holder's write transaction (which `build` runs in) meet its lock.
+        let attempts: Promise<unknown>[] = [];
+        let read: Promise<string | undefined> | undefined;
+        let probe: Promise<string> | undefined;
+        await holder.appendAuditRows((tail) => {
           const started = Date.now();
-          assert.throws(
-            () => server.appendAuditRows((t) => [auditRow(t, { action: 'second' })]),
-            (e: unknown) => isDkeError(e, 'ERR_STORE_BUSY') && e.status === 503,
-          );
-          assert.throws(
-            () => server.setMetaIfAbsent('m', 'v'),
-            (e: unknown) => isDkeError(e, 'ERR_STORE_BUSY'),
-          );
-          assert.throws(
-            () => server.compareAndSetWitnessedLog('o', 0n, 1n, Buffer.alloc(32), 'now'),
-            (e: unknown) => isDkeError(e, 'ERR_STORE_BUSY') && e.status === 503,
-          );
+          attempts = [
+            server.appendAuditRows((t) => [auditRow(t, { action: 'second' })]),
+            server.setMetaIfAbsent('m', 'v'),
+            server.compareAndSetWitnessedLog('o', 0n, 1n, Buffer.alloc(32), 'now'),
+          ];
+          probe = server.probeHealth();
           assert.ok(Date.now() - started < 500, 'no blocking wait');
           // Reads are not blocked by a writer (WAL).
-          assert.equal(server.getMeta('m'), undefined);
+          read = server.getMeta('m');
           return [auditRow(tail)];
         });
-        assert.equal(server.auditTail()?.seq, 1);
-        assert.equal(server.getMeta('m'), undefined);
-        assert.equal(server.probeWriteLock(), 'free');
+        for (const attempt of attempts) {
+          await assert.rejects(attempt, (e: unknown) => isDkeError(e, 'ERR_STORE_BUSY') && e.status === 503);
+        }
+        assert.equal(await read, undefined);
+        assert.equal(await probe, 'locked', 'the probe sees the lock and does not wait for it');
+        assert.equal((await server.auditTail())?.seq, 1);
+        assert.equal(await server.getMeta('m'), undefined);
+        assert.equal(await server.probeHealth(), 'ok');
         assert.equal(
           server.unsafeDatabase().pragma('busy_timeout', { simple: true }),
           0,
           'probe restores it',
         );
+        assert.equal((await server.auditTail())?.seq, 1, 'the probe wrote nothing');
       } finally {
-        server.close();
-        holder.close();
+        await server.close();
+        await holder.close();
       }
     }),
   );
 
   void test(
     'durability pragmas, schema version and a private file',
-    withDir((dir) => {
+    withDir(async (dir) => {
       const file = path.join(dir, 'sub', 'store.db');
       const store = openSqliteStore(file);
       try {
@@ -86,21 +94,21 @@ void describe('sqlite store', () => {
         assert.equal(row.v, LATEST_SCHEMA_VERSION);
         if (process.platform !== 'win32') assert.equal(fs.statSync(file).mode & 0o777, 0o600);
       } finally {
-        store.close();
+        await store.close();
       }
       // Reopening does not migrate twice.
       const again = openSqliteStore(file);
       const count = again.unsafeDatabase().prepare('SELECT count(*) AS n FROM schema_version').get() as {
         n: number;
       };
-      again.close();
+      await again.close();
       assert.equal(count.n, MIGRATIONS.length, 'each migration once');
     }),
   );
 
   void test(
     'a version-1 store (as the previous release wrote it) is upgraded in place, its data kept',
-    withDir((dir) => {
+    withDir(async (dir) => {
       const file = path.join(dir, 'store.db');
       // Exactly what the previous release's migrate() left: migration 1 and its schema_version row.
       const old = new Database(file);
@@ -134,9 +142,9 @@ void describe('sqlite store', () => {
           versions,
           MIGRATIONS.map((m) => m.version),
         );
-        assert.equal(store.getMeta('master_key_check'), 'check');
-        assert.deepEqual(store.queryAuditRows({ limit: 10 }), [row]);
-        store.recordSecurityEvents(
+        assert.equal(await store.getMeta('master_key_check'), 'check');
+        assert.deepEqual(await store.queryAuditRows({ limit: 10 }), [row]);
+        await store.recordSecurityEvents(
           [
             {
               windowStart: '2025-01-01T00:00:00.000Z',
@@ -151,9 +159,9 @@ void describe('sqlite store', () => {
           ],
           { maxRows: 10, notBefore: '2000-01-01T00:00:00.000Z' },
         );
-        assert.equal(store.querySecurityEvents({ limit: 10 }).length, 1);
+        assert.equal((await store.querySecurityEvents({ limit: 10 })).length, 1);
       } finally {
-        store.close();
+        await store.close();
       }
     }),
   );
@@ -196,47 +204,47 @@ void describe('sqlite store', () => {
     old.close();
     return leaves;
   };
-  const treeRoot = (store: ReturnType<typeof openSqliteStore>, size: number): Buffer => {
+  const treeRoot = async (store: ReturnType<typeof openSqliteStore>, size: number): Promise<Buffer> => {
     const plan = rootPlan(size);
-    return plan.assemble(store.readAuditTreeNodes(plan.nodes))[0] as Buffer;
+    return plan.assemble(await store.readAuditTreeNodes(plan.nodes))[0] as Buffer;
   };
 
   for (const version of [1, 2] as const) {
     void test(
       `a version-${version} store with records gets its Merkle tree built when opened for writing; appends continue it`,
-      withDir((dir) => {
+      withDir(async (dir) => {
         const file = path.join(dir, 'store.db');
         const count = 2 * BACKFILL_LEAVES_PER_TRANSACTION + 3; // three backfill transactions
         const leaves = writeOldStore(file, version, count);
         const store = openSqliteStore(file);
         try {
           assert.equal(store.treeBackfill?.leaves, count);
-          assert.equal(store.auditTreeSize(), count);
-          assert.deepEqual(treeRoot(store, count), referenceRoot(leaves));
+          assert.equal(await store.auditTreeSize(), count);
+          assert.deepEqual(await treeRoot(store, count), referenceRoot(leaves));
           const log = new StoreAuditLog(store);
-          const report = log.verify();
+          const report = await log.verify();
           assert.deepEqual([report.ok, report.records], [true, count]);
           assert.equal(report.rootHash, referenceRoot(leaves).toString('hex'));
-          const appended = store.appendAuditRows((tail) => {
+          const appended = await store.appendAuditRows((tail) => {
             const unhashed = auditRow(tail, { requestId: 'after-upgrade' });
             return [{ ...unhashed, hash: auditRecordHash(unhashed) }];
           });
           leaves.push(recordLeaf(appended[0] as AuditRow));
-          assert.deepEqual(treeRoot(store, count + 1), referenceRoot(leaves));
-          assert.equal(log.verify().ok, true);
+          assert.deepEqual(await treeRoot(store, count + 1), referenceRoot(leaves));
+          assert.equal((await log.verify()).ok, true);
         } finally {
-          store.close();
+          await store.close();
         }
         const again = openSqliteStore(file);
         assert.equal(again.treeBackfill?.leaves, 0, 'a complete tree is not rebuilt');
-        again.close();
+        await again.close();
       }),
     );
   }
 
   void test(
     'a backfill interrupted by a crash resumes from the stored tree size; until then appends are refused',
-    withDir((dir) => {
+    withDir(async (dir) => {
       const file = path.join(dir, 'store.db');
       const count = 1234;
       const leaves = writeOldStore(file, 1, count);
@@ -248,44 +256,48 @@ void describe('sqlite store', () => {
         .exec(
           `DROP TRIGGER audit_tree_no_delete; DELETE FROM audit_tree WHERE (idx + 1) * (1 << level) > ${kept};`,
         );
-      assert.equal(store.auditTreeSize(), kept);
-      assert.throws(
+      assert.equal(await store.auditTreeSize(), kept);
+      await assert.rejects(
         () => store.appendAuditRows((tail) => [auditRow(tail)]),
         (e: unknown) =>
           isDkeError(e, 'ERR_AUDIT_UNAVAILABLE') &&
           /covers 1000 records but the log has 1234/.test(e.detail ?? ''),
       );
-      store.close();
+      await store.close();
 
       const reader = openSqliteStore(file, { readonly: true });
       assert.equal(reader.treeBackfill, undefined);
-      assert.equal(reader.auditTreeSize(), kept, 'a read-only open writes nothing');
-      const partial = new StoreAuditLog(reader).verify();
+      assert.equal(await reader.auditTreeSize(), kept, 'a read-only open writes nothing');
+      const partial = await new StoreAuditLog(reader).verify();
       assert.deepEqual(
         [partial.ok, partial.records],
         [true, count],
         'the partial tree is checked at its size',
       );
-      reader.close();
+      await reader.close();
 
       const resumed = openSqliteStore(file);
       try {
         assert.equal(resumed.treeBackfill?.leaves, count - kept);
-        assert.deepEqual(treeRoot(resumed, count), referenceRoot(leaves));
+        assert.deepEqual(await treeRoot(resumed, count), referenceRoot(leaves));
         for (const size of [1, kept, kept + 1, count]) {
-          assert.deepEqual(treeRoot(resumed, size), referenceRoot(leaves.slice(0, size)), `size ${size}`);
+          assert.deepEqual(
+            await treeRoot(resumed, size),
+            referenceRoot(leaves.slice(0, size)),
+            `size ${size}`,
+          );
         }
-        resumed.appendAuditRows((tail) => [auditRow(tail)]);
-        assert.equal(resumed.auditTreeSize(), count + 1);
+        await resumed.appendAuditRows((tail) => [auditRow(tail)]);
+        assert.equal(await resumed.auditTreeSize(), count + 1);
       } finally {
-        resumed.close();
+        await resumed.close();
       }
     }),
   );
 
   void test(
     'a gap in an old log stops the backfill (fail closed) instead of building a wrong tree',
-    withDir((dir) => {
+    withDir(async (dir) => {
       const file = path.join(dir, 'store.db');
       writeOldStore(file, 1, 20);
       const db = new Database(file);
@@ -300,7 +312,7 @@ void describe('sqlite store', () => {
 
   void test(
     'a migration numbered below one already applied (branches merged out of order) still runs',
-    withDir((dir) => {
+    withDir(async (dir) => {
       const file = path.join(dir, 'store.db');
       const db = new Database(file);
       db.exec(`CREATE TABLE schema_version (
@@ -331,20 +343,20 @@ void describe('sqlite store', () => {
           versions,
           MIGRATIONS.map((m) => m.version).sort((a, b) => a - b),
         );
-        assert.equal(store.querySecurityEvents({ limit: 1 }).length, 0, 'migration 2 ran');
+        assert.equal((await store.querySecurityEvents({ limit: 1 })).length, 0, 'migration 2 ran');
       } finally {
-        store.close();
+        await store.close();
       }
     }),
   );
 
   void test(
     'a store written by a newer schema is refused',
-    withDir((dir) => {
+    withDir(async (dir) => {
       const file = path.join(dir, 'store.db');
       const store = openSqliteStore(file);
       store.unsafeDatabase().prepare("INSERT INTO schema_version VALUES (999, 'future', 'now')").run();
-      store.close();
+      await store.close();
       assert.throws(
         () => openSqliteStore(file),
         (e: unknown) => isDkeError(e, 'ERR_CONFIG_INVALID') && /newer OpenDKE/.test(e.message),
@@ -358,74 +370,74 @@ void describe('sqlite store', () => {
 
   void test(
     'read-only opens read but never write, and need an existing file',
-    withDir((dir) => {
+    withDir(async (dir) => {
       const file = path.join(dir, 'store.db');
       assert.throws(
         () => openSqliteStore(file, { readonly: true }),
         (e: unknown) => isDkeError(e, 'ERR_IO'),
       );
       const writer = openSqliteStore(file);
-      writer.createKey(
+      await writer.createKey(
         { name: 'k', protocol: 'native', cacheSeconds: null, createdAt: 'now' },
         version('v1'),
       );
       const reader = openSqliteStore(file, { readonly: true });
       try {
-        assert.equal(reader.getKey('k')?.name, 'k');
-        assert.throws(
+        assert.equal((await reader.getKey('k'))?.name, 'k');
+        await assert.rejects(
           () => reader.revokeObject('k', 'o', 'now'),
           (e: unknown) => isDkeError(e, 'ERR_IO'),
         );
-        assert.equal(reader.isObjectRevoked('k', 'o'), false);
+        assert.equal(await reader.isObjectRevoked('k', 'o'), false);
       } finally {
-        reader.close();
-        writer.close();
+        await reader.close();
+        await writer.close();
       }
     }),
   );
 
   void test(
     "two connections to one file see each other's commits at once",
-    withDir((dir) => {
+    withDir(async (dir) => {
       const file = path.join(dir, 'store.db');
       const server = openSqliteStore(file);
       const cli = openSqliteStore(file);
       try {
-        server.createKey(
+        await server.createKey(
           { name: 'k', protocol: 'native', cacheSeconds: null, createdAt: 'now' },
           version('v1'),
         );
-        assert.equal(server.getKey('k')?.state, 'enabled');
-        cli.updateKey('k', { state: 'disabled', updatedAt: 'later' });
-        assert.equal(server.getKey('k')?.state, 'disabled');
-        const v2 = cli.addKeyVersion('k', () => version('v2'));
-        const v3 = server.addKeyVersion('k', () => version('v3'));
+        assert.equal((await server.getKey('k'))?.state, 'enabled');
+        await cli.updateKey('k', { state: 'disabled', updatedAt: 'later' });
+        assert.equal((await server.getKey('k'))?.state, 'disabled');
+        const v2 = await cli.addKeyVersion('k', () => version('v2'));
+        const v3 = await server.addKeyVersion('k', () => version('v3'));
         assert.deepEqual([v2.version, v3.version], [2, 3]);
       } finally {
-        server.close();
-        cli.close();
+        await server.close();
+        await cli.close();
       }
     }),
   );
 
   void test(
     'the audit table rejects UPDATE and DELETE',
-    withDir((dir) => {
+    withDir(async (dir) => {
       const store = openSqliteStore(path.join(dir, 'store.db'));
       try {
         const db = store.unsafeDatabase();
-        store.appendAuditRows((tail) => [auditRow(tail)]);
+        await store.appendAuditRows((tail) => [auditRow(tail)]);
         assert.throws(() => db.prepare("UPDATE audit_log SET action = 'x'").run(), /append-only/);
         assert.throws(() => db.prepare('DELETE FROM audit_log').run(), /append-only/);
       } finally {
-        store.close();
+        await store.close();
       }
     }),
   );
 
   void test(
     'destroyKey leaves no copy of the sealed material in the database or WAL file',
-    withDir((dir) => {
+    withDir(async (dir) => {
       const file = path.join(dir, 'store.db');
       const secret = crypto.randomBytes(1800); // spills into an overflow page, like an RSA-4096 key
       const small = crypto.randomBytes(150);
@@ -435,23 +447,26 @@ void describe('sqlite store', () => {
           (f) => fs.existsSync(f) && fs.readFileSync(f).includes(needle.subarray(0, 32)),
         );
       try {
-        store.createKey(
+        await store.createKey(
           { name: 'k', protocol: 'native', cacheSeconds: null, createdAt: 'now' },
           version('v1', secret),
         );
-        store.addKeyVersion('k', () => version('v2', small));
+        await store.addKeyVersion('k', () => version('v2', small));
         // Other rows written after it, so the pages are shared and rewritten rather than just dropped.
-        store.createKey(
+        await store.createKey(
           { name: 'other', protocol: 'native', cacheSeconds: null, createdAt: 'now' },
           version('v3'),
         );
         assert.ok(contains(secret) && contains(small), 'the material is on disk before destroy');
-        store.destroyKey('k', 'now');
+        await store.destroyKey('k', 'now');
         assert.ok(!contains(secret), 'large material is gone');
         assert.ok(!contains(small), 'small material is gone');
-        assert.deepEqual(store.listKeyVersions('other')[0]?.sealedPrivateKey, Buffer.from('sealed:v3'));
+        assert.deepEqual(
+          (await store.listKeyVersions('other'))[0]?.sealedPrivateKey,
+          Buffer.from('sealed:v3'),
+        );
       } finally {
-        store.close();
+        await store.close();
       }
     }),
   );

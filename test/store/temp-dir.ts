@@ -11,11 +11,11 @@ export function removeDir(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-/** Wraps a synchronous test body so it gets a fresh directory that is removed afterwards. */
-export const withTempDir = (run: (dir: string) => void) => (): void => {
+/** Wraps a test body so it gets a fresh directory that is removed afterwards (once the body settled). */
+export const withTempDir = (run: (dir: string) => void | Promise<void>) => async (): Promise<void> => {
   const dir = makeTempDir();
   try {
-    run(dir);
+    await run(dir);
   } finally {
     removeDir(dir);
   }

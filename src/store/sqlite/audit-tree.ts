@@ -2,16 +2,14 @@
  * The audit log's RFC 6962 Merkle tree in SQLite (docs/audit.md, "Merkle tree"): table audit_tree keeps the
  * hash of every complete subtree, node (level, idx) covering entries [idx·2^level, (idx+1)·2^level). Entry i
  * is the record with seq i+1; its leaf is hashLeaf(UTF-8 canonical text), the same text the hash chain hashes.
- * An append writes its leaf and the nodes it completes (src/transparency/proof-plan.ts nodesCompletedBy), so
- * the tree grows incrementally and never needs the leaves again; roots and proofs read O(log n) nodes.
+ * An append writes its leaf and the nodes it completes (src/store/audit-tree-append.ts), so the tree grows
+ * incrementally and never needs the leaves again; roots and proofs read O(log n) nodes.
  */
 import { performance } from 'node:perf_hooks';
 import type { Database as Db, Statement } from 'better-sqlite3';
-import { DkeError } from '../errors/index.js';
-import { auditLeafHash, canonicalAuditText } from '../audit/canonical.js';
-import { hashChildren } from '../transparency/merkle.js';
-import { nodesCompletedBy, type NodeId } from '../transparency/proof-plan.js';
-import type { AuditRow } from './types.js';
+import { auditLeafHash } from '../../audit/canonical.js';
+import type { NodeId } from '../../transparency/proof-plan.js';
+import { nodesForAppend, rightBorder, treeUnavailable } from '../audit-tree-append.js';
 
 /** Leaves hashed per transaction when an older store's tree is built (bounded lock hold, resumable). */
 export const BACKFILL_LEAVES_PER_TRANSACTION = 10_000;
@@ -41,61 +39,23 @@ export function storedTreeSize(sql: TreeStatements): number {
   return sql.size.get() as number;
 }
 
-function unavailable(detail: string): DkeError {
-  return new DkeError('ERR_AUDIT_UNAVAILABLE', { detail });
-}
-
 /** The stored hashes of `ids`, in order. A missing node means a damaged tree: fail closed. */
 export function readTreeNodes(sql: TreeStatements, ids: readonly NodeId[]): Buffer[] {
   return ids.map(({ level, index }) => {
     const hash = sql.node.get(level, index) as Buffer | undefined;
-    if (hash === undefined) throw unavailable(`audit tree node (${level}, ${index}) is missing`);
+    if (hash === undefined) throw treeUnavailable(`audit tree node (${level}, ${index}) is missing`);
     return hash;
   });
 }
 
 /**
  * Writes the leaves of entries firstIndex, firstIndex+1, ... and every node they complete. Call inside the
- * transaction that stores the entries; `firstIndex` must be the stored tree size. Left siblings come from
- * `fresh` (nodes written earlier in this transaction; pass one map across calls of one batch) or the table.
+ * transaction that stores the entries; `firstIndex` must be the stored tree size.
  */
-export function appendLeaves(
-  sql: TreeStatements,
-  firstIndex: number,
-  leafHashes: readonly Buffer[],
-  fresh = new Map<string, Buffer>(),
-): void {
-  const sibling = (level: number, index: number): Buffer =>
-    fresh.get(`${level}/${index}`) ?? readTreeNodes(sql, [{ level, index }])[0]!;
-  leafHashes.forEach((leaf, k) => {
-    let below = leaf;
-    for (const { level, index } of nodesCompletedBy(firstIndex + k)) {
-      const hash = level === 0 ? leaf : hashChildren(sibling(level - 1, 2 * index), below);
-      sql.insert.run(level, index, hash);
-      fresh.set(`${level}/${index}`, hash);
-      below = hash;
-    }
-  });
-}
-
-/** Leaves of rows about to be stored after a tree of `treeSize`; they must be its next entries. */
-export function leavesOfRows(treeSize: number, rows: readonly AuditRow[]): Buffer[] {
-  return rows.map((row, k) => {
-    if (row.seq !== treeSize + k + 1) {
-      throw new DkeError('ERR_INTERNAL', {
-        detail: `audit row seq ${row.seq} does not continue the tree of size ${treeSize + k}`,
-      });
-    }
-    return auditLeafHash(canonicalAuditText(row));
-  });
-}
-
-/** Refuses to append when tree and log disagree (an interrupted upgrade, or a damaged store). */
-export function checkTreeMatchesLog(treeSize: number, recordCount: number): void {
-  if (treeSize !== recordCount) {
-    throw unavailable(
-      `the audit tree covers ${treeSize} records but the log has ${recordCount}; reopen the store for writing to complete the tree`,
-    );
+export function appendLeaves(sql: TreeStatements, firstIndex: number, leafHashes: readonly Buffer[]): void {
+  const border = readTreeNodes(sql, rightBorder(firstIndex));
+  for (const { level, index, hash } of nodesForAppend(firstIndex, border, leafHashes)) {
+    sql.insert.run(level, index, hash);
   }
 }
 
@@ -122,7 +82,7 @@ export function backfillTree(
     const leaves: Buffer[] = [];
     for (const [seq, text] of chunk.iterate(size, perTransaction) as IterableIterator<[number, string]>) {
       if (seq !== size + leaves.length + 1) {
-        throw unavailable(`audit record ${size + leaves.length + 1} is missing (the next is ${seq})`);
+        throw treeUnavailable(`audit record ${size + leaves.length + 1} is missing (the next is ${seq})`);
       }
       leaves.push(auditLeafHash(text));
     }

@@ -2,21 +2,24 @@
  * The embedded backend: one SQLite file via better-sqlite3. WAL so readers never block the writer,
  * synchronous=FULL so a returned commit survives power loss, busy_timeout so the CLI and a running key
  * service can share the file, secure_delete so destroyed key material is overwritten (docs/storage.md).
+ *
+ * better-sqlite3 is synchronous: each method does its whole transaction before it returns its (settled)
+ * promise, so no statement or transaction is ever open across an `await`. The iterators read in keyset
+ * pages for the same reason: an open better-sqlite3 iterator makes the connection busy for every other call.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
-import { DkeError, isDkeError } from '../errors/index.js';
-import type { KeyPolicy } from '../service/contracts.js';
-import { AUDIT_HASH_DOMAIN } from '../audit/canonical.js';
+import { DkeError, isDkeError } from '../../errors/index.js';
+import type { KeyPolicy } from '../../service/contracts.js';
+import { AUDIT_HASH_DOMAIN } from '../../audit/canonical.js';
 import { checkSchemaVersion, migrate } from './migrations.js';
-import type { NodeId } from '../transparency/proof-plan.js';
+import type { NodeId } from '../../transparency/proof-plan.js';
+import { checkTreeMatchesLog, leavesOfRows } from '../audit-tree-append.js';
 import {
   appendLeaves,
   backfillTree,
-  checkTreeMatchesLog,
-  leavesOfRows,
   prepareTreeStatements,
   readTreeNodes,
   storedTreeSize,
@@ -32,6 +35,7 @@ import type {
   CosignatureRow,
   DkeStore,
   KeyRecord,
+  KeyUseRecord,
   KeyUpdate,
   KeyVersionRecord,
   NewKeyRecord,
@@ -40,8 +44,9 @@ import type {
   SecurityEventQuery,
   SecurityEventRetention,
   SecurityEventRow,
+  StoreHealth,
   WitnessedLog,
-} from './types.js';
+} from '../types.js';
 
 export interface SqliteStoreOptions {
   /** Open without writing anything (no migration, no pragmas that write); for `dke audit verify`. */
@@ -80,6 +85,8 @@ export function openSqliteStore(file: string, options: SqliteStoreOptions = {}):
 
 /** Bound on the read cache (revocation checks are cached per object id). */
 const MAX_CACHED_READS = 10_000;
+/** Records per page when streaming the log (one short statement per page, nothing open in between). */
+const PAGE_ROWS = 1000;
 
 export class SqliteStore implements DkeStore {
   readonly backend = 'sqlite';
@@ -133,36 +140,28 @@ export class SqliteStore implements DkeStore {
     this.guard(() => this.db.pragma(`busy_timeout = ${busyTimeout(ms)}`));
   }
 
-  probeWriteLock(): 'free' | 'locked' {
-    const previous = this.db.pragma('busy_timeout', { simple: true }) as number;
-    try {
-      this.db.pragma('busy_timeout = 0');
-      // Takes and drops the write lock: no write, no fsync, microseconds.
-      this.db.exec('BEGIN IMMEDIATE');
-      this.db.exec('ROLLBACK');
-      return 'free';
-    } catch (error) {
-      if (isBusy(error)) return 'locked';
-      throw asStoreError(error, 'key store probe failed');
-    } finally {
-      this.db.pragma(`busy_timeout = ${previous}`);
-    }
+  probeHealth(): Promise<StoreHealth> {
+    return Promise.resolve(this.probeSync());
   }
 
-  getMeta(name: string): string | undefined {
-    return this.guard(() => (this.sql.getMeta.get(name) as { value: string } | undefined)?.value);
+  getMeta(name: string): Promise<string | undefined> {
+    return this.read(() => (this.sql.getMeta.get(name) as { value: string } | undefined)?.value);
   }
 
-  setMetaIfAbsent(name: string, value: string): string {
+  setMetaIfAbsent(name: string, value: string): Promise<string> {
     return this.write(() => {
       this.sql.insertMetaIfAbsent.run(name, value);
       return (this.sql.getMeta.get(name) as { value: string }).value;
     });
   }
 
-  createKey(key: NewKeyRecord, firstVersion: NewKeyVersion): void {
-    this.write(() => {
-      if (this.sql.getKey.get(key.name) !== undefined) throw new DkeError('ERR_KEY_EXISTS');
+  listMeta(): Promise<[name: string, value: string][]> {
+    return this.read(() => this.sql.listMeta.all() as [string, string][]);
+  }
+
+  createKey(key: NewKeyRecord, firstVersion: NewKeyVersion): Promise<void> {
+    return this.write(() => {
+      this.assertNameFree(key.name);
       this.assertKeyIdFree(firstVersion.keyId);
       this.sql.insertKey.run(key.name, key.protocol, key.cacheSeconds, key.createdAt, key.createdAt);
       this.sql.insertPolicy.run(key.name, JSON.stringify(emptyPolicy()), key.createdAt);
@@ -170,29 +169,74 @@ export class SqliteStore implements DkeStore {
     });
   }
 
-  getKey(name: string): KeyRecord | undefined {
-    return this.cachedRead(`key\n${name}`, () => {
-      const row = this.sql.getKey.get(name) as KeyRow | undefined;
-      return row === undefined ? undefined : toKeyRecord(row);
+  importKey(
+    key: KeyRecord,
+    versions: readonly KeyVersionRecord[],
+    revoked: readonly RevokedObject[],
+  ): Promise<void> {
+    return this.write(() => {
+      this.assertNameFree(key.name);
+      for (const v of versions) this.assertKeyIdFree(v.keyId);
+      this.sql.importKey.run(
+        key.name,
+        key.protocol,
+        key.state,
+        key.activeVersion,
+        key.cacheSeconds,
+        key.createdAt,
+        key.updatedAt,
+      );
+      this.sql.insertPolicy.run(key.name, JSON.stringify(key.policy), key.updatedAt);
+      for (const v of versions) {
+        this.sql.importVersion.run(
+          key.name,
+          v.version,
+          v.keyId,
+          v.spec,
+          v.publicJwk,
+          v.sealedPrivateKey,
+          v.createdAt,
+          v.destroyedAt,
+        );
+      }
+      for (const r of revoked) this.sql.revoke.run(key.name, r.objectId, r.revokedAt);
     });
   }
 
-  listKeys(): KeyRecord[] {
-    return this.guard(() => (this.sql.listKeys.all() as KeyRow[]).map(toKeyRecord));
+  getKey(name: string): Promise<KeyRecord | undefined> {
+    return this.cachedRead(`key\n${name}`, () => this.readKey(name));
   }
 
-  listKeyVersions(name: string): KeyVersionRecord[] {
+  listKeys(): Promise<KeyRecord[]> {
+    return this.read(() => (this.sql.listKeys.all() as KeyRow[]).map(toKeyRecord));
+  }
+
+  listKeyVersions(name: string): Promise<KeyVersionRecord[]> {
     return this.cachedRead(`versions\n${name}`, () => this.sql.listVersions.all(name) as KeyVersionRecord[]);
   }
 
-  getKeyVersion(name: string, keyId: string): KeyVersionRecord | undefined {
-    return this.cachedRead(
-      `version\n${name}\n${keyId}`,
-      () => this.sql.getVersion.get(name, keyId) as KeyVersionRecord | undefined,
+  getKeyVersion(name: string, keyId: string): Promise<KeyVersionRecord | undefined> {
+    return this.cachedRead(`version\n${name}\n${keyId}`, () => this.readVersion(name, keyId));
+  }
+
+  getKeyForUse(name: string, keyId: string, objectId?: string): Promise<KeyUseRecord | undefined> {
+    // The whole record is one cache entry, read in one transaction: a snapshot, like a networked backend's.
+    return this.cachedRead(`use\n${name}\n${keyId}\n${objectId ?? ''}`, () =>
+      this.db
+        .transaction((): KeyUseRecord | undefined => {
+          const key = this.readKey(name);
+          if (key === undefined) return undefined;
+          return {
+            key,
+            version: this.readVersion(name, keyId),
+            objectRevoked: objectId !== undefined && this.readRevoked(name, objectId),
+          };
+        })
+        .deferred(),
     );
   }
 
-  addKeyVersion(name: string, build: (version: number) => NewKeyVersion): KeyVersionRecord {
+  addKeyVersion(name: string, build: (version: number) => NewKeyVersion): Promise<KeyVersionRecord> {
     return this.write(() => {
       this.requireLiveKey(name);
       const { latest } = this.sql.latestVersion.get(name) as { latest: number };
@@ -205,8 +249,8 @@ export class SqliteStore implements DkeStore {
     });
   }
 
-  updateKey(name: string, update: KeyUpdate): void {
-    this.write(() => {
+  updateKey(name: string, update: KeyUpdate): Promise<void> {
+    return this.write(() => {
       this.requireLiveKey(name);
       if (update.state !== undefined) this.sql.setState.run(update.state, update.updatedAt, name);
       if (update.cacheSeconds !== undefined) {
@@ -219,45 +263,44 @@ export class SqliteStore implements DkeStore {
     });
   }
 
-  destroyKey(name: string, at: string): void {
-    this.write(() => {
-      const key = this.sql.getKey.get(name) as KeyRow | undefined;
-      if (key === undefined) throw new DkeError('ERR_KEY_NOT_FOUND');
-      // secure_delete zeroes the freed cells and overflow pages that held the sealed material.
-      this.sql.shredVersions.run(at, name);
-      if (key.state !== 'destroyed') this.sql.setState.run('destroyed', at, name);
+  destroyKey(name: string, at: string): Promise<void> {
+    return settle(() => {
+      this.transact(() => {
+        const key = this.sql.getKey.get(name) as KeyRow | undefined;
+        if (key === undefined) throw new DkeError('ERR_KEY_NOT_FOUND');
+        // secure_delete zeroes the freed cells and overflow pages that held the sealed material.
+        this.sql.shredVersions.run(at, name);
+        if (key.state !== 'destroyed') this.sql.setState.run('destroyed', at, name);
+      });
+      // The WAL still holds pre-destroy page images: copy back and truncate it now rather than at some
+      // later checkpoint. If a reader in another process pins old frames, the next checkpoint finishes it.
+      this.guard(() => this.db.pragma('wal_checkpoint(TRUNCATE)'));
     });
-    // The WAL still holds pre-destroy page images: copy back and truncate it now rather than at some
-    // later checkpoint. If a reader in another process pins old frames, the next checkpoint finishes it.
-    this.guard(() => this.db.pragma('wal_checkpoint(TRUNCATE)'));
   }
 
-  revokeObject(keyName: string, objectId: string, at: string): boolean {
+  revokeObject(keyName: string, objectId: string, at: string): Promise<boolean> {
     return this.write(() => {
       this.requireLiveKey(keyName);
       return this.sql.revoke.run(keyName, objectId, at).changes === 1;
     });
   }
 
-  unrevokeObject(keyName: string, objectId: string): boolean {
+  unrevokeObject(keyName: string, objectId: string): Promise<boolean> {
     return this.write(() => {
       this.requireLiveKey(keyName);
       return this.sql.unrevoke.run(keyName, objectId).changes === 1;
     });
   }
 
-  isObjectRevoked(keyName: string, objectId: string): boolean {
-    return this.cachedRead(
-      `revoked\n${keyName}\n${objectId}`,
-      () => this.sql.isRevoked.get(keyName, objectId) !== undefined,
-    );
+  isObjectRevoked(keyName: string, objectId: string): Promise<boolean> {
+    return this.cachedRead(`revoked\n${keyName}\n${objectId}`, () => this.readRevoked(keyName, objectId));
   }
 
-  listRevokedObjects(keyName: string): RevokedObject[] {
-    return this.guard(() => this.sql.listRevoked.all(keyName) as RevokedObject[]);
+  listRevokedObjects(keyName: string): Promise<RevokedObject[]> {
+    return this.read(() => this.sql.listRevoked.all(keyName) as RevokedObject[]);
   }
 
-  appendAuditRows(build: (tail: AuditTail | undefined) => readonly AuditRow[]): readonly AuditRow[] {
+  appendAuditRows(build: (tail: AuditTail | undefined) => readonly AuditRow[]): Promise<readonly AuditRow[]> {
     // BEGIN IMMEDIATE takes the write lock before reading the tail, so no other process can append
     // between our read of the last hash and our insert.
     return this.write(() => {
@@ -267,41 +310,45 @@ export class SqliteStore implements DkeStore {
       const rows = build(tail);
       const leaves = leavesOfRows(treeSize, rows);
       // Same transaction: a crash or a failed insert leaves neither the rows nor their nodes.
-      const written = new Map<string, Buffer>();
-      rows.forEach((row, k) => {
-        this.sql.insertAudit.run(row);
-        appendLeaves(this.tree, treeSize + k, [leaves[k] as Buffer], written);
-      });
+      for (const row of rows) this.sql.insertAudit.run(row);
+      appendLeaves(this.tree, treeSize, leaves);
       return rows;
     }, false);
   }
 
-  auditTreeSize(): number {
-    return this.guard(() => storedTreeSize(this.tree));
+  auditTreeSize(): Promise<number> {
+    return this.read(() => storedTreeSize(this.tree));
   }
 
-  readAuditTreeNodes(ids: readonly NodeId[]): Buffer[] {
+  readAuditTreeNodes(ids: readonly NodeId[]): Promise<Buffer[]> {
     // One read transaction, so every node comes from the same snapshot.
-    return this.guard(() => this.db.transaction(() => readTreeNodes(this.tree, ids)).deferred());
+    return this.read(() => this.db.transaction(() => readTreeNodes(this.tree, ids)).deferred());
   }
 
-  getAuditRow(seq: number): AuditRow | undefined {
-    return this.guard(() => this.sql.auditRowBySeq.get(seq) as AuditRow | undefined);
+  getAuditRow(seq: number): Promise<AuditRow | undefined> {
+    return this.read(() => this.sql.auditRowBySeq.get(seq) as AuditRow | undefined);
   }
 
-  findAuditRowsByRequestId(requestId: string, limit: number): AuditRow[] {
-    return this.guard(() => this.sql.auditRowsByRequestId.all(requestId, limit) as AuditRow[]);
+  findAuditRowsByRequestId(requestId: string, limit: number): Promise<AuditRow[]> {
+    return this.read(() => this.sql.auditRowsByRequestId.all(requestId, limit) as AuditRow[]);
   }
 
-  auditTail(): AuditTail | undefined {
-    return this.guard(() => this.sql.auditTail.get() as AuditTail | undefined);
+  auditTail(): Promise<AuditTail | undefined> {
+    return this.read(() => this.sql.auditTail.get() as AuditTail | undefined);
   }
 
-  iterateAuditChain(): IterableIterator<AuditChainLink> {
-    return this.guard(() => this.sql.iterateAuditChain.iterate() as IterableIterator<AuditChainLink>);
+  async *iterateAuditChain(): AsyncIterableIterator<AuditChainLink> {
+    // Records are append-only and keyed by seq, so pages read at different times still join up.
+    let after = 0;
+    for (;;) {
+      const page = await this.read(() => this.sql.auditChainPage.all(after, PAGE_ROWS) as AuditChainLink[]);
+      yield* page;
+      if (page.length < PAGE_ROWS) return;
+      after = (page[page.length - 1] as AuditChainLink)[1];
+    }
   }
 
-  queryAuditRows(query: AuditRowQuery): AuditRow[] {
+  queryAuditRows(query: AuditRowQuery): Promise<AuditRow[]> {
     const where: string[] = [];
     const params: (string | number)[] = [];
     const add = (clause: string, ...values: string[]): void => {
@@ -316,7 +363,7 @@ export class SqliteStore implements DkeStore {
     if (query.since !== undefined) add('time >= ?', query.since);
     const filter = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
     params.push(query.limit);
-    return this.guard(
+    return this.read(
       () =>
         this.db
           .prepare(`SELECT ${AUDIT_COLUMNS} FROM audit_log ${filter} ORDER BY seq DESC LIMIT ?`)
@@ -324,24 +371,30 @@ export class SqliteStore implements DkeStore {
     );
   }
 
-  iterateAuditRows(since?: string): IterableIterator<AuditRow> {
-    return this.guard(() => {
-      if (since === undefined)
-        return this.db
-          .prepare(`SELECT ${AUDIT_COLUMNS} FROM audit_log ORDER BY seq`)
-          .iterate() as IterableIterator<AuditRow>;
-      // The time index finds the first matching seq; the scan then runs along the primary key from there
+  async *iterateAuditRows(since?: string): AsyncIterableIterator<AuditRow> {
+    let after = 0;
+    if (since !== undefined) {
+      // The time index finds the first matching seq; the pages then run along the primary key from there
       // (without it SQLite scans the whole table). `time >= ?` still filters: clocks can step back.
-      const first = this.db.prepare('SELECT min(seq) FROM audit_log WHERE time >= ?').pluck().get(since) as
-        number | null;
-      return this.db
-        .prepare(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq >= ? AND time >= ? ORDER BY seq`)
-        .iterate(first ?? Number.MAX_SAFE_INTEGER, since) as IterableIterator<AuditRow>;
-    });
+      const first = await this.read(() => this.sql.firstSeqAtOrAfter.get(since) as number | null);
+      if (first === null) return;
+      after = first - 1;
+    }
+    for (;;) {
+      const page = await this.read(
+        () =>
+          (since === undefined
+            ? this.sql.auditRowsPage.all(after, PAGE_ROWS)
+            : this.sql.auditRowsSincePage.all(after, since, PAGE_ROWS)) as AuditRow[],
+      );
+      yield* page;
+      if (page.length < PAGE_ROWS) return;
+      after = (page[page.length - 1] as AuditRow).seq;
+    }
   }
 
-  storeCheckpoint(row: CheckpointRow): void {
-    this.write(() => {
+  storeCheckpoint(row: CheckpointRow): Promise<void> {
+    return this.write(() => {
       const stored = this.sql.checkpointBySize.get(row.size) as CheckpointRow | undefined;
       if (stored === undefined) {
         this.sql.insertCheckpoint.run(row);
@@ -353,35 +406,41 @@ export class SqliteStore implements DkeStore {
     }, false);
   }
 
-  latestCheckpoint(): CheckpointRow | undefined {
-    return this.guard(() => this.sql.latestCheckpoint.get() as CheckpointRow | undefined);
+  latestCheckpoint(): Promise<CheckpointRow | undefined> {
+    return this.read(() => this.sql.latestCheckpoint.get() as CheckpointRow | undefined);
   }
 
-  getCheckpoint(size: number): CheckpointRow | undefined {
-    return this.guard(() => this.sql.checkpointBySize.get(size) as CheckpointRow | undefined);
+  getCheckpoint(size: number): Promise<CheckpointRow | undefined> {
+    return this.read(() => this.sql.checkpointBySize.get(size) as CheckpointRow | undefined);
   }
 
-  storeCosignature(row: CosignatureRow): void {
-    this.write(() => this.sql.upsertCosignature.run(row), false);
+  listCheckpoints(): Promise<CheckpointRow[]> {
+    return this.read(() => this.sql.listCheckpoints.all() as CheckpointRow[]);
   }
 
-  listCosignatures(size: number): CosignatureRow[] {
-    return this.guard(() => this.sql.cosignaturesBySize.all(size) as CosignatureRow[]);
+  storeCosignature(row: CosignatureRow): Promise<void> {
+    return this.write(() => {
+      this.sql.upsertCosignature.run(row);
+    }, false);
   }
 
-  newestCosignatures(): CosignatureRow[] {
-    return this.guard(() => this.sql.newestCosignatures.all() as CosignatureRow[]);
+  listCosignatures(size: number): Promise<CosignatureRow[]> {
+    return this.read(() => this.sql.cosignaturesBySize.all(size) as CosignatureRow[]);
   }
 
-  recordSecurityEvents(rows: readonly SecurityEventRow[], retention: SecurityEventRetention): void {
-    this.write(() => {
+  newestCosignatures(): Promise<CosignatureRow[]> {
+    return this.read(() => this.sql.newestCosignatures.all() as CosignatureRow[]);
+  }
+
+  recordSecurityEvents(rows: readonly SecurityEventRow[], retention: SecurityEventRetention): Promise<void> {
+    return this.write(() => {
       for (const row of rows) this.sql.upsertSecurityEvent.run(row);
       this.sql.pruneSecurityEventsByAge.run(retention.notBefore);
       this.sql.pruneSecurityEventsByCount.run(Math.max(0, Math.trunc(retention.maxRows)));
     }, false);
   }
 
-  querySecurityEvents(query: SecurityEventQuery): SecurityEventRow[] {
+  querySecurityEvents(query: SecurityEventQuery): Promise<SecurityEventRow[]> {
     const where: string[] = [];
     const params: (string | number)[] = [];
     if (query.since !== undefined) {
@@ -406,7 +465,7 @@ export class SqliteStore implements DkeStore {
     }
     const filter = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
     params.push(query.limit);
-    return this.guard(
+    return this.read(
       () =>
         this.db
           .prepare(
@@ -417,9 +476,15 @@ export class SqliteStore implements DkeStore {
     );
   }
 
-  getWitnessedLog(origin: string): WitnessedLog | undefined {
-    const row = this.guard(() => this.sql.getWitnessedLog.get(origin) as WitnessedLogRow | undefined);
-    return row === undefined ? undefined : toWitnessedLog(row);
+  getWitnessedLog(origin: string): Promise<WitnessedLog | undefined> {
+    return this.read(() => {
+      const row = this.sql.getWitnessedLog.get(origin) as WitnessedLogRow | undefined;
+      return row === undefined ? undefined : toWitnessedLog(row);
+    });
+  }
+
+  listWitnessedLogs(): Promise<WitnessedLog[]> {
+    return this.read(() => (this.sql.listWitnessedLogs.all() as WitnessedLogRow[]).map(toWitnessedLog));
   }
 
   compareAndSetWitnessedLog(
@@ -428,7 +493,7 @@ export class SqliteStore implements DkeStore {
     newSize: bigint,
     newRoot: Uint8Array,
     updatedAt: string,
-  ): boolean {
+  ): Promise<boolean> {
     return this.write(() => {
       const row = this.sql.getWitnessedLog.get(origin) as WitnessedLogRow | undefined;
       const stored = row === undefined ? 0n : BigInt(row.size);
@@ -438,13 +503,44 @@ export class SqliteStore implements DkeStore {
     }, false);
   }
 
-  close(): void {
+  close(): Promise<void> {
     if (this.db.open) this.db.close();
+    return Promise.resolve();
   }
 
   /** Runs raw SQL; for tests and maintenance tools only, never for request handling. */
   unsafeDatabase(): Db {
     return this.db;
+  }
+
+  private probeSync(): StoreHealth {
+    if (!this.db.open) return 'unavailable';
+    let previous: number | undefined;
+    try {
+      previous = this.db.pragma('busy_timeout', { simple: true }) as number;
+      this.db.pragma('busy_timeout = 0');
+      // Takes and drops the write lock: no write, no fsync, microseconds.
+      this.db.exec('BEGIN IMMEDIATE');
+      this.db.exec('ROLLBACK');
+      return 'ok';
+    } catch (error) {
+      return isBusy(error) ? 'locked' : 'unavailable';
+    } finally {
+      if (previous !== undefined && this.db.open) this.db.pragma(`busy_timeout = ${previous}`);
+    }
+  }
+
+  private readKey(name: string): KeyRecord | undefined {
+    const row = this.sql.getKey.get(name) as KeyRow | undefined;
+    return row === undefined ? undefined : toKeyRecord(row);
+  }
+
+  private readVersion(name: string, keyId: string): KeyVersionRecord | undefined {
+    return this.sql.getVersion.get(name, keyId) as KeyVersionRecord | undefined;
+  }
+
+  private readRevoked(keyName: string, objectId: string): boolean {
+    return this.sql.isRevoked.get(keyName, objectId) !== undefined;
   }
 
   private insertVersion(name: string, version: number, fresh: NewKeyVersion): void {
@@ -465,6 +561,10 @@ export class SqliteStore implements DkeStore {
     if (key.state === 'destroyed') throw new DkeError('ERR_KEY_DESTROYED');
   }
 
+  private assertNameFree(name: string): void {
+    if (this.sql.getKey.get(name) !== undefined) throw new DkeError('ERR_KEY_EXISTS');
+  }
+
   private assertKeyIdFree(keyId: string): void {
     if (this.sql.keyIdTaken.get(keyId) !== undefined) {
       throw new DkeError('ERR_KEY_EXISTS', {
@@ -473,8 +573,13 @@ export class SqliteStore implements DkeStore {
     }
   }
 
+  /** One write transaction, settled: see transact. */
+  private write<T>(work: () => T, changesKeys = true): Promise<T> {
+    return settle(() => this.transact(work, changesKeys));
+  }
+
   /** One write transaction that takes the write lock up front (BEGIN IMMEDIATE), so it cannot deadlock. */
-  private write<T>(work: () => T, changesKeys = true): T {
+  private transact<T>(work: () => T, changesKeys = true): T {
     if (changesKeys) this.reads.clear();
     try {
       return this.guard(() => this.db.transaction(work).immediate());
@@ -483,8 +588,8 @@ export class SqliteStore implements DkeStore {
     }
   }
 
-  private cachedRead<T>(key: string, read: () => T): T {
-    return this.guard(() => {
+  private cachedRead<T>(key: string, read: () => T): Promise<T> {
+    return this.read(() => {
       const version = this.dataVersion.get();
       if (version !== this.readsVersion || this.reads.size >= MAX_CACHED_READS) {
         this.reads.clear();
@@ -495,6 +600,11 @@ export class SqliteStore implements DkeStore {
       this.reads.set(key, value);
       return value;
     });
+  }
+
+  /** A read, settled. */
+  private read<T>(work: () => T): Promise<T> {
+    return settle(() => this.guard(work));
   }
 
   private guard<T>(work: () => T): T {
@@ -515,6 +625,15 @@ interface WitnessedLogRow {
 
 function toWitnessedLog(row: WitnessedLogRow): WitnessedLog {
   return { origin: row.origin, size: BigInt(row.size), root: row.root, updatedAt: row.updated_at };
+}
+
+/**
+ * The outcome of synchronous driver work as a settled promise: a failure is a rejection, never a throw, so
+ * callers see the same contract as from a networked backend.
+ */
+function settle<T>(work: () => T): Promise<T> {
+  // A throw in the executor rejects the promise.
+  return new Promise((resolve) => resolve(work()));
 }
 
 function busyTimeout(ms: number | undefined): number {
@@ -576,11 +695,24 @@ function prepareStatements(db: Db) {
        ON CONFLICT (origin) DO UPDATE SET size = excluded.size, root = excluded.root, updated_at = excluded.updated_at`,
     ),
     insertMetaIfAbsent: s('INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)'),
+    listMeta: s('SELECT name, value FROM meta ORDER BY name').raw(),
+    listWitnessedLogs: s(
+      'SELECT origin, size, root, updated_at FROM witnessed_logs ORDER BY origin',
+    ).safeIntegers(true),
     getKey: s(`SELECT ${KEY_COLUMNS} FROM ${KEY_FROM} WHERE k.name = ?`),
     listKeys: s(`SELECT ${KEY_COLUMNS} FROM ${KEY_FROM} ORDER BY k.name`),
     insertKey: s(
       `INSERT INTO keys (name, protocol, state, active_version, cache_seconds, created_at, updated_at)
        VALUES (?, ?, 'enabled', 1, ?, ?, ?)`,
+    ),
+    importKey: s(
+      `INSERT INTO keys (name, protocol, state, active_version, cache_seconds, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    importVersion: s(
+      `INSERT INTO key_versions
+         (key_name, version, key_id, spec, public_jwk, sealed_private_key, created_at, destroyed_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     insertPolicy: s('INSERT INTO key_policies (key_name, policy, updated_at) VALUES (?, ?, ?)'),
     setPolicy: s('UPDATE key_policies SET policy = ?, updated_at = ? WHERE key_name = ?'),
@@ -625,6 +757,7 @@ function prepareStatements(db: Db) {
     ),
     checkpointBySize: s(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE size = ?`),
     latestCheckpoint: s(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY size DESC LIMIT 1`),
+    listCheckpoints: s(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY size`),
     upsertCosignature: s(
       `INSERT OR REPLACE INTO audit_cosignatures (size, witness_name, key_hash, line, timestamp)
        VALUES (@size, @witnessName, @keyHash, @line, @timestamp)`,
@@ -644,7 +777,14 @@ function prepareStatements(db: Db) {
     auditRowsByRequestId: s(
       `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE request_id = ? ORDER BY seq LIMIT ?`,
     ),
-    iterateAuditChain: s(`SELECT hash, seq, prev_hash, ${CANONICAL_TEXT} FROM audit_log ORDER BY seq`).raw(),
+    auditChainPage: s(
+      `SELECT hash, seq, prev_hash, ${CANONICAL_TEXT} FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`,
+    ).raw(),
+    firstSeqAtOrAfter: s('SELECT min(seq) FROM audit_log WHERE time >= ?').pluck(),
+    auditRowsPage: s(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`),
+    auditRowsSincePage: s(
+      `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq > ? AND time >= ? ORDER BY seq LIMIT ?`,
+    ),
     insertAudit: s(
       `INSERT INTO audit_log (seq, time, prev_hash, hash, action, result, reason, issuer, subject, user_name,
          key_name, key_version, key_id, object_id, client_address, request_id)

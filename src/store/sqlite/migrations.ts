@@ -4,7 +4,7 @@
  * than guessed at.
  */
 import type { Database } from 'better-sqlite3';
-import { DkeError } from '../errors/index.js';
+import { DkeError } from '../../errors/index.js';
 
 export interface Migration {
   readonly version: number;
