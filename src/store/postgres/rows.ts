@@ -6,7 +6,14 @@
 import { DkeError } from '../../errors/index.js';
 import type { KeyPolicy } from '../../service/contracts.js';
 import { canonicalAuditText } from '../../audit/canonical.js';
-import type { AuditChainLink, AuditRow, KeyRecord, KeyVersionRecord, WitnessedLog } from '../types.js';
+import type {
+  AuditChainLink,
+  AuditRow,
+  KeyRecord,
+  KeyVersionRecord,
+  SecurityEventRow,
+  WitnessedLog,
+} from '../types.js';
 import { decodeText, encodeText } from './text-codec.js';
 
 export const KEY_COLUMNS = `k.name, k.protocol, k.state, k.active_version AS "activeVersion",
@@ -159,4 +166,41 @@ function parsePolicy(text: string, keyName: string): KeyPolicy {
     return entries;
   };
   return { users: list('users'), groups: list('groups'), roles: list('roles'), tenants: list('tenants') };
+}
+
+/** Security-event rows with the same key summed (one statement cannot update a row twice), in key order
+ * (instances then lock rows in one order). */
+export function mergeSecurityEvents(rows: readonly SecurityEventRow[]): SecurityEventRow[] {
+  const merged = new Map<string, SecurityEventRow>();
+  for (const row of rows) {
+    const key = JSON.stringify([row.windowStart, row.clientAddress, row.reason, row.issuer, row.subject]);
+    const seen = merged.get(key);
+    merged.set(
+      key,
+      seen === undefined
+        ? row
+        : {
+            ...seen,
+            count: seen.count + row.count,
+            firstSeen: row.firstSeen < seen.firstSeen ? row.firstSeen : seen.firstSeen,
+            lastSeen: row.lastSeen > seen.lastSeen ? row.lastSeen : seen.lastSeen,
+          },
+    );
+  }
+  return [...merged.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
+}
+
+/** A security-event row as read, its text decoded (./text-codec.ts). */
+export function decodeSecurityEvent(row: SecurityEventRow): SecurityEventRow {
+  const text = (value: string): string => decodeText(value);
+  return {
+    windowStart: text(row.windowStart),
+    clientAddress: text(row.clientAddress),
+    reason: text(row.reason),
+    issuer: text(row.issuer),
+    subject: text(row.subject),
+    count: row.count,
+    firstSeen: text(row.firstSeen),
+    lastSeen: text(row.lastSeen),
+  };
 }
