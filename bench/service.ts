@@ -5,7 +5,7 @@
  * saturation, then at half that rate for latency. References: `openssl speed rsa2048/rsa3072` and the raw
  * RSA-OAEP-256 decrypt rate of node:crypto.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import {
   constants,
   createPublicKey,
@@ -23,10 +23,10 @@ import { stringify as toYaml } from 'yaml';
 import { startDevIssuer, type DevIssuer } from '../src/devissuer/index.js';
 import { wrapShare } from '../src/format/share-jwe.js';
 import { opensslRsa, type RsaSpeed } from './openssl.js';
+import { startServerProcess, stopServerProcess, type ServerProcess } from '../test/support/server-process.js';
 import {
   cleanEnv,
   dke,
-  DKE_CLI,
   log,
   makeTempDir,
   markdownTable,
@@ -87,63 +87,6 @@ export function rawRsaOaepDecrypt(bits: number, seconds: number): RawRsa {
     now = performance.now();
   }
   return { bits, perSecond: count / ((now - started) / 1000) };
-}
-
-// ---- the server child
-
-interface ServerChild {
-  readonly child: ChildProcess;
-  readonly url: string;
-  stderrTail(): string;
-}
-
-async function startServerChild(configFile: string, cwd: string): Promise<ServerChild> {
-  const child = spawn(process.execPath, [DKE_CLI, 'serve', '--config', configFile], {
-    cwd,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: cleanEnv(),
-  });
-  trackChild(child);
-  let stderr = '';
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr = (stderr + chunk).slice(-16_384);
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      cleanup();
-      child.kill('SIGKILL');
-      reject(new Error(`dke serve did not start within 30 s:\n${stderr}`));
-    }, 30_000);
-    const onData = (): void => {
-      const match = /listening on (https?:\/\/\S+)/.exec(stderr);
-      if (match?.[1] !== undefined) {
-        cleanup();
-        resolve(match[1]);
-      }
-    };
-    const onExit = (code: number | null): void => {
-      cleanup();
-      reject(new Error(`dke serve exited (${String(code)}) before listening:\n${stderr}`));
-    };
-    const cleanup = (): void => {
-      clearTimeout(timer);
-      child.stderr?.off('data', onData);
-      child.off('exit', onExit);
-    };
-    child.stderr?.on('data', onData);
-    child.once('exit', onExit);
-  });
-  return { child, url, stderrTail: () => stderr };
-}
-
-async function stopServerChild(server: ServerChild): Promise<void> {
-  const { child } = server;
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 let clockTicks: number | undefined;
@@ -461,7 +404,7 @@ export async function runService(options: ServiceOptions): Promise<PhaseResult> 
   const dir = makeTempDir(options.tmpRoot, 'dke-bench-service-');
   const secret = randomBytes(24).toString('base64url');
   let issuer: DevIssuer | undefined;
-  let server: ServerChild | undefined;
+  let server: ServerProcess | undefined;
   try {
     issuer = await startDevIssuer({
       defaultAudience: AUDIENCE,
@@ -485,7 +428,7 @@ export async function runService(options: ServiceOptions): Promise<PhaseResult> 
     await cli(['key', 'create', NATIVE_KEY, '--protocol', 'native', '--spec', 'RSA-3072']);
     await cli(['key', 'policy', NATIVE_KEY, '--users', USER]);
 
-    server = await startServerChild(configFile, dir);
+    server = await startServerProcess(configFile, { cwd: dir, env: cleanEnv(), track: trackChild });
     log(`key service (pid ${server.child.pid ?? '?'}) on ${server.url}, issuer ${issuer.issuer}`);
     const token = await clientToken(issuer, secret);
     const ms = await msDkeScenarios(server.url, token);
@@ -498,9 +441,9 @@ export async function runService(options: ServiceOptions): Promise<PhaseResult> 
 
     // Receipts (docs/audit.md) cost a checkpoint signature per group commit and two tree reads per unwrap:
     // the same native unwrap load once more with `audit.log.receipts: false`, for the ratio.
-    await stopServerChild(server);
+    await stopServerProcess(server);
     writeFileSync(configFile, toYaml({ ...config, audit: { log: { receipts: false } } }));
-    server = await startServerChild(configFile, dir);
+    server = await startServerProcess(configFile, { cwd: dir, env: cleanEnv(), track: trackChild });
     const plain = await nativeScenarios(server.url, token);
     const withReceipts = results.find((r) => r.id === 'native-unwrap');
     const withoutReceipts = await runScenario(
@@ -515,7 +458,7 @@ export async function runService(options: ServiceOptions): Promise<PhaseResult> 
         `${num(((withReceipts?.saturationRate ?? 0) / withoutReceipts.saturationRate) * 100, 1)}%`,
     );
 
-    await stopServerChild(server);
+    await stopServerProcess(server);
     const verify = await runOk(dke(['audit', 'verify', '-c', configFile, '--json']), {
       timeoutMs: 120_000,
       captureStdout: true,
@@ -531,7 +474,7 @@ export async function runService(options: ServiceOptions): Promise<PhaseResult> 
     }
     throw error;
   } finally {
-    if (server !== undefined) await stopServerChild(server);
+    if (server !== undefined) await stopServerProcess(server);
     await issuer?.close();
     removeTempDir(dir);
   }
