@@ -203,7 +203,7 @@ whenPostgres('three key service instances on one PostgreSQL', (adminUrl) => {
           assert.equal(records[0]?.action, 'native.unwrap');
         }
         assert.ok(report.records >= acknowledged.length);
-        log.close();
+        await log.close();
       } finally {
         await store.close();
       }

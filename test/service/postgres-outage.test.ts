@@ -174,7 +174,7 @@ whenPostgres('the key service while PostgreSQL is stopped', () => {
           assert.equal(records.length, 1, `acknowledged request ${String(outcome.requestId)} has its record`);
           assert.equal(records[0]?.result, 'allowed');
         }
-        log.close();
+        await log.close();
       } finally {
         await store.close();
       }
