@@ -198,7 +198,16 @@ whenPostgres('the PostgreSQL store', (adminUrl) => {
           (e: unknown) => isDkeError(e, 'ERR_CONFIG_INVALID') && /schema upgrade/.test(e.message),
         );
         await (await openPostgresStore(db.url)).close();
-        await (await openPostgresStore(db.url, { readonly: true })).close();
+        const readonly = await openPostgresStore(db.url, { readonly: true });
+        try {
+          assert.equal(await readonly.getMeta('m'), undefined);
+          await assert.rejects(
+            readonly.setMetaIfAbsent('m', 'v'),
+            (e: unknown) => isDkeError(e) && /25006|read-only/.test(e.detail ?? ''),
+          );
+        } finally {
+          await readonly.close();
+        }
         await withClient(db.url, (c) =>
           c.query(`INSERT INTO schema_version VALUES (99, 'from the future', '2099-01-01T00:00:00.000Z')`),
         );

@@ -86,9 +86,14 @@ export async function openPostgresStore(
   options: PostgresStoreOptions = {},
 ): Promise<PostgresStore> {
   const settings = poolSettings(url, options);
-  const pool = new PostgresPool(settings.config, options.onWarning ?? (() => undefined));
+  // Read-only: every session refuses writes (default_transaction_read_only), not just this code.
+  const config: pg.PoolConfig =
+    options.readonly === true
+      ? { ...settings.config, options: '-c default_transaction_read_only=on' }
+      : settings.config;
+  const pool = new PostgresPool(config, options.onWarning ?? (() => undefined));
   try {
-    const client = await connectForOpen(settings.config);
+    const client = await connectForOpen(config);
     try {
       if (options.readonly === true) await checkPostgresSchema(client);
       else await migratePostgres(client, () => new Date().toISOString());
