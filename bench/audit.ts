@@ -74,7 +74,7 @@ interface ProofTiming {
  * Inclusion and consistency proofs from the store's tree nodes at `treeSize` (a prefix of the filled log), as
  * the key service builds them for receipts and witnesses: O(log n) node reads each.
  */
-function timeProofs(audit: StoreAuditLog, treeSize: number): ProofTiming {
+async function timeProofs(audit: StoreAuditLog, treeSize: number): Promise<ProofTiming> {
   let seed = 12345;
   const random = (below: number): number => {
     seed = (seed * 1103515245 + 12345) % 2 ** 31;
@@ -83,25 +83,27 @@ function timeProofs(audit: StoreAuditLog, treeSize: number): ProofTiming {
   let hashes = 0;
   let started = performance.now();
   for (let i = 0; i < PROOFS_PER_SIZE; i += 1) {
-    hashes += audit.inclusionProof(random(treeSize), treeSize).length;
+    hashes += (await audit.inclusionProof(random(treeSize), treeSize)).length;
   }
   const inclusionMicros = ((performance.now() - started) * 1000) / PROOFS_PER_SIZE;
   started = performance.now();
   for (let i = 0; i < PROOFS_PER_SIZE; i += 1) {
-    audit.consistencyProof(1 + random(treeSize - 1), treeSize);
+    await audit.consistencyProof(1 + random(treeSize - 1), treeSize);
   }
   const consistencyMicros = ((performance.now() - started) * 1000) / PROOFS_PER_SIZE;
   return { treeSize, inclusionMicros, consistencyMicros, hashesPerProof: hashes / PROOFS_PER_SIZE };
 }
 
-function proofTimings(dbPath: string, records: number): ProofTiming[] {
+async function proofTimings(dbPath: string, records: number): Promise<ProofTiming[]> {
   const store = openSqliteStore(dbPath, { readonly: true });
   const audit = new StoreAuditLog(store);
   try {
     const sizes = [...new Set([Math.min(1000, records), records])].filter((n) => n >= 2);
-    return sizes.map((size) => timeProofs(audit, size));
+    const timings: ProofTiming[] = [];
+    for (const size of sizes) timings.push(await timeProofs(audit, size));
+    return timings;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -118,8 +120,8 @@ async function fill(dbPath: string, records: number): Promise<number> {
       if (next % 200_000 === 0) log(`  ${next} records`);
     }
   } finally {
-    audit.close();
-    store.close();
+    await audit.close();
+    await store.close();
   }
   return (performance.now() - started) / 1000;
 }
@@ -148,7 +150,7 @@ export async function runAudit(options: AuditBenchOptions): Promise<PhaseResult>
       log(`  dke audit verify: ${num(result.seconds, 2)} s`);
       runs.push({ seconds: result.seconds, maxRssKiB: result.maxRssKiB });
     }
-    const proofs = proofTimings(dbPath, options.records);
+    const proofs = await proofTimings(dbPath, options.records);
     for (const p of proofs) {
       log(
         `  proofs at ${p.treeSize} records: inclusion ${num(p.inclusionMicros, 1)} µs, consistency ${num(p.consistencyMicros, 1)} µs`,

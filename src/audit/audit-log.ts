@@ -1,11 +1,13 @@
 /**
  * The tamper-evident audit log (docs/audit.md): append-only records in the store, each hashed over its
  * contents and the previous record's hash. `append` resolves only after its record is durably committed;
- * appends made while a commit runs are group-committed together in the next transaction.
+ * appends made while a commit runs are group-committed together in the next transaction. One commit is in
+ * flight at a time, so records are committed in the order they were appended.
  *
- * While another process holds the store's write lock (the store throws ERR_STORE_BUSY), the pending appends
+ * While another process holds the store's write lock (the store rejects ERR_STORE_BUSY), the pending appends
  * stay queued in order and the commit is retried on a timer, so the event loop is never blocked waiting;
- * an append still uncommitted `lockWaitMs` after it was made fails with ERR_AUDIT_UNAVAILABLE.
+ * an append still uncommitted `lockWaitMs` after it was made fails with ERR_AUDIT_UNAVAILABLE. Any other
+ * store failure (ERR_STORE_UNAVAILABLE: the database cannot be reached) fails the batch closed the same way.
  */
 import { performance } from 'node:perf_hooks';
 import { DkeError, isDkeError } from '../errors/index.js';
@@ -77,6 +79,9 @@ export class StoreAuditLog implements AuditLog {
   private queue: PendingAppend[] = [];
   private readonly nodeCache = new Map<string, Buffer>();
   private commitScheduled = false;
+  /** A commit loop is running (it takes appends made meanwhile in its next batch). */
+  private committing = false;
+  private readonly idleWaiters: (() => void)[] = [];
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelayMs = 0;
   private closed = false;
@@ -105,15 +110,19 @@ export class StoreAuditLog implements AuditLog {
       if (!this.commitScheduled && this.retryTimer === undefined) {
         this.commitScheduled = true;
         // Let every append of the current turn of the event loop join this batch.
-        setImmediate(() => this.commitPending());
+        setImmediate(() => this.startCommits());
       }
     });
   }
 
-  /** Commits everything appended so far, now (unless the store is locked: then retries continue). */
-  flush(): void {
+  /**
+   * Commits everything appended so far, now, and resolves once it is committed (or failed); while the
+   * store is locked it resolves with the appends still queued and retries continue.
+   */
+  async flush(): Promise<void> {
     this.cancelRetry();
-    this.commitPending();
+    this.startCommits();
+    if (this.committing) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** Number of appends not yet committed (waiting for the next commit or for a locked store). */
@@ -121,25 +130,31 @@ export class StoreAuditLog implements AuditLog {
     return this.queue.length;
   }
 
-  /** Flushes, then refuses further appends; what a locked store kept back fails. The caller closes the store. */
-  close(): void {
-    this.flush();
+  /**
+   * Refuses further appends, flushes, and fails what a locked store kept back. The caller closes the store
+   * once this resolved.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
     this.cancelRetry();
     this.fail(this.queue.splice(0), 'audit log closed while the store was locked');
-    this.closed = true;
   }
 
-  query(query: AuditQuery): AuditRecord[] {
-    return this.store.queryAuditRows(normalizeQuery(query)).map(toAuditRecord);
+  async query(query: AuditQuery): Promise<AuditRecord[]> {
+    return (await this.store.queryAuditRows(normalizeQuery(query))).map(toAuditRecord);
   }
 
   /**
    * Verifies the whole chain and Merkle root, streaming. See verifyAuditChain for `anchor` and
    * `treeHeads` (e.g. a checkpoint's); the store's own tree head is always compared too.
    */
-  verify(anchor?: AuditTail, treeHeads: readonly AuditTreeHead[] = []): AuditVerificationReport {
+  async verify(
+    anchor?: AuditTail,
+    treeHeads: readonly AuditTreeHead[] = [],
+  ): Promise<AuditVerificationReport> {
     // The stored head first (few reads), then the stream: a record appended in between is simply beyond it.
-    const stored = this.treeHead();
+    const stored = await this.treeHead();
     return verifyAuditChain(this.store.iterateAuditChain(), anchor, [stored, ...treeHeads]);
   }
 
@@ -154,22 +169,22 @@ export class StoreAuditLog implements AuditLog {
   }
 
   /** Entries in the Merkle tree (= records committed). */
-  treeSize(): number {
+  treeSize(): Promise<number> {
     return this.store.auditTreeSize();
   }
 
   /** The RFC 6962 root of the first `size` entries (default: all), from O(log n) stored nodes. */
-  treeHead(size?: number): AuditTreeHead {
-    const current = this.treeSize();
+  async treeHead(size?: number): Promise<AuditTreeHead> {
+    const current = await this.treeSize();
     const n = size ?? current;
     checkSize(n, current, 'tree size');
     if (n === 0) return { size: 0, rootHash: emptyRoot() };
-    return { size: n, rootHash: this.run(rootPlan(n))[0] as Buffer };
+    return { size: n, rootHash: (await this.run(rootPlan(n)))[0] as Buffer };
   }
 
   /** The inclusion proof of entry `index` (= seq - 1) in the tree of `size` (RFC 6962 §2.1.1). */
-  inclusionProof(index: number, size: number): Buffer[] {
-    checkSize(size, this.treeSize(), 'tree size');
+  async inclusionProof(index: number, size: number): Promise<Buffer[]> {
+    checkSize(size, await this.treeSize(), 'tree size');
     if (!Number.isSafeInteger(index) || index < 0 || index >= size) {
       throw new DkeError('ERR_BAD_REQUEST', { message: 'index is not in the tree of that size' });
     }
@@ -177,8 +192,8 @@ export class StoreAuditLog implements AuditLog {
   }
 
   /** The consistency proof from the tree of `size1` to the tree of `size2` (RFC 6962 §2.1.2). */
-  consistencyProof(size1: number, size2: number): Buffer[] {
-    checkSize(size2, this.treeSize(), 'tree size');
+  async consistencyProof(size1: number, size2: number): Promise<Buffer[]> {
+    checkSize(size2, await this.treeSize(), 'tree size');
     if (!Number.isSafeInteger(size1) || size1 < 0 || size1 > size2) {
       throw new DkeError('ERR_BAD_REQUEST', {
         message: 'the old tree size must be between 0 and the new one',
@@ -188,18 +203,19 @@ export class StoreAuditLog implements AuditLog {
   }
 
   /** The record with this seq (entry index + 1). */
-  record(seq: number): AuditRecord | undefined {
+  async record(seq: number): Promise<AuditRecord | undefined> {
     if (!Number.isSafeInteger(seq) || seq < 1) return undefined;
-    const row = this.store.getAuditRow(seq);
+    const row = await this.store.getAuditRow(seq);
     return row === undefined ? undefined : toAuditRecord(row);
   }
 
   /** Records carrying this request id (receipts for answers that cannot carry one), oldest first. */
-  findByRequestId(requestId: string): AuditRecord[] {
+  async findByRequestId(requestId: string): Promise<AuditRecord[]> {
     if (typeof requestId !== 'string' || requestId === '') {
       throw new DkeError('ERR_BAD_REQUEST', { message: 'request id must be a non-empty string' });
     }
-    return this.store.findAuditRowsByRequestId(requestId, MAX_RECORDS_PER_REQUEST_ID).map(toAuditRecord);
+    const rows = await this.store.findAuditRowsByRequestId(requestId, MAX_RECORDS_PER_REQUEST_ID);
+    return rows.map(toAuditRecord);
   }
 
   /**
@@ -207,11 +223,11 @@ export class StoreAuditLog implements AuditLog {
    * once are kept (bounded): receipts issued together share their upper nodes, and most proofs then read
    * only the few nodes near their own leaf.
    */
-  private run(plan: ProofPlan): Buffer[] {
+  private async run(plan: ProofPlan): Promise<Buffer[]> {
     const hashes = plan.nodes.map((node) => this.nodeCache.get(nodeKey(node)));
     const missing = plan.nodes.filter((_, i) => hashes[i] === undefined);
     if (missing.length > 0) {
-      const read = this.store.readAuditTreeNodes(missing);
+      const read = await this.store.readAuditTreeNodes(missing);
       if (this.nodeCache.size + read.length > MAX_CACHED_NODES) this.nodeCache.clear();
       let next = 0;
       hashes.forEach((hash, i) => {
@@ -224,24 +240,37 @@ export class StoreAuditLog implements AuditLog {
     return plan.assemble(hashes as Buffer[]);
   }
 
-  private commitPending(): void {
+  private startCommits(): void {
     this.commitScheduled = false;
-    while (this.queue.length > 0) {
-      const batch = this.queue.slice(0, this.maxBatch);
-      if (this.commitBatch(batch) === 'busy') {
-        this.waitForLock();
-        return;
+    if (this.committing) return; // the running loop takes these appends in its next batch
+    this.committing = true;
+    void this.commitLoop();
+  }
+
+  /** One batch (one transaction) at a time, in order, until the queue is empty or the store is locked. */
+  private async commitLoop(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.slice(0, this.maxBatch);
+        if ((await this.commitBatch(batch)) === 'busy') {
+          this.waitForLock();
+          return;
+        }
+        this.queue.splice(0, batch.length);
       }
-      this.queue.splice(0, batch.length);
+      this.retryDelayMs = 0;
+    } finally {
+      // Same synchronous step as the last look at the queue: an append made after it starts a new loop.
+      this.committing = false;
+      for (const wake of this.idleWaiters.splice(0)) wake();
     }
-    this.retryDelayMs = 0;
   }
 
   /** Commits the batch (resolving it) or fails it (rejecting it); 'busy' leaves it queued, untouched. */
-  private commitBatch(batch: readonly PendingAppend[]): BatchOutcome {
+  private async commitBatch(batch: readonly PendingAppend[]): Promise<BatchOutcome> {
     let rows: readonly AuditRow[];
     try {
-      rows = this.store.appendAuditRows((tail) => chain(tail, batch));
+      rows = await this.store.appendAuditRows((tail) => chain(tail, batch));
     } catch (cause) {
       if (isDkeError(cause, 'ERR_STORE_BUSY')) return 'busy';
       this.fail(batch, cause instanceof DkeError ? (cause.detail ?? cause.message) : String(cause), cause);
@@ -272,7 +301,7 @@ export class StoreAuditLog implements AuditLog {
     const delay = Math.max(0, Math.min(this.retryDelayMs, first.deadline - now));
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      this.commitPending();
+      this.startCommits();
     }, delay);
   }
 

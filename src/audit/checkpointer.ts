@@ -1,7 +1,8 @@
 /**
  * Signed checkpoints of the audit log (docs/audit.md, "Checkpoints"): C2SP tlog-checkpoint notes signed with
  * the log key. `signedCheckpoint` signs the current tree head on demand (receipts), cached per size;
- * `persist` stores one in audit_checkpoints; `start` persists one every interval while the tree grew.
+ * `persist` stores one in audit_checkpoints (one persist at a time, in call order); `start` persists one
+ * every interval while the tree grew.
  *
  * The tree is append-only, so one size has exactly one root: signing a second root for a size already
  * signed (or persisted) is refused with ERR_AUDIT_CHAIN_BROKEN instead of handing out a fork.
@@ -13,8 +14,8 @@ import type { AuditTreeHead } from './verify.js';
 
 /** What the checkpointer reads of the audit log. */
 export interface CheckpointedLog {
-  treeSize(): number;
-  treeHead(size?: number): AuditTreeHead;
+  treeSize(): Promise<number>;
+  treeHead(size?: number): Promise<AuditTreeHead>;
 }
 
 export type CheckpointStore = Pick<DkeStore, 'storeCheckpoint' | 'latestCheckpoint'>;
@@ -46,23 +47,35 @@ const SIGNED_CACHE_SIZE = 64;
 
 export class Checkpointer {
   private readonly signed = new Map<number, SignedCheckpoint>();
-  private latest: CheckpointRow | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => Date;
+  /** The persist in progress (or the last one): the next waits for it. */
+  private persisting: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly options: CheckpointerOptions) {
-    this.now = options.now ?? (() => new Date());
-    this.latest = options.store.latestCheckpoint();
-    if (this.latest !== undefined) {
-      // A restart must continue the tree it checkpointed: a rewritten log shows here, before anything is signed.
-      const head = options.log.treeHead(Math.min(this.latest.size, options.log.treeSize()));
-      if (head.size !== this.latest.size || !head.rootHash.equals(this.latest.root)) {
+  /**
+   * Reads the latest persisted checkpoint and checks the log still continues it: a restart must continue
+   * the tree it checkpointed, so a rewritten log shows here (ERR_AUDIT_CHAIN_BROKEN), before anything is
+   * signed.
+   */
+  static async open(options: CheckpointerOptions): Promise<Checkpointer> {
+    const latest = await options.store.latestCheckpoint();
+    if (latest !== undefined) {
+      const head = await options.log.treeHead(Math.min(latest.size, await options.log.treeSize()));
+      if (head.size !== latest.size || !head.rootHash.equals(latest.root)) {
         throw new DkeError('ERR_AUDIT_CHAIN_BROKEN', {
-          detail: `the audit tree no longer matches its persisted checkpoint of size ${this.latest.size}`,
+          detail: `the audit tree no longer matches its persisted checkpoint of size ${latest.size}`,
         });
       }
-      this.remember({ size: this.latest.size, rootHash: this.latest.root, note: this.latest.note });
     }
+    return new Checkpointer(options, latest);
+  }
+
+  private constructor(
+    private readonly options: CheckpointerOptions,
+    private latest: CheckpointRow | undefined,
+  ) {
+    this.now = options.now ?? (() => new Date());
+    if (latest !== undefined) this.remember({ size: latest.size, rootHash: latest.root, note: latest.note });
   }
 
   get origin(): string {
@@ -78,17 +91,27 @@ export class Checkpointer {
    * A checkpoint note of the current tree, which must cover `minSize` entries. A size signed already is
    * served from the cache without reading its root again (the receipt path: one read less per unwrap).
    */
-  signedCheckpoint(minSize = 0): SignedCheckpoint {
-    const size = this.options.log.treeSize();
+  async signedCheckpoint(minSize = 0): Promise<SignedCheckpoint> {
+    const size = await this.options.log.treeSize();
     if (size < minSize) {
       throw new DkeError('ERR_INTERNAL', { detail: `tree size ${size} is below ${minSize}` });
     }
-    return this.signed.get(size) ?? this.signedAt(this.options.log.treeHead(size));
+    return this.signed.get(size) ?? this.signedAt(await this.options.log.treeHead(size));
   }
 
   /** Persists a checkpoint of the current tree head (unless that size is the latest persisted already). */
-  persist(): CheckpointRow {
-    const head = this.options.log.treeHead();
+  persist(): Promise<CheckpointRow> {
+    // One at a time: two overlapping persists could otherwise finish out of order and move `latest` back.
+    const run = this.persisting.then(
+      () => this.persistNow(),
+      () => this.persistNow(),
+    );
+    this.persisting = run.catch(() => undefined);
+    return run;
+  }
+
+  private async persistNow(): Promise<CheckpointRow> {
+    const head = await this.options.log.treeHead();
     if (this.latest !== undefined && this.latest.size >= head.size) return this.latest;
     const signed = this.signedAt(head);
     const row: CheckpointRow = {
@@ -97,7 +120,7 @@ export class Checkpointer {
       note: signed.note,
       createdAt: this.now().toISOString(),
     };
-    this.options.store.storeCheckpoint(row);
+    await this.options.store.storeCheckpoint(row);
     this.latest = row;
     this.options.onPersisted?.(row);
     return row;
@@ -106,7 +129,7 @@ export class Checkpointer {
   /** Persists a checkpoint every interval while the tree grew (also by other processes' appends). */
   start(): void {
     if (this.timer !== undefined) return;
-    this.timer = setInterval(() => this.tick(), this.options.intervalSeconds * 1000);
+    this.timer = setInterval(() => void this.tick(), this.options.intervalSeconds * 1000);
     this.timer.unref();
   }
 
@@ -115,10 +138,10 @@ export class Checkpointer {
     this.timer = undefined;
   }
 
-  /** One background round: a busy store is simply tried again next round (never waited for). */
-  tick(): void {
+  /** One background round: a busy store is simply tried again next round (never waited for). Never rejects. */
+  async tick(): Promise<void> {
     try {
-      if (this.options.log.treeSize() > (this.latest?.size ?? 0)) this.persist();
+      if ((await this.options.log.treeSize()) > (this.latest?.size ?? 0)) await this.persist();
     } catch (error) {
       if (!isDkeError(error, 'ERR_STORE_BUSY')) this.options.onError?.(error);
     }

@@ -32,31 +32,34 @@ export function recordCanonicalText(record: AuditRecord): string {
 
 /** What a receipt needs of the log: inclusion proofs. */
 export interface ProvingLog {
-  inclusionProof(index: number, size: number): Buffer[];
+  inclusionProof(index: number, size: number): Promise<Buffer[]>;
 }
 
 /**
  * The tlog-proof of `record` against the checkpoint note of `size` entries (size > record's index).
- * Throws ERR_PROOF_INVALID when the record's text exceeds the tlog-proof extra limit (4 KiB).
+ * Rejects ERR_PROOF_INVALID when the record's text exceeds the tlog-proof extra limit (4 KiB).
  */
-export function formatReceipt(
+export async function formatReceipt(
   log: ProvingLog,
   record: AuditRecord,
   checkpoint: { readonly size: number; readonly note: string },
-): string {
+): Promise<string> {
   const index = record.seq - 1;
   return formatTlogProof({
     index,
-    proof: log.inclusionProof(index, checkpoint.size),
+    proof: await log.inclusionProof(index, checkpoint.size),
     checkpointNote: checkpoint.note,
     extra: Buffer.from(recordCanonicalText(record), 'utf8'),
   });
 }
 
 /** A persisted checkpoint's note with the witness cosignature lines stored for its size appended. */
-export function cosignedNote(store: Pick<DkeStore, 'listCosignatures'>, row: CheckpointRow): string {
+export async function cosignedNote(
+  store: Pick<DkeStore, 'listCosignatures'>,
+  row: CheckpointRow,
+): Promise<string> {
   return appendSignatures(
     row.note,
-    store.listCosignatures(row.size).map((c) => c.line),
+    (await store.listCosignatures(row.size)).map((c) => c.line),
   );
 }

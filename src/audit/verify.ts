@@ -29,11 +29,11 @@ export interface AuditVerificationReport extends AuditVerification {
  * Each of `treeHeads` must be the Merkle root of the first `size` records: this catches a log rewritten
  * with every hash recomputed, which the chain alone cannot.
  */
-export function verifyAuditChain(
-  links: Iterable<AuditChainLink>,
+export async function verifyAuditChain(
+  links: AsyncIterable<AuditChainLink> | Iterable<AuditChainLink>,
   anchor?: AuditTail,
   treeHeads: readonly AuditTreeHead[] = [],
-): AuditVerificationReport {
+): Promise<AuditVerificationReport> {
   let expectedSeq = 1;
   let prevHash = GENESIS_HASH;
   let anchorSeen = false;
@@ -67,7 +67,7 @@ export function verifyAuditChain(
 
   const atStart = checkHeads();
   if (atStart !== undefined) return atStart;
-  for (const [hash, seq, storedPrevHash, canonicalText] of links) {
+  for await (const [hash, seq, storedPrevHash, canonicalText] of links) {
     if (seq !== expectedSeq) {
       return seq > expectedSeq
         ? broken(expectedSeq, `record ${expectedSeq} is missing (the next record is ${seq})`)

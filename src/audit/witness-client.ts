@@ -35,7 +35,7 @@ const ERROR_OUTCOMES: ReadonlySet<SubmissionOutcome> = new Set([
 
 export interface WitnessClientOptions {
   readonly witnesses: readonly { readonly url: string; readonly vkey: string }[];
-  readonly log: { consistencyProof(size1: number, size2: number): Buffer[] };
+  readonly log: { consistencyProof(size1: number, size2: number): Promise<Buffer[]> };
   readonly store: Pick<DkeStore, 'storeCosignature' | 'newestCosignatures' | 'latestCheckpoint'>;
   /** Witnesses that must have cosigned (default all). */
   readonly quorum?: number;
@@ -73,9 +73,16 @@ export class WitnessClient {
   private readonly stopping = new AbortController();
   readonly quorum: number;
 
-  constructor(private readonly options: WitnessClientOptions) {
+  /** Starts from the cosignatures stored already (each witness's newest). */
+  static async open(options: WitnessClientOptions): Promise<WitnessClient> {
+    return new WitnessClient(options, await options.store.newestCosignatures());
+  }
+
+  private constructor(
+    private readonly options: WitnessClientOptions,
+    stored: readonly CosignatureRow[],
+  ) {
     this.now = options.now ?? Date.now;
-    const stored = options.store.newestCosignatures();
     this.witnesses = options.witnesses.map(({ url, vkey }) => {
       const verifier = cosignatureVerifier(vkey);
       const row = stored.find((r) => r.witnessName === verifier.name && r.keyHash.equals(verifier.keyHash));
@@ -105,7 +112,7 @@ export class WitnessClient {
 
   start(): void {
     if (this.timer !== undefined || this.witnesses.length === 0) return;
-    this.timer = setInterval(() => this.tick(), this.options.intervalSeconds * 1000);
+    this.timer = setInterval(() => void this.tick(), this.options.intervalSeconds * 1000);
     this.timer.unref();
   }
 
@@ -116,11 +123,14 @@ export class WitnessClient {
     this.stopping.abort();
   }
 
-  /** Re-submits the latest persisted checkpoint to witnesses behind it or whose cosignature gets old. */
-  tick(): void {
+  /**
+   * Re-submits the latest persisted checkpoint to witnesses behind it or whose cosignature gets old. Never
+   * rejects; resolves once the submissions are scheduled (not finished: see settled).
+   */
+  async tick(): Promise<void> {
     let latest: CheckpointRow | undefined;
     try {
-      latest = this.options.store.latestCheckpoint();
+      latest = await this.options.store.latestCheckpoint();
     } catch {
       return; // a busy or failing store: next round
     }
@@ -201,7 +211,7 @@ export class WitnessClient {
         }
       }
       if (answer.status === 200) {
-        this.store(witness, row, answer.text);
+        await this.store(witness, row, answer.text);
         outcome = 'cosigned';
       } else {
         outcome = answer.status === 409 ? 'conflict' : answer.status >= 500 ? 'unreachable' : 'refused';
@@ -233,7 +243,7 @@ export class WitnessClient {
     old: number,
     row: CheckpointRow,
   ): Promise<{ status: number; text: string }> {
-    const proof = old === 0 ? [] : this.options.log.consistencyProof(old, row.size);
+    const proof = old === 0 ? [] : await this.options.log.consistencyProof(old, row.size);
     const body = [`old ${old}`, ...proof.map((h) => h.toString('base64')), '', row.note].join('\n');
     const response = await fetch(`${witness.url}/add-checkpoint`, {
       method: 'POST',
@@ -249,8 +259,8 @@ export class WitnessClient {
     return { status: response.status, text: bytes.toString('utf8') };
   }
 
-  /** Verifies the witness's cosignature on our checkpoint and stores the line. Throws ERR_PROOF_INVALID. */
-  private store(witness: WitnessState, row: CheckpointRow, answer: string): void {
+  /** Verifies the witness's cosignature on our checkpoint and stores the line. Rejects ERR_PROOF_INVALID. */
+  private async store(witness: WitnessState, row: CheckpointRow, answer: string): Promise<void> {
     const lines = answer
       .split('\n')
       .filter((line) => line !== '')
@@ -270,7 +280,7 @@ export class WitnessClient {
       line: formatSignatureLine(signature.name, signature.keyHash, signature.signature),
       timestamp: Number(cosigner.timestamp),
     };
-    this.options.store.storeCosignature(cosignature);
+    await this.options.store.storeCosignature(cosignature);
     witness.knownSize = row.size;
     witness.newest = { size: row.size, timestamp: cosignature.timestamp };
   }

@@ -88,7 +88,7 @@ export class KeyManager implements KeyCore {
     const spec = options.spec ?? DEFAULT_SPEC[protocol];
     assertSpecAllowed(protocol, spec);
     const cacheSeconds = normalizeCacheSeconds(options.cacheSeconds);
-    this.assertNameFree(name); // before the slow generation; createKey checks again atomically
+    await this.assertNameFree(name); // before the slow generation; createKey checks again atomically
     return this.storeNewKey(name, protocol, cacheSeconds, await generatePrivateKey(spec), spec);
   }
 
@@ -104,11 +104,11 @@ export class KeyManager implements KeyCore {
 
   /** Adds a new version (generated, or imported from `pem`) and makes it active; old versions stay usable. */
   async rotate(name: string, options: RotateKeyOptions = {}): Promise<KeyInfo> {
-    const current = this.requireKey(name);
+    const current = await this.requireKey(name);
     if (current.state === 'destroyed') throw new DkeError('ERR_KEY_DESTROYED');
-    const activeSpec = this.store
-      .listKeyVersions(name)
-      .find((v) => v.version === current.activeVersion)?.spec;
+    const activeSpec = (await this.store.listKeyVersions(name)).find(
+      (v) => v.version === current.activeVersion,
+    )?.spec;
     let key: KeyObject;
     let spec: KeySpec;
     if (options.pem !== undefined) {
@@ -122,7 +122,7 @@ export class KeyManager implements KeyCore {
     }
     const keyId = await keyIdOf(key);
     const createdAt = this.timestamp();
-    this.store.addKeyVersion(name, (version) => ({
+    await this.store.addKeyVersion(name, (version) => ({
       keyId,
       spec,
       publicJwk: JSON.stringify(publicJwk(key)),
@@ -132,11 +132,11 @@ export class KeyManager implements KeyCore {
     return this.describe(name);
   }
 
-  disable(name: string): KeyInfo {
+  disable(name: string): Promise<KeyInfo> {
     return this.update(name, { state: 'disabled' });
   }
 
-  enable(name: string): KeyInfo {
+  enable(name: string): Promise<KeyInfo> {
     return this.update(name, { state: 'enabled' });
   }
 
@@ -144,57 +144,57 @@ export class KeyManager implements KeyCore {
    * Crypto-shred: the sealed private key of every version is overwritten and removed. Irreversible: no
    * share wrapped to this key can ever be unwrapped again. The name and key ids stay as a tombstone.
    */
-  destroy(name: string): KeyInfo {
-    this.requireKey(name);
-    this.store.destroyKey(name, this.timestamp());
+  async destroy(name: string): Promise<KeyInfo> {
+    await this.requireKey(name);
+    await this.store.destroyKey(name, this.timestamp());
     this.forgetUnsealed(name);
     return this.describe(name);
   }
 
-  list(): KeyInfo[] {
-    return this.store.listKeys().map((key) => this.toKeyInfo(key));
+  async list(): Promise<KeyInfo[]> {
+    return Promise.all((await this.store.listKeys()).map((key) => this.toKeyInfo(key)));
   }
 
-  describe(name: string): KeyInfo {
-    return this.toKeyInfo(this.requireKey(name));
+  async describe(name: string): Promise<KeyInfo> {
+    return this.toKeyInfo(await this.requireKey(name));
   }
 
   /** Replaces the whole policy. Entries are validated, trimmed, lower-cased and de-duplicated. */
-  setPolicy(name: string, policy: KeyPolicy): KeyInfo {
+  setPolicy(name: string, policy: KeyPolicy): Promise<KeyInfo> {
     return this.update(name, { policy: normalizePolicy(policy) });
   }
 
   /** undefined or 0: clients must not cache the public key. */
-  setCacheSeconds(name: string, seconds: number | undefined): KeyInfo {
+  setCacheSeconds(name: string, seconds: number | undefined): Promise<KeyInfo> {
     return this.update(name, { cacheSeconds: normalizeCacheSeconds(seconds) });
   }
 
   /** Refuses this one object's share from now on; other objects under the key are unaffected. */
-  revokeObject(name: string, objectId: string): boolean {
+  async revokeObject(name: string, objectId: string): Promise<boolean> {
     assertObjectId(objectId);
-    this.requireKey(name);
+    await this.requireKey(name);
     return this.store.revokeObject(name, objectId, this.timestamp());
   }
 
-  unrevokeObject(name: string, objectId: string): boolean {
+  async unrevokeObject(name: string, objectId: string): Promise<boolean> {
     assertObjectId(objectId);
-    this.requireKey(name);
+    await this.requireKey(name);
     return this.store.unrevokeObject(name, objectId);
   }
 
-  isRevoked(name: string, objectId: string): boolean {
+  async isRevoked(name: string, objectId: string): Promise<boolean> {
     assertObjectId(objectId);
     return this.store.isObjectRevoked(name, objectId);
   }
 
-  listRevokedObjects(name: string): RevokedObjectInfo[] {
-    this.requireKey(name);
+  async listRevokedObjects(name: string): Promise<RevokedObjectInfo[]> {
+    await this.requireKey(name);
     return this.store.listRevokedObjects(name);
   }
 
-  /** The active version (for publishing the public key). Throws ERR_KEY_NOT_FOUND, ERR_KEY_DESTROYED. */
-  activeVersion(name: string): KeyVersionInfo {
-    const info = this.describe(name);
+  /** The active version (for publishing the public key). Rejects ERR_KEY_NOT_FOUND, ERR_KEY_DESTROYED. */
+  async activeVersion(name: string): Promise<KeyVersionInfo> {
+    const info = await this.describe(name);
     if (info.state === 'destroyed') throw new DkeError('ERR_KEY_DESTROYED');
     const active = info.versions.find((v) => v.version === info.activeVersion);
     if (active === undefined)
@@ -202,15 +202,23 @@ export class KeyManager implements KeyCore {
     return active;
   }
 
-  privateKeyFor(
+  async privateKeyFor(
     name: string,
     keyId: string,
     principal: Principal,
     objectId?: string,
-  ): { key: KeyObject; version: KeyVersionInfo } {
-    const key = isKeyName(name) ? this.store.getKey(name) : undefined;
+  ): Promise<{ key: KeyObject; version: KeyVersionInfo }> {
+    // One store call, one snapshot: the key, this version and the object's revocation.
+    const use = isKeyName(name)
+      ? await this.store.getKeyForUse(
+          name,
+          typeof keyId === 'string' ? keyId : '', // no version has an empty key id
+          typeof objectId === 'string' ? objectId : undefined, // anything else fails assertObjectId below
+        )
+      : undefined;
+    const key = use?.key;
     if (key === undefined) throw new DkeError('ERR_KEY_NOT_FOUND');
-    const row = typeof keyId === 'string' ? this.store.getKeyVersion(name, keyId) : undefined;
+    const row = use?.version;
     if (row === undefined) throw new DkeError('ERR_KEY_NOT_FOUND', { message: 'unknown key version' });
     if (key.state === 'destroyed' || row.sealedPrivateKey === null) {
       this.forgetUnsealed(name); // destroyed by another process: drop our copies too
@@ -220,7 +228,7 @@ export class KeyManager implements KeyCore {
     if (!isAllowed(key.policy, principal)) throw new DkeError('ERR_FORBIDDEN');
     if (objectId !== undefined) {
       assertObjectId(objectId);
-      if (this.store.isObjectRevoked(name, objectId)) throw new DkeError('ERR_OBJECT_REVOKED');
+      if (use?.objectRevoked === true) throw new DkeError('ERR_OBJECT_REVOKED');
     }
     return { key: this.unsealCached(row, row.sealedPrivateKey), version: toVersionInfo(row) };
   }
@@ -236,7 +244,7 @@ export class KeyManager implements KeyCore {
   ): Promise<KeyInfo> {
     const keyId = await keyIdOf(key);
     const createdAt = this.timestamp();
-    this.store.createKey(
+    await this.store.createKey(
       { name, protocol, cacheSeconds, createdAt },
       {
         keyId,
@@ -249,23 +257,23 @@ export class KeyManager implements KeyCore {
     return this.describe(name);
   }
 
-  private update(
+  private async update(
     name: string,
     change: { state?: 'enabled' | 'disabled'; policy?: KeyPolicy; cacheSeconds?: number | null },
-  ): KeyInfo {
-    this.requireKey(name);
-    this.store.updateKey(name, { ...change, updatedAt: this.timestamp() });
+  ): Promise<KeyInfo> {
+    await this.requireKey(name);
+    await this.store.updateKey(name, { ...change, updatedAt: this.timestamp() });
     return this.describe(name);
   }
 
-  private requireKey(name: string): KeyRecord {
-    const key = isKeyName(name) ? this.store.getKey(name) : undefined;
+  private async requireKey(name: string): Promise<KeyRecord> {
+    const key = isKeyName(name) ? await this.store.getKey(name) : undefined;
     if (key === undefined) throw new DkeError('ERR_KEY_NOT_FOUND');
     return key;
   }
 
-  private assertNameFree(name: string): void {
-    if (this.store.getKey(name) !== undefined) throw new DkeError('ERR_KEY_EXISTS');
+  private async assertNameFree(name: string): Promise<void> {
+    if ((await this.store.getKey(name)) !== undefined) throw new DkeError('ERR_KEY_EXISTS');
   }
 
   private forgetUnsealed(name: string): void {
@@ -274,7 +282,8 @@ export class KeyManager implements KeyCore {
     }
   }
 
-  private toKeyInfo(key: KeyRecord): KeyInfo {
+  private async toKeyInfo(key: KeyRecord): Promise<KeyInfo> {
+    const versions = await this.store.listKeyVersions(key.name);
     return {
       name: key.name,
       protocol: key.protocol,
@@ -282,7 +291,7 @@ export class KeyManager implements KeyCore {
       activeVersion: key.activeVersion,
       cacheSeconds: key.cacheSeconds ?? undefined,
       policy: key.policy,
-      versions: this.store.listKeyVersions(key.name).map(toVersionInfo),
+      versions: versions.map(toVersionInfo),
       createdAt: key.createdAt,
     };
   }

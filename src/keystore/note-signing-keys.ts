@@ -59,15 +59,15 @@ function parseStored(role: NoteKeyRole, text: string): StoredNoteKey {
 }
 
 /**
- * The service's key for `role`, created (and stored sealed) if the store has none. Throws
+ * The service's key for `role`, created (and stored sealed) if the store has none. Rejects
  * ERR_CONFIG_INVALID when the stored key has another name, ERR_MASTER_KEY when it does not unseal.
  */
-export function serviceNoteKey(
+export async function serviceNoteKey(
   store: Pick<DkeStore, 'setMetaIfAbsent'>,
   masterKey: MasterKey,
   role: NoteKeyRole,
   name: string,
-): ServiceNoteKey {
+): Promise<ServiceNoteKey> {
   const fresh = generateSignerKey(name, TYPE_OF_ROLE[role]);
   const candidate: StoredNoteKey = {
     name,
@@ -75,7 +75,7 @@ export function serviceNoteKey(
     sealed: masterKey.seal(Buffer.from(fresh.signerKey, 'utf8'), sealContext(role, name)).toString('base64'),
   };
   // Two processes starting at once both generate; the first stored key wins and both use it.
-  const stored = parseStored(role, store.setMetaIfAbsent(metaName(role), JSON.stringify(candidate)));
+  const stored = parseStored(role, await store.setMetaIfAbsent(metaName(role), JSON.stringify(candidate)));
   if (stored.name !== name) {
     throw new DkeError('ERR_CONFIG_INVALID', {
       message: `invalid configuration: the ${role} key was created as ${JSON.stringify(stored.name)}, not ${JSON.stringify(name)}`,
@@ -98,7 +98,10 @@ export function serviceNoteKey(
 }
 
 /** The verifier key of `role` if one was created; needs no master key (for `dke audit key`). */
-export function storedVerifierKey(store: Pick<DkeStore, 'getMeta'>, role: NoteKeyRole): string | undefined {
-  const text = store.getMeta(metaName(role));
+export async function storedVerifierKey(
+  store: Pick<DkeStore, 'getMeta'>,
+  role: NoteKeyRole,
+): Promise<string | undefined> {
+  const text = await store.getMeta(metaName(role));
   return text === undefined ? undefined : parseStored(role, text).verifierKey;
 }

@@ -30,22 +30,22 @@ export interface KeyService {
   readonly keys: KeyManager;
   readonly audit: StoreAuditLog;
   /** Commits pending audit records, then closes the file. */
-  close(): void;
+  close(): Promise<void>;
 }
 
 export interface AuditStore {
   readonly store: SqliteStore;
   readonly audit: StoreAuditLog;
-  close(): void;
+  close(): Promise<void>;
 }
 
-/** Opens (creating and migrating if needed) the store. Throws ERR_MASTER_KEY for the wrong master key. */
-export function openKeyService(options: KeyServiceOptions): KeyService {
+/** Opens (creating and migrating if needed) the store. Rejects ERR_MASTER_KEY for the wrong master key. */
+export async function openKeyService(options: KeyServiceOptions): Promise<KeyService> {
   const store = openSqliteStore(options.dbPath, withBusyTimeout(options.busyTimeoutMs));
   try {
-    assertMasterKeyMatches(store, options.masterKey);
+    await assertMasterKeyMatches(store, options.masterKey);
   } catch (error) {
-    store.close();
+    await store.close();
     throw error;
   }
   const clock = options.now === undefined ? {} : { now: options.now };
@@ -55,15 +55,7 @@ export function openKeyService(options: KeyServiceOptions): KeyService {
     ...clock,
     ...(options.lockWaitMs === undefined ? {} : { lockWaitMs: options.lockWaitMs }),
   });
-  return {
-    store,
-    keys,
-    audit,
-    close() {
-      audit.close();
-      store.close();
-    },
-  };
+  return { store, keys, audit, close: () => closeBoth(audit, store) };
 }
 
 /** The audit log alone, without the master key: for `dke audit verify|list` (read-only by default). */
@@ -71,28 +63,32 @@ export function openAuditStore(options: {
   readonly dbPath: string;
   readonly readonly?: boolean;
   readonly busyTimeoutMs?: number;
-}): AuditStore {
-  const store = openSqliteStore(options.dbPath, {
-    readonly: options.readonly ?? true,
-    ...withBusyTimeout(options.busyTimeoutMs),
+}): Promise<AuditStore> {
+  return new Promise((resolve) => {
+    const store = openSqliteStore(options.dbPath, {
+      readonly: options.readonly ?? true,
+      ...withBusyTimeout(options.busyTimeoutMs),
+    });
+    const audit = new StoreAuditLog(store);
+    resolve({ store, audit, close: () => closeBoth(audit, store) });
   });
-  const audit = new StoreAuditLog(store);
-  return {
-    store,
-    audit,
-    close() {
-      audit.close();
-      store.close();
-    },
-  };
+}
+
+/** The audit log first (its last commit needs the store), then the store. */
+async function closeBoth(audit: StoreAuditLog, store: DkeStore): Promise<void> {
+  try {
+    await audit.close();
+  } finally {
+    await store.close();
+  }
 }
 
 /**
  * The first master key to open a store is recorded (as a sealed check value); any other is refused here,
  * before a key is sealed under it or an unseal fails mid-request.
  */
-export function assertMasterKeyMatches(store: DkeStore, masterKey: MasterKey): void {
-  const stored = store.setMetaIfAbsent(MASTER_KEY_CHECK, masterKey.checkValue());
+export async function assertMasterKeyMatches(store: DkeStore, masterKey: MasterKey): Promise<void> {
+  const stored = await store.setMetaIfAbsent(MASTER_KEY_CHECK, masterKey.checkValue());
   if (!masterKey.matchesCheckValue(stored)) {
     throw new DkeError('ERR_MASTER_KEY', {
       message: 'the master key does not belong to this key store',

@@ -82,12 +82,12 @@ interface SubjectState {
   readonly releaseHours: number[];
 }
 
-export function buildIncidentReport(
-  records: Iterable<ReportRecord>,
+export async function buildIncidentReport(
+  records: AsyncIterable<ReportRecord> | Iterable<ReportRecord>,
   filter: ReportFilter,
   integrity: IntegrityStatement,
   options: ReportOptions = {},
-): IncidentReport {
+): Promise<IncidentReport> {
   const maxRows = positive(options.maxRows ?? REPORT_DEFAULTS.maxRows, 'maxRows');
   const baselineDays = positive(options.baselineDays ?? REPORT_DEFAULTS.baselineDays, 'baselineDays');
   if (!Number.isSafeInteger(baselineDays)) throw new RangeError('baselineDays must be a whole number');
@@ -113,7 +113,7 @@ export function buildIncidentReport(
   };
   let listedEvents = 0;
 
-  for (const r of records) {
+  for await (const r of records) {
     if (filter.keyName !== undefined && r.keyName !== filter.keyName) continue;
     if (filter.objectId !== undefined && r.objectId !== filter.objectId) continue;
     if (filter.subject !== undefined && r.subject !== filter.subject) continue;

@@ -5,7 +5,7 @@
  * verification, so "verified up to size N, root R, cosigned by W at T" is one claim, not three.
  */
 import type { AuditTreeHead, AuditVerificationReport } from '../audit/index.js';
-import type { AuditTail, CheckpointRow, CosignatureRow } from '../store/index.js';
+import type { AuditTail, CheckpointRow, CosignatureRow, DkeStore } from '../store/index.js';
 import { parseCheckpointBody, parseNote } from '../transparency/index.js';
 import type { IntegrityStatement } from './types.js';
 
@@ -13,14 +13,11 @@ export const NO_CHECKPOINT_TEXT = 'no signed checkpoint available';
 
 /** Anything that verifies the whole log, such as StoreAuditLog. */
 export interface VerifiableLog {
-  verify(anchor?: AuditTail, treeHeads?: readonly AuditTreeHead[]): AuditVerificationReport;
+  verify(anchor?: AuditTail, treeHeads?: readonly AuditTreeHead[]): Promise<AuditVerificationReport>;
 }
 
 /** Where persisted checkpoints and their cosignatures are (the store). */
-export interface CheckpointSource {
-  latestCheckpoint(): CheckpointRow | undefined;
-  listCosignatures(size: number): CosignatureRow[];
-}
+export type CheckpointSource = Pick<DkeStore, 'latestCheckpoint' | 'listCosignatures'>;
 
 function checkpointOf(
   row: CheckpointRow,
@@ -43,17 +40,20 @@ function checkpointOf(
   };
 }
 
-export function integrityStatement(log: VerifiableLog, checkpoints?: CheckpointSource): IntegrityStatement {
-  const latest = checkpoints?.latestCheckpoint();
+export async function integrityStatement(
+  log: VerifiableLog,
+  checkpoints?: CheckpointSource,
+): Promise<IntegrityStatement> {
+  const latest = await checkpoints?.latestCheckpoint();
   // The checkpoint's root must be the root of the records verified: checked in the same pass.
-  const report = log.verify(
+  const report = await log.verify(
     undefined,
     latest === undefined ? [] : [{ size: latest.size, rootHash: latest.root }],
   );
   const signed =
     latest === undefined || checkpoints === undefined
       ? {}
-      : checkpointOf(latest, checkpoints.listCosignatures(latest.size));
+      : checkpointOf(latest, await checkpoints.listCosignatures(latest.size));
   const head = {
     ...(report.last === undefined ? {} : { chainHead: report.last.hash }),
     ...(report.ok ? { rootHash: report.rootHash } : {}),

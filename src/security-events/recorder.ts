@@ -52,7 +52,7 @@ export class SecurityEventRecorder {
   ) {
     this.maxPending = Math.max(1, options.maxPending ?? 10_000);
     this.now = options.now ?? (() => new Date());
-    this.timer = setInterval(() => this.flush(), options.flushIntervalMs ?? 1000);
+    this.timer = setInterval(() => void this.flush(), options.flushIntervalMs ?? 1000);
     this.timer.unref();
   }
 
@@ -88,14 +88,20 @@ export class SecurityEventRecorder {
     });
   }
 
-  /** Writes the backlog now (never waits for a lock: a busy store keeps it for the next flush). */
-  flush(): void {
+  /**
+   * Writes the backlog now (never waits for a lock: a busy store keeps it for the next flush). Never rejects.
+   * Events counted while the write is under way go into the next one.
+   */
+  async flush(): Promise<void> {
     if (this.pending.size === 0) return;
     const batch = this.pending;
     this.pending = new Map();
     const notBefore = new Date(this.now().getTime() - this.options.maxAgeDays * DAY_MS).toISOString();
     try {
-      this.store.recordSecurityEvents([...batch.values()], { maxRows: this.options.maxRows, notBefore });
+      await this.store.recordSecurityEvents([...batch.values()], {
+        maxRows: this.options.maxRows,
+        notBefore,
+      });
     } catch (error) {
       if (isDkeError(error, 'ERR_STORE_BUSY')) {
         this.restore(batch);
@@ -106,10 +112,10 @@ export class SecurityEventRecorder {
     }
   }
 
-  /** Flushes once and stops the timer. */
-  close(): void {
+  /** Stops the timer and flushes once. */
+  async close(): Promise<void> {
     clearInterval(this.timer);
-    this.flush();
+    await this.flush();
   }
 
   /** Puts a batch the store could not take back in front of what arrived since, within the bound. */

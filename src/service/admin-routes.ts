@@ -146,7 +146,7 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
         response: { 200: { type: 'object', properties: { keys: { type: 'array', items: keyInfoSchema } } } },
       },
     },
-    (request) => adminCall(request, {}, () => ({ keys: admin.list() })),
+    (request) => adminCall(request, {}, async () => ({ keys: await admin.list() })),
   );
 
   app.post<{ Body: CreateKeyBody }>(
@@ -259,8 +259,8 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
     '/admin/keys/:name/revocations',
     { config: { adminAction: 'admin.revocation.list' }, schema: { params: nameParams } },
     (request) =>
-      adminCall(request, { keyName: request.params.name }, () => ({
-        revoked: admin.listRevokedObjects(request.params.name),
+      adminCall(request, { keyName: request.params.name }, async () => ({
+        revoked: await admin.listRevokedObjects(request.params.name),
       })),
   );
 
@@ -282,10 +282,10 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
     },
     (request) => {
       const { name, objectId } = request.params;
-      return adminCall(request, { keyName: name, objectId }, () => ({
+      return adminCall(request, { keyName: name, objectId }, async () => ({
         objectId,
         revoked: true,
-        changed: admin.revokeObject(name, objectId),
+        changed: await admin.revokeObject(name, objectId),
       }));
     },
   );
@@ -297,10 +297,10 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
     },
     (request) => {
       const { name, objectId } = request.params;
-      return adminCall(request, { keyName: name, objectId }, () => ({
+      return adminCall(request, { keyName: name, objectId }, async () => ({
         objectId,
         revoked: false,
-        changed: admin.unrevokeObject(name, objectId),
+        changed: await admin.unrevokeObject(name, objectId),
       }));
     },
   );
@@ -318,7 +318,7 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
         ...(q.since === undefined ? {} : { since: q.since }),
         limit: auditLimit(q.limit),
       };
-      return adminCall(request, {}, () => ({ records: ctx.audit.query(query) }));
+      return adminCall(request, {}, async () => ({ records: await ctx.audit.query(query) }));
     },
   );
 
@@ -348,8 +348,8 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
         },
       },
       (request) =>
-        adminCall(request, {}, () => ({
-          receipts: transparency.receiptsForRequest(request.query.request),
+        adminCall(request, {}, async () => ({
+          receipts: await transparency.receiptsForRequest(request.query.request),
         })),
     );
     app.post(
@@ -359,8 +359,8 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
         schema: { querystring: { type: 'object', additionalProperties: false } },
       },
       (request) =>
-        adminCall(request, {}, () => {
-          const row = transparency.checkpointNow();
+        adminCall(request, {}, async () => {
+          const row = await transparency.checkpointNow();
           return { size: row.size, rootHash: row.root.toString('base64'), checkpoint: row.note };
         }),
     );
@@ -378,7 +378,7 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
       (request) => {
         const { limit, ...filter } = request.query;
         const query = { ...filter, ...(limit === undefined ? {} : { limit: Number(limit) }) };
-        return adminCall(request, {}, () => ({ events: events.query(query) }));
+        return adminCall(request, {}, async () => ({ events: await events.query(query) }));
       },
     );
   }

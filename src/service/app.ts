@@ -19,7 +19,7 @@ import { createClientErrorHandler } from './client-errors.js';
 import { discardBody } from './discard-body.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
 import { registerAdminRoutes, type KeyAdmin } from './admin-routes.js';
-import { registerHealth } from './health.js';
+import { registerHealth, type StoreHealth } from './health.js';
 import { createAuthGuard, type AuthFailureLimitConfig, type SecurityEventSink } from './auth-guard.js';
 import { DEFAULTS } from '../config/schema.js';
 import { verifiedTokenOf } from '../auth/index.js';
@@ -57,7 +57,7 @@ export interface AppOptions {
 
 /** Where failed authentications are recorded and read back (src/security-events over the store). */
 export interface SecurityEvents extends SecurityEventSink {
-  query(filter: SecurityEventFilter): SecurityEvent[];
+  query(filter: SecurityEventFilter): Promise<SecurityEvent[]>;
 }
 
 export interface AppDeps {
@@ -74,8 +74,8 @@ export interface AppDeps {
   readonly securityEvents?: SecurityEvents;
   /** This service as a C2SP tlog-witness; without it, no /witness routes. */
   readonly witness?: Witness;
-  /** Whether the store could take a write now (never waits); reported by /healthz. Default: 'free'. */
-  readonly storeHealth?: () => 'free' | 'locked';
+  /** Whether the store could take a write now (never waits, never rejects); reported by /healthz. Default: 'ok'. */
+  readonly storeHealth?: () => Promise<StoreHealth>;
   /** Our log's checkpoints, receipts and witnesses; without it none of that is served. */
   readonly transparency?: LogTransparency;
 }
@@ -219,7 +219,7 @@ export function buildApp(deps: AppDeps): DkeApp {
 
   registerHealth(
     app,
-    deps.storeHealth ?? (() => 'free'),
+    deps.storeHealth ?? (() => Promise.resolve('ok' as const)),
     (error) => app.log.error({ err: error }, 'health probe failed'),
     transparency?.witnessHealth() === undefined ? undefined : () => transparency.witnessHealth() ?? 'ok',
   );

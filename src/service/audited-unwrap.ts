@@ -67,13 +67,13 @@ export interface AuditedUnwrapDeps {
 }
 
 /** The key and version a request names, if the key exists under the protocol and has that version. */
-function locate(
+async function locate(
   keys: KeyCore,
   protocol: KeyProtocol,
   name: string,
   keyId: string,
-): { key: KeyInfo; version: KeyVersionInfo } {
-  const key = protocolKey(keys, protocol, name);
+): Promise<{ key: KeyInfo; version: KeyVersionInfo }> {
+  const key = await protocolKey(keys, protocol, name);
   const version = key.versions.find((v) => v.keyId === keyId);
   if (version === undefined)
     throw new DkeError('ERR_KEY_NOT_FOUND', { detail: `${name} has no version ${keyId}` });
@@ -108,7 +108,7 @@ export function createAuditedUnwrap({
       let key: KeyInfo;
       let named: KeyVersionInfo;
       try {
-        ({ key, version: named } = locate(keys, op.protocol, op.keyName, op.keyId));
+        ({ key, version: named } = await locate(keys, op.protocol, op.keyName, op.keyId));
       } catch (error) {
         metrics.observeUnwrap(op.protocol, undefined, 'unknown_key');
         throw error;
@@ -144,7 +144,7 @@ export function createAuditedUnwrap({
       try {
         op.admit?.(principal);
         releaseGate?.();
-        granted = keys.privateKeyFor(op.keyName, op.keyId, principal, op.objectId);
+        granted = await keys.privateKeyFor(op.keyName, op.keyId, principal, op.objectId);
       } catch (error) {
         return refuse('denied', error);
       }

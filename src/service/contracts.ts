@@ -139,10 +139,10 @@ export interface AuditVerification {
 }
 
 export interface AuditLog {
-  /** Resolves only after the record is durable on disk (group commit allowed). Throws ERR_AUDIT_UNAVAILABLE. */
+  /** Resolves only after the record is durable on disk (group commit allowed). Rejects ERR_AUDIT_UNAVAILABLE. */
   append(event: AuditEvent): Promise<AuditRecord>;
-  query(query: AuditQuery): AuditRecord[];
-  verify(): AuditVerification;
+  query(query: AuditQuery): Promise<AuditRecord[]>;
+  verify(): Promise<AuditVerification>;
 }
 
 // ---------------------------------------------------------------- the key core the adapters call
@@ -154,8 +154,8 @@ export interface UnwrapContext {
 }
 
 export interface KeyCore {
-  /** The key with its versions. Throws ERR_KEY_NOT_FOUND. */
-  describe(name: string): KeyInfo;
+  /** The key with its versions. Rejects ERR_KEY_NOT_FOUND. */
+  describe(name: string): Promise<KeyInfo>;
   /**
    * Private key of one version for an authorized, audited operation. Checks, in order: key exists
    * (ERR_KEY_NOT_FOUND), version exists under it (ERR_KEY_NOT_FOUND), not destroyed (ERR_KEY_DESTROYED),
@@ -168,7 +168,7 @@ export interface KeyCore {
     keyId: string,
     principal: Principal,
     objectId?: string,
-  ): { key: KeyObject; version: KeyVersionInfo };
+  ): Promise<{ key: KeyObject; version: KeyVersionInfo }>;
 }
 
 // ---------------------------------------------------------------- key administration (src/keystore)
@@ -187,18 +187,18 @@ export interface KeyAdmin {
   ): Promise<KeyInfo>;
   /** New active version (generated, or from `pem`); older versions keep working. */
   rotate(name: string, options?: { readonly pem?: string; readonly spec?: KeySpec }): Promise<KeyInfo>;
-  disable(name: string): KeyInfo;
-  enable(name: string): KeyInfo;
+  disable(name: string): Promise<KeyInfo>;
+  enable(name: string): Promise<KeyInfo>;
   /** Crypto-shreds every version's private key; irreversible. */
-  destroy(name: string): KeyInfo;
-  list(): KeyInfo[];
-  describe(name: string): KeyInfo;
+  destroy(name: string): Promise<KeyInfo>;
+  list(): Promise<KeyInfo[]>;
+  describe(name: string): Promise<KeyInfo>;
   /** Replaces the whole policy (validated and normalised; ERR_BAD_REQUEST names a bad field). */
-  setPolicy(name: string, policy: KeyPolicy): KeyInfo;
-  setCacheSeconds(name: string, seconds: number | undefined): KeyInfo;
+  setPolicy(name: string, policy: KeyPolicy): Promise<KeyInfo>;
+  setCacheSeconds(name: string, seconds: number | undefined): Promise<KeyInfo>;
   /** False when already revoked. */
-  revokeObject(name: string, objectId: string): boolean;
+  revokeObject(name: string, objectId: string): Promise<boolean>;
   /** False when not revoked. */
-  unrevokeObject(name: string, objectId: string): boolean;
-  listRevokedObjects(name: string): { readonly objectId: string; readonly revokedAt: string }[];
+  unrevokeObject(name: string, objectId: string): Promise<boolean>;
+  listRevokedObjects(name: string): Promise<{ readonly objectId: string; readonly revokedAt: string }[]>;
 }

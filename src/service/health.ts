@@ -1,13 +1,15 @@
 /**
  * GET /healthz: liveness plus the store's state, answered within milliseconds whatever the store does
- * (the probe never waits for a lock). A store locked by another process (a `dke key` command, a backup) is
- * `200 {"status":"degraded","store":"locked"}`: the process is healthy, public keys are still served and
- * unwraps wait for the lock (up to store.lockWaitMs), so a load balancer or orchestrator must not drain or
- * restart it for that; alert on `status` instead. A store that fails outright is 503 `"store":"failing"`.
+ * (the probe never waits for a lock, and a networked backend's probe has a short timeout). A store locked by
+ * another process (a `dke key` command, a backup) is `200 {"status":"degraded","store":"locked"}`, one that
+ * cannot be reached (PostgreSQL down) `200 {"status":"degraded","store":"unavailable"}`: the process is
+ * healthy, and the condition is shared by every instance on that store, so a load balancer or orchestrator
+ * must not drain or restart it for that; alert on `status` instead.
  */
+import type { StoreHealth } from '../store/index.js';
 import type { DkeApp } from './app.js';
 
-export type StoreHealth = 'free' | 'locked';
+export type { StoreHealth };
 /**
  * Our log's witnesses (docs/audit.md): 'unwitnessed' while the fail-closed rule refuses releases,
  * 'errors' while a witness refuses our checkpoints or answers with a bad cosignature. Either is `degraded`.
@@ -15,8 +17,8 @@ export type StoreHealth = 'free' | 'locked';
 export type WitnessHealth = 'ok' | 'unwitnessed' | 'errors';
 
 interface HealthAnswer {
-  readonly status: 'ok' | 'degraded' | 'failing';
-  readonly store: 'ok' | 'locked' | 'failing';
+  readonly status: 'ok' | 'degraded';
+  readonly store: StoreHealth;
   readonly witnesses?: WitnessHealth;
 }
 
@@ -27,30 +29,24 @@ const healthSchema = {
 
 export function registerHealth(
   app: DkeApp,
-  probe: () => StoreHealth,
+  probe: () => Promise<StoreHealth>,
   report: (error: unknown) => void,
   witnesses?: () => WitnessHealth,
 ): void {
-  app.get(
-    '/healthz',
-    { schema: { response: { 200: healthSchema, 503: healthSchema } } },
-    (_request, reply) => {
-      let answer: HealthAnswer;
-      try {
-        answer = probe() === 'free' ? { status: 'ok', store: 'ok' } : { status: 'degraded', store: 'locked' };
-      } catch (error) {
-        report(error);
-        answer = { status: 'failing', store: 'failing' };
-      }
-      if (witnesses !== undefined) {
-        const state = witnesses();
-        answer = {
-          ...answer,
-          witnesses: state,
-          ...(state !== 'ok' && answer.status === 'ok' ? { status: 'degraded' as const } : {}),
-        };
-      }
-      return reply.code(answer.status === 'failing' ? 503 : 200).send(answer);
-    },
-  );
+  app.get('/healthz', { schema: { response: { 200: healthSchema } } }, async () => {
+    let store: StoreHealth;
+    try {
+      store = await probe();
+    } catch (error) {
+      // The contract says a probe never rejects; if one does anyway, the store is not usable.
+      report(error);
+      store = 'unavailable';
+    }
+    let answer: HealthAnswer = { status: store === 'ok' ? 'ok' : 'degraded', store };
+    if (witnesses !== undefined) {
+      const state = witnesses();
+      answer = { ...answer, witnesses: state, ...(state !== 'ok' ? { status: 'degraded' as const } : {}) };
+    }
+    return answer;
+  });
 }

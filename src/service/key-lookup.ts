@@ -5,9 +5,9 @@
 import { DkeError } from '../errors/index.js';
 import type { KeyCore, KeyInfo, KeyProtocol, KeyVersionInfo } from './contracts.js';
 
-/** The key `name` of `protocol`. Throws ERR_KEY_NOT_FOUND. */
-export function protocolKey(keys: KeyCore, protocol: KeyProtocol, name: string): KeyInfo {
-  const key = keys.describe(name);
+/** The key `name` of `protocol`. Rejects ERR_KEY_NOT_FOUND. */
+export async function protocolKey(keys: KeyCore, protocol: KeyProtocol, name: string): Promise<KeyInfo> {
+  const key = await keys.describe(name);
   if (key.protocol !== protocol) {
     throw new DkeError('ERR_KEY_NOT_FOUND', { detail: `${name} is a ${key.protocol} key, not ${protocol}` });
   }

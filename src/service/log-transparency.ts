@@ -18,15 +18,15 @@ export interface LogTransparency {
   /** Native unwrap answers carry receipts (audit.log.receipts). */
   readonly receipts: boolean;
   /** A receipt for a committed record, against a freshly signed checkpoint covering it. */
-  receiptFor(record: AuditRecord): string;
+  receiptFor(record: AuditRecord): Promise<string>;
   /** Receipts for the records of this request id, against one signed checkpoint of the current tree. */
-  receiptsForRequest(requestId: string): string[];
-  /** Persists a checkpoint of the current tree now (admin); returns it. */
-  checkpointNow(): CheckpointRow;
+  receiptsForRequest(requestId: string): Promise<string[]>;
+  /** Persists a checkpoint of the current tree now (admin); resolves to it. */
+  checkpointNow(): Promise<CheckpointRow>;
   /** The latest persisted checkpoint note with its stored cosignature lines, if any. */
-  publishedCheckpoint(): string | undefined;
+  publishedCheckpoint(): Promise<string | undefined>;
   /** Consistency proof between two tree sizes (≤ the current size). */
-  consistencyProof(oldSize: number, newSize: number): Buffer[];
+  consistencyProof(oldSize: number, newSize: number): Promise<Buffer[]>;
   /** Throws ERR_NOT_WITNESSED while the fail-closed rule is set and not met. */
   assertWitnessed(): void;
   /** Undefined without witnesses. */
@@ -46,9 +46,9 @@ export interface LogTransparencyDeps {
   readonly onError?: (error: unknown) => void;
 }
 
-export function startLogTransparency(deps: LogTransparencyDeps): LogTransparency {
+export async function startLogTransparency(deps: LogTransparencyDeps): Promise<LogTransparency> {
   const { audit, store, config } = deps;
-  const witnesses = new WitnessClient({
+  const witnesses = await WitnessClient.open({
     witnesses: config.witnesses,
     log: audit,
     store,
@@ -59,7 +59,7 @@ export function startLogTransparency(deps: LogTransparencyDeps): LogTransparency
     intervalSeconds: config.checkpointIntervalSeconds,
     ...(deps.onSubmission === undefined ? {} : { onOutcome: deps.onSubmission }),
   });
-  const checkpointer = new Checkpointer({
+  const checkpointer = await Checkpointer.open({
     log: audit,
     store,
     signer: deps.signer,
@@ -71,25 +71,25 @@ export function startLogTransparency(deps: LogTransparencyDeps): LogTransparency
   checkpointer.start();
   witnesses.start();
   // Witnesses behind our latest checkpoint (e.g. after a restart) are caught up at once.
-  witnesses.tick();
+  await witnesses.tick();
 
   return {
     receipts: config.receipts,
-    receiptFor(record) {
-      return formatReceipt(audit, record, checkpointer.signedCheckpoint(record.seq));
+    async receiptFor(record) {
+      return formatReceipt(audit, record, await checkpointer.signedCheckpoint(record.seq));
     },
-    receiptsForRequest(requestId) {
-      const records = audit.findByRequestId(requestId);
+    async receiptsForRequest(requestId) {
+      const records = await audit.findByRequestId(requestId);
       if (records.length === 0) return [];
-      const checkpoint = checkpointer.signedCheckpoint(Math.max(...records.map((r) => r.seq)));
-      return records.map((record) => formatReceipt(audit, record, checkpoint));
+      const checkpoint = await checkpointer.signedCheckpoint(Math.max(...records.map((r) => r.seq)));
+      return Promise.all(records.map((record) => formatReceipt(audit, record, checkpoint)));
     },
     checkpointNow: () => checkpointer.persist(),
-    publishedCheckpoint() {
+    async publishedCheckpoint() {
       const row = checkpointer.latestPersisted();
       return row === undefined ? undefined : cosignedNote(store, row);
     },
-    consistencyProof(oldSize, newSize) {
+    async consistencyProof(oldSize, newSize) {
       if (oldSize > newSize) {
         throw new DkeError('ERR_BAD_REQUEST', { message: 'old must not be larger than new' });
       }

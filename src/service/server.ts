@@ -89,7 +89,7 @@ export async function startServer(
   });
   if (master.source === 'created')
     logger.warn({ file: master.file }, 'created a new master key file: back it up');
-  const service = openKeyService({
+  const service = await openKeyService({
     dbPath: config.store.database,
     masterKey: master.masterKey,
     lockWaitMs: config.store.lockWaitMs,
@@ -107,13 +107,13 @@ export async function startServer(
   let transparency: LogTransparency;
   try {
     // The log key is created on first start, sealed under the master key; its name is the origin.
-    const logKey = serviceNoteKey(
+    const logKey = await serviceNoteKey(
       service.store,
       master.masterKey,
       'audit-log',
       auditLogOrigin(config.audit.log, server.publicBaseUrl),
     );
-    transparency = startLogTransparency({
+    transparency = await startLogTransparency({
       audit: service.audit,
       store: service.store,
       signer: logKey.signer,
@@ -128,7 +128,7 @@ export async function startServer(
       onError: (error) => logger.error({ err: error }, 'could not persist an audit checkpoint'),
     });
   } catch (error) {
-    service.close();
+    await service.close();
     throw error;
   }
   const recorder = new SecurityEventRecorder(service.store, {
@@ -136,13 +136,10 @@ export async function startServer(
     onDropped: (events) => metrics.observeSecurityEventsDropped(events),
     onError: (error) => logger.error({ err: error }, 'could not write security events'),
   });
-  const closeStore = (): void => {
-    recorder.close();
-    service.close();
-  };
   const closeAll = async (): Promise<void> => {
     await transparency.close();
-    closeStore();
+    await recorder.close();
+    await service.close();
   };
 
   let app: DkeApp;
@@ -153,7 +150,7 @@ export async function startServer(
       createWitness({
         store: service.store,
         logs: witnessConfig.logs,
-        signer: serviceNoteKey(service.store, master.masterKey, 'witness', witnessConfig.name).signer,
+        signer: (await serviceNoteKey(service.store, master.masterKey, 'witness', witnessConfig.name)).signer,
       });
     app = buildApp({
       ...(witness === undefined ? {} : { witness }),
@@ -165,13 +162,13 @@ export async function startServer(
       metrics,
       securityEvents: {
         record: (clientAddress, reason, token) => recorder.record(clientAddress, reason, token),
-        query: (filter) => {
+        query: async (filter) => {
           const query = securityEventQuery(filter);
-          recorder.flush(); // what was counted so far, if the store takes it now (never waits)
+          await recorder.flush(); // what was counted so far, if the store takes it now (never waits)
           return service.store.querySecurityEvents(query);
         },
       },
-      storeHealth: () => service.store.probeWriteLock(),
+      storeHealth: () => service.store.probeHealth(),
       transparency,
       options: {
         ...(server.publicBaseUrl === undefined ? {} : { publicBaseUrl: server.publicBaseUrl }),

@@ -28,8 +28,8 @@ export function registerTransparencyRoutes(app: DkeApp, transparency: LogTranspa
   app.get(
     '/audit/checkpoint',
     { schema: { querystring: { type: 'object', additionalProperties: false } } },
-    (_request, reply) => {
-      const note = transparency.publishedCheckpoint();
+    async (_request, reply) => {
+      const note = await transparency.publishedCheckpoint();
       if (note === undefined) {
         throw new DkeError('ERR_NOT_FOUND', { message: 'no checkpoint has been published yet' });
       }
@@ -49,8 +49,8 @@ export function registerTransparencyRoutes(app: DkeApp, transparency: LogTranspa
         },
       },
     },
-    (request, reply) => {
-      const proof = transparency.consistencyProof(
+    async (request, reply) => {
+      const proof = await transparency.consistencyProof(
         treeSize(request.query.old, 'old'),
         treeSize(request.query.new, 'new'),
       );

@@ -26,7 +26,7 @@ import {
   type NoteVerifier,
 } from '../transparency/index.js';
 import { decodeBase64, parseDecimal, wellFormedText } from '../transparency/encoding.js';
-import type { WitnessedLog } from '../store/index.js';
+import type { DkeStore, WitnessedLog } from '../store/index.js';
 
 /** tlog-witness: a client MUST NOT send more than 63 consistency proof lines. */
 export const MAX_PROOF_LINES = 63;
@@ -40,16 +40,7 @@ const MAX_HEADER_BYTES = 4 * 1024;
 export const MAX_ADD_CHECKPOINT_BYTES = 64 * 1024;
 
 /** What the witness needs from the store (DkeStore implements it). */
-export interface WitnessStore {
-  getWitnessedLog(origin: string): WitnessedLog | undefined;
-  compareAndSetWitnessedLog(
-    origin: string,
-    oldSize: bigint,
-    newSize: bigint,
-    newRoot: Uint8Array,
-    updatedAt: string,
-  ): boolean;
-}
+export type WitnessStore = Pick<DkeStore, 'getWitnessedLog' | 'compareAndSetWitnessedLog'>;
 
 export interface WitnessedLogConfig {
   readonly origin: string;
@@ -170,11 +161,11 @@ export interface Witness {
   /** The witness's name (its key name). */
   readonly name: string;
   /**
-   * Throws ERR_BAD_REQUEST (400: malformed, or old size above the checkpoint size), ERR_WITNESS_UNKNOWN_LOG
-   * (404), ERR_WITNESS_SIGNATURE_INVALID (403), ERR_STORE_BUSY (503). A consistency proof that does not
-   * verify is a 422 result (not thrown), so the caller can record the evidence.
+   * Rejects ERR_BAD_REQUEST (400: malformed, or old size above the checkpoint size), ERR_WITNESS_UNKNOWN_LOG
+   * (404), ERR_WITNESS_SIGNATURE_INVALID (403), ERR_STORE_BUSY or ERR_STORE_UNAVAILABLE (503). A consistency
+   * proof that does not verify is a 422 result (not a rejection), so the caller can record the evidence.
    */
-  addCheckpoint(request: AddCheckpointRequest): AddCheckpointResult;
+  addCheckpoint(request: AddCheckpointRequest): Promise<AddCheckpointResult>;
 }
 
 export function createWitness(options: WitnessOptions): Witness {
@@ -183,7 +174,7 @@ export function createWitness(options: WitnessOptions): Witness {
   const { store, signer } = options;
   return {
     name: signer.name,
-    addCheckpoint(request) {
+    async addCheckpoint(request) {
       const origin = parseCheckpointBody(parseNote(request.checkpointNote).body).origin;
       const verifier = verifiers.get(origin);
       if (verifier === undefined) throw new DkeError('ERR_WITNESS_UNKNOWN_LOG');
@@ -197,7 +188,7 @@ export function createWitness(options: WitnessOptions): Witness {
       const { checkpoint } = opened;
       const { oldSize, proof } = request;
       if (oldSize > checkpoint.size) throw badRequest('old size is larger than the checkpoint size');
-      const stored = store.getWitnessedLog(origin);
+      const stored = await store.getWitnessedLog(origin);
       const knownSize = stored?.size ?? 0n;
       if (oldSize !== knownSize) return { status: 409, knownSize, conflict: 'stale', checkpoint };
       if (
@@ -217,16 +208,16 @@ export function createWitness(options: WitnessOptions): Witness {
       // (the fork check above), so an unchanged size means the state the proof was checked against.
       const at = now();
       if (
-        !store.compareAndSetWitnessedLog(
+        !(await store.compareAndSetWitnessedLog(
           origin,
           oldSize,
           checkpoint.size,
           checkpoint.rootHash,
           at.toISOString(),
-        )
+        ))
       ) {
         // Another submission moved the log between our read and our write: it won, this one is stale.
-        const current = store.getWitnessedLog(origin)?.size ?? 0n;
+        const current = (await store.getWitnessedLog(origin))?.size ?? 0n;
         return { status: 409, knownSize: current, conflict: 'stale', checkpoint };
       }
       const line = cosign(opened.body, signer, Math.floor(at.getTime() / 1000));

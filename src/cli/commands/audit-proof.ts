@@ -206,15 +206,15 @@ export interface CheckpointVerifyOptions extends TrustOptions {
 }
 
 /** Counts what the chain verifier reads, and whether it read to the end. */
-function counted(links: Iterable<AuditChainLink>): {
-  links: Iterable<AuditChainLink>;
+function counted(links: AsyncIterable<AuditChainLink>): {
+  links: AsyncIterable<AuditChainLink>;
   exhausted: () => boolean;
 } {
   let done = false;
   return {
     links: {
-      *[Symbol.iterator]() {
-        for (const link of links) yield link;
+      async *[Symbol.asyncIterator]() {
+        for await (const link of links) yield link;
         done = true;
       },
     },
@@ -228,7 +228,7 @@ function counted(links: Iterable<AuditChainLink>): {
  */
 export async function verifyAgainstCheckpoint(
   o: CheckpointVerifyOptions,
-  withAudit: <T>(run: (store: AuditStore) => T) => T,
+  withAudit: <T>(run: (store: AuditStore) => Promise<T>) => Promise<T>,
 ): Promise<void> {
   const keys = trustedKeys(o, '--checkpoint');
   const { checkpoint, cosigners } = openTrustedCheckpoint(await readCheckpointSource(o.checkpoint), keys);
@@ -243,11 +243,11 @@ export async function verifyAgainstCheckpoint(
   }
   const size =
     checkpoint.size > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(checkpoint.size);
-  const report = withAudit(({ store, audit }): AuditVerificationReport => {
-    const stored = audit.treeHead();
+  const report = await withAudit(async ({ store, audit }): Promise<AuditVerificationReport> => {
+    const stored = await audit.treeHead();
     const stream = counted(store.iterateAuditChain());
     const heads = size === 0 ? [stored] : [stored, { size, rootHash: checkpoint.rootHash }];
-    const result = verifyAuditChain(stream.links, o.anchor, heads);
+    const result = await verifyAuditChain(stream.links, o.anchor, heads);
     if (result.ok) return result;
     if (o.json === true) {
       process.stdout.write(

@@ -101,17 +101,17 @@ export function registerAuditReport(audit: Command, addStoreOptions: (command: C
         ...(o.timezone === undefined ? {} : { timezone: o.timezone }),
       };
       const { database } = resolveStoreConfig(o);
-      const store = openAuditStore({ dbPath: database, readonly: true });
+      const store = await openAuditStore({ dbPath: database, readonly: true });
       let report: IncidentReport;
       try {
-        const integrity = integrityStatement(store.audit, store.store);
-        report = buildIncidentReport(
+        const integrity = await integrityStatement(store.audit, store.store);
+        report = await buildIncidentReport(
           store.store.iterateAuditRows(reportReadsFrom(filter)),
           filter,
           integrity,
         );
       } finally {
-        store.close();
+        await store.close();
       }
       const text = RENDER[o.json === true ? 'json' : o.format](report);
       await writeOutput(Readable.from([Buffer.from(text, 'utf8')]) as AsyncIterable<Uint8Array>, o.output, {

@@ -37,13 +37,13 @@ interface SecurityOptions extends AuditOptions {
   readonly limit?: number;
 }
 
-function withAudit<T>(options: StoreFlags, run: (store: AuditStore) => T): T {
+async function withAudit<T>(options: StoreFlags, run: (store: AuditStore) => T | Promise<T>): Promise<T> {
   const { database } = resolveStoreConfig(options);
-  const store = openAuditStore({ dbPath: database, readonly: true });
+  const store = await openAuditStore({ dbPath: database, readonly: true });
   try {
-    return run(store);
+    return await run(store);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -92,15 +92,15 @@ function formatSecurityEvent(e: SecurityEvent): string {
 }
 
 /** An entry index (decimal, = seq - 1) or a request id. */
-function recordToProve(log: AuditStore['audit'], which: string): AuditRecord {
+async function recordToProve(log: AuditStore['audit'], which: string): Promise<AuditRecord> {
   if (/^(0|[1-9][0-9]{0,15})$/.test(which)) {
-    const record = log.record(Number(which) + 1);
+    const record = await log.record(Number(which) + 1);
     if (record === undefined) {
       throw new DkeError('ERR_NOT_FOUND', { message: `the audit log has no entry with index ${which}` });
     }
     return record;
   }
-  const records = log.findByRequestId(which);
+  const records = await log.findByRequestId(which);
   if (records.length === 0) {
     throw new DkeError('ERR_NOT_FOUND', { message: 'no audit record carries that request id' });
   }
@@ -114,16 +114,16 @@ function recordToProve(log: AuditStore['audit'], which: string): AuditRecord {
 }
 
 /** The proof bundle (a C2SP tlog-proof) of one record against the latest persisted, cosigned checkpoint. */
-function proveRecord({ store, audit: log }: AuditStore, which: string): string {
-  const record = recordToProve(log, which);
-  const checkpoint = store.latestCheckpoint();
+async function proveRecord({ store, audit: log }: AuditStore, which: string): Promise<string> {
+  const record = await recordToProve(log, which);
+  const checkpoint = await store.latestCheckpoint();
   if (checkpoint === undefined || checkpoint.size < record.seq) {
     throw new DkeError('ERR_NOT_FOUND', {
       message: `entry ${record.seq - 1} is newer than the latest persisted checkpoint${checkpoint === undefined ? '' : ` (size ${checkpoint.size})`}`,
       hint: 'wait for the key service to persist the next checkpoint (audit.log.checkpointIntervalSeconds) or call POST /admin/audit/checkpoint',
     });
   }
-  return formatReceipt(log, record, { size: checkpoint.size, note: cosignedNote(store, checkpoint) });
+  return formatReceipt(log, record, { size: checkpoint.size, note: await cosignedNote(store, checkpoint) });
 }
 
 export function registerAudit(program: Command): void {
@@ -136,8 +136,8 @@ export function registerAudit(program: Command): void {
         '\npin it in verifiers and witnesses. Needs no master key.',
     )
     .action((o: AuditOptions) =>
-      withAudit(o, ({ store }) => {
-        const vkey = storedVerifierKey(store, 'audit-log');
+      withAudit(o, async ({ store }) => {
+        const vkey = await storedVerifierKey(store, 'audit-log');
         if (vkey === undefined) {
           throw new DkeError('ERR_NOT_FOUND', {
             message: 'this store has no audit log key yet',
@@ -161,7 +161,7 @@ export function registerAudit(program: Command): void {
         '\ncosignatures stored for it (docs/audit.md "Proof bundles"). A plain number is an entry index.',
     )
     .action(async (which: string, o: AuditOptions & { output?: string }) => {
-      const bundle = withAudit(o, (opened) => proveRecord(opened, which));
+      const bundle = await withAudit(o, (opened) => proveRecord(opened, which));
       // Like every dke output file: atomic, never replacing an existing file.
       await writeOutput(Readable.from([Buffer.from(bundle, 'utf8')]), o.output, {
         force: false,
@@ -200,8 +200,8 @@ export function registerAudit(program: Command): void {
             message: '--log-vkey, --witness-vkey and --quorum go with --checkpoint',
           });
         }
-        withAudit(o, ({ audit: log }) => {
-          const report = log.verify(o.anchor);
+        await withAudit(o, async ({ audit: log }) => {
+          const report = await log.verify(o.anchor);
           if (o.json === true) process.stdout.write(`${JSON.stringify(report)}\n`);
           if (!report.ok) {
             const broken = report.firstBroken;
@@ -229,8 +229,8 @@ export function registerAudit(program: Command): void {
       '\nThe key is created (sealed under the master key) when `dke serve` first starts with audit.witness.',
     )
     .action((o: StoreFlags) =>
-      withAudit(o, ({ store }) => {
-        const vkey = storedVerifierKey(store, 'witness');
+      withAudit(o, async ({ store }) => {
+        const vkey = await storedVerifierKey(store, 'witness');
         if (vkey === undefined) {
           throw new DkeError('ERR_NOT_FOUND', {
             message: 'this store has no witness key yet',
@@ -259,7 +259,7 @@ export function registerAudit(program: Command): void {
           limit?: number;
         },
       ) =>
-        withAudit(o, ({ audit: log }) => {
+        withAudit(o, async ({ audit: log }) => {
           const query: AuditQuery = {
             ...(o.key === undefined ? {} : { keyName: o.key }),
             ...(o.object === undefined ? {} : { objectId: o.object }),
@@ -268,7 +268,7 @@ export function registerAudit(program: Command): void {
             ...(o.since === undefined ? {} : { since: o.since }),
             ...(o.limit === undefined ? {} : { limit: o.limit }),
           };
-          for (const record of log.query(query)) {
+          for (const record of await log.query(query)) {
             process.stdout.write(`${o.json === true ? JSON.stringify(record) : formatRecord(record)}\n`);
           }
         }),
@@ -296,7 +296,7 @@ export function registerAudit(program: Command): void {
         '\nonly a token whose signature verified names them). --json: one object a line.',
     )
     .action((o: SecurityOptions) =>
-      withAudit(o, ({ store }) => {
+      withAudit(o, async ({ store }) => {
         const query = securityEventQuery({
           ...(o.address === undefined ? {} : { address: o.address }),
           ...(o.reason === undefined ? {} : { reason: o.reason }),
@@ -305,7 +305,7 @@ export function registerAudit(program: Command): void {
           ...(o.since === undefined ? {} : { since: o.since }),
           ...(o.limit === undefined ? {} : { limit: o.limit }),
         });
-        for (const event of store.querySecurityEvents(query)) {
+        for (const event of await store.querySecurityEvents(query)) {
           process.stdout.write(`${o.json === true ? JSON.stringify(event) : formatSecurityEvent(event)}\n`);
         }
       }),

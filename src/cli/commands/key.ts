@@ -51,11 +51,11 @@ async function withStore<T>(options: StoreFlags, run: (service: KeyService) => P
   const master = loadMasterKey({ file: store.masterKeyFile, createIfMissing: true });
   if (master.source === 'created')
     info(`dke: created a new master key file ${store.masterKeyFile}: back it up`);
-  const service = openKeyService({ dbPath: store.database, masterKey: master.masterKey });
+  const service = await openKeyService({ dbPath: store.database, masterKey: master.masterKey });
   try {
     return await run(service);
   } finally {
-    service.close();
+    await service.close();
   }
 }
 
@@ -208,8 +208,8 @@ export function registerKey(program: Command): void {
     });
 
   addStoreOptions(key.command('list').description('list the keys')).action((o: CommonOptions) =>
-    withStore(o, (s) => {
-      const keys = s.keys.list();
+    withStore(o, async (s) => {
+      const keys = await s.keys.list();
       if (o.json === true) {
         process.stdout.write(`${JSON.stringify(keys)}\n`);
         return;
@@ -226,7 +226,7 @@ export function registerKey(program: Command): void {
   addStoreOptions(
     key.command('show <name>').description('show one key: versions, policy, cache period'),
   ).action((name: string, o: CommonOptions) =>
-    withStore(o, (s) => printKey(s.keys.describe(name), o.json === true)),
+    withStore(o, async (s) => printKey(await s.keys.describe(name), o.json === true)),
   );
 
   addStoreOptions(
@@ -253,10 +253,9 @@ export function registerKey(program: Command): void {
         const lists = { users: o.users, groups: o.groups, roles: o.roles, tenants: o.tenants };
         const given = Object.values(lists).some((v) => v !== undefined);
         if (o.file === undefined && !given) {
-          return withStore(o, (s) => {
-            process.stdout.write(
-              `${JSON.stringify(s.keys.describe(name).policy, null, o.json === true ? 0 : 2)}\n`,
-            );
+          return withStore(o, async (s) => {
+            const { policy } = await s.keys.describe(name);
+            process.stdout.write(`${JSON.stringify(policy, null, o.json === true ? 0 : 2)}\n`);
           });
         }
         if (o.file !== undefined && given) {

@@ -94,8 +94,8 @@ export function registerMsDkeRoutes(app: DkeApp, ctx: RouteContext): void {
         querystring: anyQuery,
       },
     },
-    (request) => {
-      const key = protocolKey(ctx.keys, 'ms-dke', request.params.keyName);
+    async (request) => {
+      const key = await protocolKey(ctx.keys, 'ms-dke', request.params.keyName);
       const active = publishedVersion(key);
       const { kty, n, e } = active.publicJwk;
       if (kty !== 'RSA' || n === undefined || e === undefined) {

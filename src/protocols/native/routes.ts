@@ -38,8 +38,8 @@ export function registerNativeRoutes(app: DkeApp, ctx: RouteContext): void {
         },
       },
     },
-    (request) => {
-      const key = protocolKey(ctx.keys, 'native', request.params.name);
+    async (request) => {
+      const key = await protocolKey(ctx.keys, 'native', request.params.name);
       const version = publishedVersion(key);
       return {
         name: key.name,
@@ -101,7 +101,7 @@ export function registerNativeRoutes(app: DkeApp, ctx: RouteContext): void {
           };
         },
       });
-      const receipt = ctx.transparency?.receipts === true ? receiptOf(ctx, request, record) : undefined;
+      const receipt = ctx.transparency?.receipts === true ? await receiptOf(ctx, request, record) : undefined;
       return receipt === undefined ? value : { ...value, receipt };
     },
   );
@@ -111,9 +111,13 @@ export function registerNativeRoutes(app: DkeApp, ctx: RouteContext): void {
  * The key was released and its record is durable: a receipt that cannot be made now (e.g. the store
  * failing a read) is left out and logged, never failing the answer; GET /admin/audit/receipt gives it later.
  */
-function receiptOf(ctx: RouteContext, request: FastifyRequest, record: AuditRecord): string | undefined {
+async function receiptOf(
+  ctx: RouteContext,
+  request: FastifyRequest,
+  record: AuditRecord,
+): Promise<string | undefined> {
   try {
-    return ctx.transparency?.receiptFor(record);
+    return await ctx.transparency?.receiptFor(record);
   } catch (error) {
     request.log.error({ err: error, seq: record.seq }, 'could not make a receipt');
     return undefined;

@@ -44,7 +44,7 @@ export function registerWitnessRoutes(app: DkeApp, ctx: RouteContext, witness: W
           });
         };
         const submitted = parseAddCheckpointRequest(bytes);
-        const result = witness.addCheckpoint(submitted);
+        const result = await witness.addCheckpoint(submitted);
         // A bad proof or a fork is signed by a log key we trust: evidence of misbehaviour, recorded. Other
         // refusals (unsigned, unknown log, stale size) are not, so strangers cannot flood the audit log.
         if (result.status === 422) {
