@@ -95,7 +95,9 @@ function parseUrl(url: string): ParsedUrl {
   }
   for (const name of parsed.searchParams.keys()) {
     if (!URL_PARAMETERS.has(name)) {
-      throw invalid(`the PostgreSQL store URL has an unsupported parameter '${name}' (supported: sslmode, host)`);
+      throw invalid(
+        `the PostgreSQL store URL has an unsupported parameter '${name}' (supported: sslmode, host)`,
+      );
     }
   }
   const sslParam = parsed.searchParams.get('sslmode');
@@ -127,7 +129,8 @@ function tlsOptions(mode: SslMode, host: string, caFile: string | undefined): fa
     return false;
   }
   if (mode === 'require') {
-    if (caFile !== undefined) throw invalid('caFile needs sslMode verify-full (require does not check certificates)');
+    if (caFile !== undefined)
+      throw invalid('caFile needs sslMode verify-full (require does not check certificates)');
     return { rejectUnauthorized: false };
   }
   if (host.startsWith('/')) throw invalid('sslMode verify-full needs a host name, not a unix socket');
@@ -182,7 +185,13 @@ function passwordSource(
   return inUrl;
 }
 
-function bounded(value: number | undefined, fallback: number, min: number, max: number, name: string): number {
+function bounded(
+  value: number | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+  name: string,
+): number {
   const chosen = value ?? fallback;
   if (!Number.isSafeInteger(chosen) || chosen < min || chosen > max) {
     throw invalid(`${name} must be a whole number from ${min} to ${max}`);
@@ -197,12 +206,16 @@ function parseInt8(text: string): number {
   return value;
 }
 
-const typeParsers = {
-  getTypeParser: ((oid: number, format?: string) =>
-    oid === pg.types.builtins.INT8 && format !== 'binary'
-      ? parseInt8
-      : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
-};
+/** The int8 type's OID (pg_type). */
+const INT8_OID = 20;
+
+function getTypeParser(oid: number, format?: 'text' | 'binary'): (value: string) => unknown {
+  if (oid === INT8_OID && format !== 'binary') return parseInt8;
+  return pg.types.getTypeParser(oid, format ?? 'text') as (value: string) => unknown;
+}
+
+/** The pool's type parsers: node-postgres' own, but int8 as a number (it defaults to a string). */
+const typeParsers = { getTypeParser };
 
 export interface PoolSettings {
   readonly config: pg.PoolConfig;
@@ -243,7 +256,13 @@ export function poolSettings(url: string, options: PostgresConnectionOptions = {
       600_000,
       'connectionTimeoutMs',
     ),
-    idleTimeoutMillis: bounded(options.idleTimeoutMs, POOL_DEFAULTS.idleTimeoutMs, 100, 3_600_000, 'idleTimeoutMs'),
+    idleTimeoutMillis: bounded(
+      options.idleTimeoutMs,
+      POOL_DEFAULTS.idleTimeoutMs,
+      100,
+      3_600_000,
+      'idleTimeoutMs',
+    ),
     statement_timeout: statementTimeoutMs,
     query_timeout: statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS,
     lock_timeout: bounded(options.lockTimeoutMs, POOL_DEFAULTS.lockTimeoutMs, 1, 600_000, 'lockTimeoutMs'),

@@ -14,7 +14,7 @@ interface DriverError {
 }
 
 function driverFields(error: unknown): DriverError {
-  return typeof error === 'object' && error !== null ? (error as DriverError) : {};
+  return typeof error === 'object' && error !== null ? error : {};
 }
 
 /** SQLSTATE (five characters) of a server error, or the errno code of a socket error; '' if none. */
@@ -30,7 +30,9 @@ export function violatedConstraint(error: unknown): string | undefined {
 }
 
 export function isUniqueViolation(error: unknown, constraint?: string): boolean {
-  return errorCode(error) === '23505' && (constraint === undefined || violatedConstraint(error) === constraint);
+  return (
+    errorCode(error) === '23505' && (constraint === undefined || violatedConstraint(error) === constraint)
+  );
 }
 
 /** Serialization failure or deadlock: the transaction did nothing and may simply run again. */

@@ -1,5 +1,10 @@
 /** The PostgreSQL backend of the storage adapter (docs/storage.md, "The PostgreSQL backend"). */
-export { openPostgresStore, PostgresStore, AUDIT_PAGE_ROWS, type PostgresStoreOptions } from './postgres-store.js';
+export {
+  openPostgresStore,
+  PostgresStore,
+  AUDIT_PAGE_ROWS,
+  type PostgresStoreOptions,
+} from './postgres-store.js';
 export {
   isPostgresUrl,
   redactPostgresUrl,

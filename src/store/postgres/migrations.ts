@@ -180,7 +180,10 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
   },
 ];
 
-export const POSTGRES_LATEST_SCHEMA_VERSION = POSTGRES_MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
+export const POSTGRES_LATEST_SCHEMA_VERSION = POSTGRES_MIGRATIONS.reduce(
+  (max, m) => Math.max(max, m.version),
+  0,
+);
 
 /**
  * Serializes openers of one store: an advisory lock held until the migrating transaction ends. Keyed by the
@@ -208,11 +211,10 @@ export async function migratePostgres(client: ClientBase, now: () => string): Pr
     for (const migration of [...POSTGRES_MIGRATIONS].sort((a, b) => a.version - b.version)) {
       if (applied.has(migration.version)) continue;
       await client.query(migration.sql);
-      await client.query('INSERT INTO schema_version (version, description, applied_at) VALUES ($1, $2, $3)', [
-        migration.version,
-        migration.description,
-        now(),
-      ]);
+      await client.query(
+        'INSERT INTO schema_version (version, description, applied_at) VALUES ($1, $2, $3)',
+        [migration.version, migration.description, now()],
+      );
     }
     await client.query('COMMIT');
   } catch (error) {

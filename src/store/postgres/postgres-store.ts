@@ -28,8 +28,13 @@ import type {
   StoreHealth,
   WitnessedLog,
 } from '../types.js';
-import { borderOf, leavesOfRows, nodesToStore, type TreeNode } from './audit-tree-append.js';
-import { poolSettings, redactPostgresUrl, type PostgresConnectionOptions, type SslMode } from './connection.js';
+import { leavesOfRows, nodesForAppend, rightBorder, treeUnavailable } from '../audit-tree-append.js';
+import {
+  poolSettings,
+  redactPostgresUrl,
+  type PostgresConnectionOptions,
+  type SslMode,
+} from './connection.js';
 import { asStoreError, isUniqueViolation } from './errors.js';
 import { checkPostgresSchema, migratePostgres } from './migrations.js';
 import { PostgresPool, type StoreWarning } from './pool.js';
@@ -73,7 +78,10 @@ export interface PostgresStoreOptions extends PostgresConnectionOptions {
 export const AUDIT_PAGE_ROWS = 1000;
 
 /** Opens the pool, then migrates (or, read-only, checks) the schema. Rejects with DkeErrors only. */
-export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+export async function openPostgresStore(
+  url: string,
+  options: PostgresStoreOptions = {},
+): Promise<PostgresStore> {
   const settings = poolSettings(url, options);
   const pool = new PostgresPool(settings.config, options.onWarning ?? (() => undefined));
   try {
@@ -126,7 +134,9 @@ type Client = pg.PoolClient;
 
 function keyExists(material: boolean): DkeError {
   return material
-    ? new DkeError('ERR_KEY_EXISTS', { message: 'this key material is stored already (as another key or version)' })
+    ? new DkeError('ERR_KEY_EXISTS', {
+        message: 'this key material is stored already (as another key or version)',
+      })
     : new DkeError('ERR_KEY_EXISTS');
 }
 
@@ -166,7 +176,10 @@ export class PostgresStore implements DkeStore {
     return this.db.transaction(async (c) => {
       // ON CONFLICT DO NOTHING waits for a concurrent insert of the same name to commit; the next
       // statement's snapshot then sees the winner's value.
-      await c.query('INSERT INTO meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [name, value]);
+      await c.query('INSERT INTO meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [
+        name,
+        value,
+      ]);
       const stored = await c.query<{ value: string }>('SELECT value FROM meta WHERE name = $1', [name]);
       return (stored.rows[0] as { value: string }).value;
     });
@@ -223,7 +236,15 @@ export class PostgresStore implements DkeStore {
         .query(
           `INSERT INTO keys (name, protocol, state, active_version, cache_seconds, created_at, updated_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-          [key.name, key.protocol, key.state, key.activeVersion, key.cacheSeconds, key.createdAt, key.updatedAt],
+          [
+            key.name,
+            key.protocol,
+            key.state,
+            key.activeVersion,
+            key.cacheSeconds,
+            key.createdAt,
+            key.updatedAt,
+          ],
         )
         .catch(fail);
       await c.query('INSERT INTO key_policies (key_name, policy, updated_at) VALUES ($1, $2, $3)', [
@@ -270,7 +291,9 @@ export class PostgresStore implements DkeStore {
   }
 
   async listKeys(): Promise<KeyRecord[]> {
-    const result = await this.db.query<KeyRow>({ text: `SELECT ${KEY_COLUMNS} FROM ${KEY_FROM} ORDER BY k.name` });
+    const result = await this.db.query<KeyRow>({
+      text: `SELECT ${KEY_COLUMNS} FROM ${KEY_FROM} ORDER BY k.name`,
+    });
     return result.rows.map(toKeyRecord);
   }
 
@@ -379,15 +402,16 @@ export class PostgresStore implements DkeStore {
   }
 
   async destroyKey(name: string, at: string): Promise<void> {
-    const shredded = await this.db.transaction(async (c) => {
-      const key = await c.query<{ state: string }>('SELECT state FROM keys WHERE name = $1 FOR NO KEY UPDATE', [
-        name,
-      ]);
+    await this.db.transaction(async (c) => {
+      const key = await c.query<{ state: string }>(
+        'SELECT state FROM keys WHERE name = $1 FOR NO KEY UPDATE',
+        [name],
+      );
       const state = key.rows[0]?.state;
       if (state === undefined) throw new DkeError('ERR_KEY_NOT_FOUND');
       // An UPDATE writes new row versions without the material; the old versions are dead tuples until
       // VACUUM (below). Rows destroyed already are left alone, so destroying again writes nothing.
-      const versions = await c.query(
+      await c.query(
         `UPDATE key_versions SET sealed_private_key = NULL, destroyed_at = coalesce(destroyed_at, $2)
          WHERE key_name = $1 AND (sealed_private_key IS NOT NULL OR destroyed_at IS NULL)`,
         [name, at],
@@ -395,9 +419,10 @@ export class PostgresStore implements DkeStore {
       if (state !== 'destroyed') {
         await c.query(`UPDATE keys SET state = 'destroyed', updated_at = $2 WHERE name = $1`, [name, at]);
       }
-      return (versions.rowCount ?? 0) > 0;
     });
-    if (shredded && this.settings.vacuumAfterDestroy) await this.vacuumKeyVersions();
+    // Also when the key was destroyed already: running the destroy again is how an operator retries a
+    // VACUUM that failed (or was skipped) the first time.
+    if (this.settings.vacuumAfterDestroy) await this.vacuumKeyVersions();
   }
 
   /**
@@ -460,7 +485,9 @@ export class PostgresStore implements DkeStore {
 
   // ---- audit log
 
-  async appendAuditRows(build: (tail: AuditTail | undefined) => readonly AuditRow[]): Promise<readonly AuditRow[]> {
+  async appendAuditRows(
+    build: (tail: AuditTail | undefined) => readonly AuditRow[],
+  ): Promise<readonly AuditRow[]> {
     // Not rerun on conflicts: `build` runs once. (Appends take one lock only, so they cannot deadlock.)
     return this.db.transaction(async (c) => {
       // Every instance's append locks this row first: from here until COMMIT no one else appends.
@@ -470,10 +497,10 @@ export class PostgresStore implements DkeStore {
       });
       const { seq, hash, treeSize } = head.rows[0] ?? { seq: 0, hash: null, treeSize: 0 };
       // Refuse before building anything when tree and log disagree; read the border the new nodes need.
-      const border = await checkTreeCovers(c, seq, treeSize, borderOf(treeSize));
+      const border = await checkTreeCovers(c, seq, treeSize);
       const rows = build(seq === 0 || hash === null ? undefined : { seq, hash });
       if (rows.length === 0) return rows;
-      const nodes = nodesToStore(treeSize, leavesOfRows(treeSize, rows), border);
+      const nodes = nodesForAppend(treeSize, border, leavesOfRows(treeSize, rows));
       const last = rows[rows.length - 1] as AuditRow;
       // Rows, tree nodes and head in one statement: one round trip whatever the batch size.
       await c.query({
@@ -546,7 +573,9 @@ export class PostgresStore implements DkeStore {
       text: 'SELECT seq, hash FROM audit_head WHERE id = 1',
     });
     const head = result.rows[0];
-    return head === undefined || head.seq === 0 || head.hash === null ? undefined : { seq: head.seq, hash: head.hash };
+    return head === undefined || head.seq === 0 || head.hash === null
+      ? undefined
+      : { seq: head.seq, hash: head.hash };
   }
 
   async *iterateAuditChain(): AsyncIterableIterator<AuditChainLink> {
@@ -688,13 +717,17 @@ export class PostgresStore implements DkeStore {
 
   // ---- security events
 
-  async recordSecurityEvents(rows: readonly SecurityEventRow[], retention: SecurityEventRetention): Promise<void> {
+  async recordSecurityEvents(
+    rows: readonly SecurityEventRow[],
+    retention: SecurityEventRetention,
+  ): Promise<void> {
     const merged = mergeSecurityEvents(rows);
     await this.db.transaction(async (c) => {
       if (merged.length > 0) {
         // One multi-row upsert; rows merged (one statement cannot update a row twice) and sorted (two
         // instances lock rows in the same order).
-        const column = (pick: (r: SecurityEventRow) => string): string[] => merged.map((r) => encodeText(pick(r)));
+        const column = (pick: (r: SecurityEventRow) => string): string[] =>
+          merged.map((r) => encodeText(pick(r)));
         await c.query(
           `INSERT INTO security_events
              (window_start, client_address, reason, issuer, subject, count, first_seen, last_seen)
@@ -818,7 +851,9 @@ interface VersionColumns {
  * racing a destroy in another instance waits for it and then fails ERR_KEY_DESTROYED.
  */
 async function lockLiveKey(c: Client, name: string): Promise<void> {
-  const key = await c.query<{ state: string }>('SELECT state FROM keys WHERE name = $1 FOR NO KEY UPDATE', [name]);
+  const key = await c.query<{ state: string }>('SELECT state FROM keys WHERE name = $1 FOR NO KEY UPDATE', [
+    name,
+  ]);
   const state = key.rows[0]?.state;
   if (state === undefined) throw new DkeError('ERR_KEY_NOT_FOUND');
   if (state === 'destroyed') throw new DkeError('ERR_KEY_DESTROYED');
@@ -826,35 +861,37 @@ async function lockLiveKey(c: Client, name: string): Promise<void> {
 
 /**
  * Inside an append, after the head is locked: the stored records and tree must both be exactly the head's
- * size, else nothing is appended (ERR_AUDIT_UNAVAILABLE). Reads the border nodes the append needs in the
- * same statement (a fresh snapshot taken after the lock, so it sees the previous append).
+ * size, else nothing is appended (ERR_AUDIT_UNAVAILABLE). Reads, in the same statement, the tree's right
+ * border (at most one node per level: all an append builds on), in border order. A statement after the
+ * lock has a fresh snapshot, so it sees what the previous append committed.
  */
-async function checkTreeCovers(
-  c: Client,
-  headSeq: number,
-  treeSize: number,
-  needed: readonly NodeId[],
-): Promise<TreeNode[]> {
-  const result = await c.query<{ level: number; idx: number; hash: Buffer | null }>({
+async function checkTreeCovers(c: Client, headSeq: number, treeSize: number): Promise<Buffer[]> {
+  const border = rightBorder(treeSize);
+  const result = await c.query<{ ord: number; idx: number; hash: Buffer | null }>({
     name: 'opendke_audit_border',
-    text: `SELECT -1 AS level, (SELECT coalesce(max(seq), 0) FROM audit_log) AS idx, NULL::bytea AS hash
+    text: `SELECT -1 AS ord, (SELECT coalesce(max(seq), 0) FROM audit_log) AS idx, NULL::bytea AS hash
            UNION ALL
            SELECT -2, (SELECT coalesce(max(idx) + 1, 0) FROM audit_tree WHERE level = 0), NULL
            UNION ALL
-           SELECT t.level, t.idx, t.hash FROM unnest($1::smallint[], $2::bigint[]) AS q(level, idx)
-             JOIN audit_tree t ON t.level = q.level AND t.idx = q.idx`,
-    values: [needed.map((n) => n.level), needed.map((n) => n.index)],
+           SELECT q.ord, q.idx, t.hash
+             FROM unnest($1::smallint[], $2::bigint[]) WITH ORDINALITY AS q(level, idx, ord)
+             LEFT JOIN audit_tree t ON t.level = q.level AND t.idx = q.idx`,
+    values: [border.map((n) => n.level), border.map((n) => n.index)],
   });
-  const records = result.rows.find((r) => r.level === -1)?.idx ?? 0;
-  const leaves = result.rows.find((r) => r.level === -2)?.idx ?? 0;
+  const records = result.rows.find((r) => r.ord === -1)?.idx ?? 0;
+  const leaves = result.rows.find((r) => r.ord === -2)?.idx ?? 0;
   if (records !== headSeq || leaves !== treeSize || treeSize !== headSeq) {
-    throw new DkeError('ERR_AUDIT_UNAVAILABLE', {
-      detail: `the audit tree covers ${leaves} records (head: ${treeSize}) but the log has ${records} (head: ${headSeq})`,
-    });
+    throw treeUnavailable(
+      `the audit tree covers ${leaves} records (head: ${treeSize}) but the log has ${records} (head: ${headSeq})`,
+    );
   }
-  return result.rows
-    .filter((r): r is { level: number; idx: number; hash: Buffer } => r.level >= 0 && r.hash !== null)
-    .map((r) => ({ level: r.level, index: r.idx, hash: r.hash }));
+  const hashes = result.rows.filter((r) => r.ord > 0).sort((a, b) => a.ord - b.ord);
+  return border.map(({ level, index }, k) => {
+    const hash = hashes[k]?.hash;
+    if (hash === null || hash === undefined)
+      throw treeUnavailable(`audit tree node (${level}, ${index}) is missing`);
+    return hash;
+  });
 }
 
 function mergeSecurityEvents(rows: readonly SecurityEventRow[]): SecurityEventRow[] {

@@ -17,7 +17,8 @@ export const VERSION_COLUMNS = `key_name AS "keyName", version, key_id AS "keyId
 export const SECURITY_EVENT_COLUMNS = `window_start AS "windowStart", client_address AS "clientAddress", reason,
   issuer, subject, count, first_seen AS "firstSeen", last_seen AS "lastSeen"`;
 export const CHECKPOINT_COLUMNS = 'size, root, note, created_at AS "createdAt"';
-export const COSIGNATURE_COLUMNS = 'size, witness_name AS "witnessName", key_hash AS "keyHash", line, timestamp';
+export const COSIGNATURE_COLUMNS =
+  'size, witness_name AS "witnessName", key_hash AS "keyHash", line, timestamp';
 
 /** The audit columns in canonical order (src/audit/canonical.ts), for array rows. */
 export const AUDIT_COLUMNS = `seq, time, prev_hash, hash, action, result, reason, issuer, subject, user_name,
