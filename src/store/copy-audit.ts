@@ -54,7 +54,11 @@ const sameTail = (a: AuditTail | undefined, b: AuditTail | undefined): boolean =
   a === undefined || b === undefined ? a === b : a.seq === b.seq && a.hash === b.hash;
 
 /** Appends one batch after `expected`, refusing if the target's tail is anything else. */
-async function appendBatch(target: DkeStore, expected: AuditTail | undefined, rows: readonly AuditRow[]): Promise<void> {
+async function appendBatch(
+  target: DkeStore,
+  expected: AuditTail | undefined,
+  rows: readonly AuditRow[],
+): Promise<void> {
   await target.appendAuditRows((tail) => {
     if (!sameTail(tail, expected)) {
       throw new DkeError('ERR_AUDIT_CHAIN_BROKEN', {

@@ -33,6 +33,9 @@ export interface CopyVerifyOptions {
   readonly onAuditProgress?: (verified: number) => void;
 }
 
+/** Records between two progress reports while verifying. */
+const PROGRESS_EVERY = 1000;
+
 const CHANGED_HINT = 'stop every key service on the source before copying: it must not change meanwhile';
 
 function differs(what: string): DkeError {
@@ -53,7 +56,8 @@ function same(a: unknown, b: unknown): boolean {
 async function verifyMeta(source: DkeStore, target: DkeStore): Promise<number> {
   const [from, to] = await Promise.all([source.listMeta(), target.listMeta()]);
   const byName = (entries: [string, string][]): [string, string][] => sortedBy(entries, ([name]) => name);
-  if (!same(byName(from), byName(to))) throw differs('the metadata (master-key check value, sealed log keys)');
+  if (!same(byName(from), byName(to)))
+    throw differs('the metadata (master-key check value, sealed log keys)');
   return to.length;
 }
 
@@ -66,13 +70,17 @@ interface KeyCounts {
 async function verifyKeys(source: DkeStore, target: DkeStore): Promise<KeyCounts> {
   const [from, to] = await Promise.all([source.listKeys(), target.listKeys()]);
   const names = (keys: { name: string }[]): string[] => sortedBy(keys, (k) => k.name).map((k) => k.name);
-  if (!same(names(from), names(to))) throw differs(`the key names (source ${from.length}, copy ${to.length})`);
+  if (!same(names(from), names(to)))
+    throw differs(`the key names (source ${from.length}, copy ${to.length})`);
   let versions = 0;
   let revoked = 0;
   for (const name of names(from)) {
     const read = (store: DkeStore) =>
       Promise.all([store.getKey(name), store.listKeyVersions(name), store.listRevokedObjects(name)]);
-    const [[key1, versions1, revoked1], [key2, versions2, revoked2]] = await Promise.all([read(source), read(target)]);
+    const [[key1, versions1, revoked1], [key2, versions2, revoked2]] = await Promise.all([
+      read(source),
+      read(target),
+    ]);
     if (!same(key1, key2)) throw differs(`key '${name}' (state, policy, cache or active version)`);
     if (!same(versions1, versions2)) throw differs(`the versions of key '${name}'`);
     const objects = (list: typeof revoked1): typeof revoked1 => sortedBy(list, (r) => r.objectId);
@@ -90,7 +98,8 @@ async function storedRoot(store: DkeStore, size: number): Promise<Buffer> {
   return plan.assemble(await store.readAuditTreeNodes(plan.nodes))[0] as Buffer;
 }
 
-const tailText = (tail: AuditTail | undefined): string => (tail === undefined ? 'no records' : `record ${tail.seq}`);
+const tailText = (tail: AuditTail | undefined): string =>
+  tail === undefined ? 'no records' : `record ${tail.seq}`;
 
 async function* counted(
   links: AsyncIterable<AuditChainLink>,
@@ -100,7 +109,7 @@ async function* counted(
   for await (const link of links) {
     yield link;
     verified += 1;
-    if (verified % 10_000 === 0) report?.(verified);
+    if (verified % PROGRESS_EVERY === 0) report?.(verified);
   }
   report?.(verified);
 }
@@ -121,13 +130,18 @@ async function verifyCheckpoints(source: DkeStore, target: DkeStore): Promise<[C
     const read = async (store: DkeStore) =>
       sortedBy(await store.listCosignatures(size), (c) => `${c.witnessName} ${c.keyHash.toString('hex')}`);
     const [cosigned1, cosigned2] = await Promise.all([read(source), read(target)]);
-    if (!same(cosigned1, cosigned2)) throw differs(`the witness cosignatures on the checkpoint of size ${size}`);
+    if (!same(cosigned1, cosigned2))
+      throw differs(`the witness cosignatures on the checkpoint of size ${size}`);
     cosignatures += cosigned2.length;
   }
   return [to, cosignatures];
 }
 
-async function verifyAudit(source: DkeStore, target: DkeStore, options: CopyVerifyOptions): Promise<AuditCounts> {
+async function verifyAudit(
+  source: DkeStore,
+  target: DkeStore,
+  options: CopyVerifyOptions,
+): Promise<AuditCounts> {
   const [sourceTail, tail] = await Promise.all([source.auditTail(), target.auditTail()]);
   if (!same(sourceTail, tail)) {
     throw new DkeError('ERR_AUDIT_CHAIN_BROKEN', {
@@ -138,7 +152,9 @@ async function verifyAudit(source: DkeStore, target: DkeStore, options: CopyVeri
   const size = tail?.seq ?? 0;
   const [sourceTreeSize, treeSize] = await Promise.all([source.auditTreeSize(), target.auditTreeSize()]);
   if (treeSize !== size || sourceTreeSize !== size) {
-    throw auditDiffers(`Merkle tree covers ${treeSize} records (the source's ${sourceTreeSize}), not ${size}`);
+    throw auditDiffers(
+      `Merkle tree covers ${treeSize} records (the source's ${sourceTreeSize}), not ${size}`,
+    );
   }
   const [sourceRoot, root] = await Promise.all([storedRoot(source, size), storedRoot(target, size)]);
   if (!root.equals(sourceRoot)) throw auditDiffers(`Merkle root at size ${size} differs from the source's`);
@@ -148,7 +164,11 @@ async function verifyAudit(source: DkeStore, target: DkeStore, options: CopyVeri
     { size, rootHash: sourceRoot },
     ...checkpoints.map((c) => ({ size: c.size, rootHash: c.root })),
   ];
-  const report = await verifyAuditChain(counted(target.iterateAuditChain(), options.onAuditProgress), undefined, heads);
+  const report = await verifyAuditChain(
+    counted(target.iterateAuditChain(), options.onAuditProgress),
+    undefined,
+    heads,
+  );
   if (!report.ok) {
     const at = report.firstBroken;
     throw auditDiffers(`does not verify at record ${at?.seq ?? '?'}: ${at?.reason ?? 'unknown'}`);
@@ -162,14 +182,16 @@ async function verifyAudit(source: DkeStore, target: DkeStore, options: CopyVeri
 async function verifyWitnessedLogs(source: DkeStore, target: DkeStore): Promise<number> {
   const [from, to] = await Promise.all([source.listWitnessedLogs(), target.listWitnessedLogs()]);
   const byOrigin = (logs: typeof from): typeof from => sortedBy(logs, (l) => l.origin);
-  if (!same(byOrigin(from), byOrigin(to))) throw differs('the witnessed logs (the latest checkpoint cosigned per log)');
+  if (!same(byOrigin(from), byOrigin(to)))
+    throw differs('the witnessed logs (the latest checkpoint cosigned per log)');
   return to.length;
 }
 
 async function verifySecurityEvents(source: DkeStore, target: DkeStore): Promise<number> {
   const [from, to] = await Promise.all([readSecurityEvents(source), readSecurityEvents(target)]);
   const byKey = (rows: typeof from): typeof from => sortedBy(rows, securityEventKey);
-  if (!same(byKey(from), byKey(to))) throw differs(`the security events (source ${from.length}, copy ${to.length})`);
+  if (!same(byKey(from), byKey(to)))
+    throw differs(`the security events (source ${from.length}, copy ${to.length})`);
   return to.length;
 }
 

@@ -37,7 +37,10 @@ export interface StoreCopyOptions {
 /** Security events per write to the target. */
 const SECURITY_EVENT_BATCH = 1000;
 /** Retention for the copied security events: prune nothing (the source's retention already applied). */
-const KEEP_ALL: SecurityEventRetention = { maxRows: SECURITY_EVENTS_COPY_LIMIT, notBefore: '0000-01-01T00:00:00.000Z' };
+const KEEP_ALL: SecurityEventRetention = {
+  maxRows: SECURITY_EVENTS_COPY_LIMIT,
+  notBefore: '0000-01-01T00:00:00.000Z',
+};
 
 const UNUSABLE_HINT =
   'the target is incomplete or differs from the source: do not use it. Drop it (PostgreSQL: DROP DATABASE, ' +
@@ -85,7 +88,9 @@ async function assertSourceTreeComplete(source: DkeStore, records: number): Prom
 async function copyMeta(source: DkeStore, target: DkeStore): Promise<void> {
   for (const [name, value] of await source.listMeta()) {
     if ((await target.setMetaIfAbsent(name, value)) !== value) {
-      throw new DkeError('ERR_STORE_COPY_MISMATCH', { message: `the target holds another value for '${name}' already` });
+      throw new DkeError('ERR_STORE_COPY_MISMATCH', {
+        message: `the target holds another value for '${name}' already`,
+      });
     }
   }
 }
