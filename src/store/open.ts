@@ -1,41 +1,35 @@
 /**
- * Opens a store by where it is (docs/storage.md): a `postgres://` or `postgresql://` URL is the PostgreSQL
- * backend, anything else the path of a SQLite file.
+ * One way to open the store whatever the backend: `store.database` is either a SQLite file path or a
+ * PostgreSQL URL (`postgres://` / `postgresql://`), and the caller gets a DkeStore (docs/storage.md).
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { DkeError } from '../errors/index.js';
-import { isPostgresUrl, openPostgresStore, type PostgresStoreOptions } from './postgres/index.js';
-import { openSqliteStore } from './sqlite/sqlite-store.js';
+import { openSqliteStore, type SqliteStoreOptions } from './sqlite/sqlite-store.js';
+import { isPostgresUrl } from './postgres/connection.js';
+import { openPostgresStore, type PostgresStoreOptions } from './postgres/postgres-store.js';
 import type { DkeStore } from './types.js';
 
 export interface OpenStoreOptions {
-  /** Open without writing anything (no migration; the schema must be current). A SQLite file must exist. */
+  /** Open without writing anything (no migration): `dke audit verify`, `dke audit list`. */
   readonly readonly?: boolean;
-  /** A SQLite file must exist already: never create an empty store where one was expected. */
-  readonly mustExist?: boolean;
-  /** SQLite: how long a call waits for another process's lock; default 5000 ms. */
+  /** SQLite only: how long a call waits (blocking) for another process's lock. */
   readonly busyTimeoutMs?: number;
-  /** PostgreSQL: pool, TLS and password options (the store configuration). */
-  readonly postgres?: Omit<PostgresStoreOptions, 'readonly'>;
+  /** PostgreSQL only: pool, timeouts, TLS, password, warnings. */
+  readonly postgres?: PostgresStoreOptions;
 }
 
-export function isStoreUrl(location: string): boolean {
-  return isPostgresUrl(location);
+/** Which backend a `store.database` value names. */
+export function storeBackendOf(database: string): 'sqlite' | 'postgres' {
+  return isPostgresUrl(database) ? 'postgres' : 'sqlite';
 }
 
-export async function openStore(location: string, options: OpenStoreOptions = {}): Promise<DkeStore> {
-  const readonly = options.readonly === true;
-  if (isPostgresUrl(location)) return openPostgresStore(location, { ...options.postgres, readonly });
-  const file = path.resolve(location);
-  if ((readonly || options.mustExist === true) && !fs.existsSync(file)) {
-    throw new DkeError('ERR_IO', {
-      message: `the key store ${file} does not exist`,
-      hint: 'give the path of an existing store file (store.database of the key service), or a postgres:// URL',
-    });
+/** Opens (migrating unless read-only) the store `database` names. Rejects with DkeErrors only. */
+export async function openStore(database: string, options: OpenStoreOptions = {}): Promise<DkeStore> {
+  const readonly = options.readonly === undefined ? {} : { readonly: options.readonly };
+  if (isPostgresUrl(database)) {
+    return openPostgresStore(database, { ...options.postgres, ...readonly });
   }
-  return openSqliteStore(file, {
-    readonly,
+  const sqlite: SqliteStoreOptions = {
+    ...readonly,
     ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
-  });
+  };
+  return Promise.resolve(openSqliteStore(database, sqlite));
 }
