@@ -58,12 +58,14 @@ async function assertEmpty(target: DkeStore): Promise<void> {
     target.querySecurityEvents({ limit: 1 }),
   ]);
   const records = Math.max(tail?.seq ?? 0, treeSize);
+  const count = (n: number, one: string, many = `${one}s`): string =>
+    n === 0 ? '' : `${n} ${n === 1 ? one : many}`;
   const found = [
-    meta.length > 0 ? `${meta.length} metadata entries (it was used with a master key already)` : '',
-    keys.length > 0 ? `${keys.length} keys` : '',
-    records > 0 ? `${records} audit records` : '',
-    checkpoints.length > 0 ? `${checkpoints.length} checkpoints` : '',
-    witnessed.length > 0 ? `${witnessed.length} witnessed logs` : '',
+    count(meta.length, 'metadata entry', 'metadata entries'),
+    count(keys.length, 'key'),
+    count(records, 'audit record'),
+    count(checkpoints.length, 'checkpoint'),
+    count(witnessed.length, 'witnessed log'),
     events.length > 0 ? 'security events' : '',
   ].filter((what) => what !== '');
   if (found.length > 0) {

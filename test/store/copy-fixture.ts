@@ -8,7 +8,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Checkpointer, StoreAuditLog } from '../../src/audit/index.js';
+import { auditRecordHash, Checkpointer, StoreAuditLog } from '../../src/audit/index.js';
 import {
   assertMasterKeyMatches,
   KeyManager,
@@ -16,7 +16,7 @@ import {
   type MasterKey,
 } from '../../src/keystore/index.js';
 import type { KeyPolicy, Principal } from '../../src/service/contracts.js';
-import type { DkeStore, SecurityEventRow } from '../../src/store/index.js';
+import type { AuditRow, AuditTail, DkeStore, SecurityEventRow } from '../../src/store/index.js';
 import {
   cosign,
   generateSignerKey,
@@ -203,5 +203,37 @@ export async function fillStore(
     };
   } finally {
     await audit.close();
+  }
+}
+
+/** Audit rows with genuine hashes, appended in large batches (fast), for the memory test. */
+export async function appendRecords(store: DkeStore, count: number): Promise<void> {
+  let tail: AuditTail | undefined;
+  for (let done = 0; done < count;) {
+    const rows: AuditRow[] = [];
+    for (const end = Math.min(count, done + 5000); done < end; done++) {
+      const seq = done + 1;
+      const fields = {
+        seq,
+        time: new Date(Date.UTC(2025, 0, 1) + seq * 1000).toISOString(),
+        prevHash: tail?.hash ?? '0'.repeat(64),
+        action: 'native.unwrap',
+        result: 'allowed',
+        reason: null,
+        issuer: 'https://login.example.com/tenant-a/v2.0',
+        subject: `subject-${seq % 97}`,
+        userName: `user${seq % 97}@example.com`,
+        keyName: 'alpha',
+        keyVersion: 1,
+        keyId: 'k'.repeat(43),
+        objectId: Buffer.alloc(16, seq % 256).toString('base64url'),
+        clientAddress: '192.0.2.7',
+        requestId: crypto.randomUUID(),
+      };
+      const row: AuditRow = { ...fields, hash: auditRecordHash(fields) };
+      rows.push(row);
+      tail = { seq, hash: row.hash };
+    }
+    await store.appendAuditRows(() => rows);
   }
 }
