@@ -30,7 +30,7 @@ void describe('postgres connection settings', () => {
     assert.equal(config.user, 'dke');
     assert.equal(config.password, undefined);
     assert.equal(sslMode, 'verify-full', 'a remote host gets verified TLS by default');
-    assert.deepEqual(config.ssl, { rejectUnauthorized: true, servername: 'db.internal' });
+    assert.deepEqual(config.ssl, { rejectUnauthorized: true });
     assert.equal(config.max, 10);
     assert.equal(config.connectionTimeoutMillis, 5000);
     assert.equal(config.idleTimeoutMillis, 30_000);
@@ -99,7 +99,6 @@ void describe('postgres connection settings', () => {
       const { config } = poolSettings('postgres://u@db.example/db', { sslMode: 'verify-full', caFile: ca });
       assert.deepEqual(config.ssl, {
         rejectUnauthorized: true,
-        servername: 'db.example',
         ca: fs.readFileSync(ca, 'utf8'),
       });
       assert.throws(
@@ -180,6 +179,10 @@ void describe('postgres driver errors', () => {
       driverError('timeout exceeded when trying to connect'),
       driverError('Connection terminated unexpectedly'),
       driverError('Query read timeout'),
+      driverError('self-signed certificate', 'DEPTH_ZERO_SELF_SIGNED_CERT'),
+      driverError("Hostname/IP does not match certificate's altnames", 'ERR_TLS_CERT_ALTNAME_INVALID'),
+      driverError('The server does not support SSL connections'),
+      driverError('password authentication failed for user "dke"', '28P01'),
     ]) {
       const mapped = asStoreError(error);
       assert.equal(mapped.code, 'ERR_STORE_UNAVAILABLE', error.message);

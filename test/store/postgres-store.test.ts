@@ -9,7 +9,13 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { isDkeError } from '../../src/errors/index.js';
 import { auditRecordHash, canonicalAuditText } from '../../src/audit/index.js';
-import { MIGRATIONS, type AuditRow, type AuditTail, type DkeStore } from '../../src/store/index.js';
+import {
+  MIGRATIONS,
+  type AuditRow,
+  type AuditTail,
+  type DkeStore,
+  type NewKeyVersion,
+} from '../../src/store/index.js';
 import {
   openPostgresStore,
   POSTGRES_LATEST_SCHEMA_VERSION,
@@ -192,7 +198,16 @@ whenPostgres('the PostgreSQL store', (adminUrl) => {
           (e: unknown) => isDkeError(e, 'ERR_CONFIG_INVALID') && /schema upgrade/.test(e.message),
         );
         await (await openPostgresStore(db.url)).close();
-        await (await openPostgresStore(db.url, { readonly: true })).close();
+        const readonly = await openPostgresStore(db.url, { readonly: true });
+        try {
+          assert.equal(await readonly.getMeta('m'), undefined);
+          await assert.rejects(
+            readonly.setMetaIfAbsent('m', 'v'),
+            (e: unknown) => isDkeError(e) && /25006|read-only/.test(e.detail ?? ''),
+          );
+        } finally {
+          await readonly.close();
+        }
         await withClient(db.url, (c) =>
           c.query(`INSERT INTO schema_version VALUES (99, 'from the future', '2099-01-01T00:00:00.000Z')`),
         );
@@ -363,39 +378,79 @@ whenPostgres('the PostgreSQL store', (adminUrl) => {
     );
 
     void test(
-      'destroyKey: after its VACUUM no page of key_versions holds the sealed material',
+      'destroyKey: no page of key_versions keeps the sealed material, also where a plain VACUUM would',
       withDatabase(adminUrl, async (db) => {
         await withStores(db.url, async (open) => {
-          const store = await open();
-          const marker = Buffer.from(`SEALED-MARKER-${Date.now()}-0123456789abcdef`);
-          await store.createKey(
-            { name: 'k', protocol: 'native', cacheSeconds: null, createdAt: T0 },
-            version('v1', marker),
-          );
-          for (let i = 0; i < 50; i++) {
-            await store.createKey(
-              { name: `other-${i}`, protocol: 'native', cacheSeconds: null, createdAt: T0 },
-              version(`o${i}`),
-            );
-          }
-          const pagesHolding = (): Promise<number> =>
-            withClient(db.url, async (c) => {
-              await c.query('CREATE EXTENSION IF NOT EXISTS pageinspect');
-              const result = await c.query<{ n: string }>(
+          const noVacuum = await open({ vacuumAfterDestroy: false });
+          const marker = Buffer.from(`SEALED-MARKER-${process.pid}-${Date.now()}`.padEnd(48, '.'));
+          const versionOf = (keyId: string, jwkLength: number, sealed: Buffer): NewKeyVersion => ({
+            keyId,
+            spec: 'P-256',
+            publicJwk: 'j'.repeat(jwkLength),
+            sealedPrivateKey: sealed,
+            createdAt: T0,
+          });
+          const create = (name: string, v: NewKeyVersion): Promise<void> =>
+            noVacuum.createKey({ name, protocol: 'native', cacheSeconds: null, createdAt: T0 }, v);
+          await withClient(db.url, async (c) => {
+            await c.query('CREATE EXTENSION IF NOT EXISTS pageinspect');
+            const lastPage = async (): Promise<{ page: number; free: number }> => {
+              const r = await c.query<{ page: string; free: string }>(
+                `SELECT p AS page, (SELECT upper - lower FROM page_header(get_raw_page('key_versions', p::int))) AS free
+                 FROM (SELECT pg_relation_size('key_versions') / current_setting('block_size')::int - 1 AS p) x`,
+              );
+              return { page: Number(r.rows[0]?.page), free: Number(r.rows[0]?.free) };
+            };
+            const pageOf = async (keyId: string): Promise<number> => {
+              const r = await c.query<{ ctid: string }>(
+                'SELECT ctid::text FROM key_versions WHERE key_id = $1',
+                [keyId],
+              );
+              return Number(/^\((\d+),/.exec(r.rows[0]?.ctid ?? '')?.[1]);
+            };
+            const pagesHolding = async (): Promise<number> => {
+              const r = await c.query<{ n: string }>(
                 `SELECT count(*) AS n FROM generate_series(0, pg_relation_size('key_versions') / current_setting('block_size')::int - 1) AS p
                  WHERE position($1::bytea IN get_raw_page('key_versions', p::int)) > 0`,
                 [marker],
               );
-              return Number(result.rows[0]?.n);
-            });
-          assert.equal(await pagesHolding(), 1, 'the check finds the material before the destroy');
-          // Without the VACUUM the dead row version still holds it: the VACUUM is what removes it.
-          const unvacuumed = await open({ vacuumAfterDestroy: false });
-          await unvacuumed.destroyKey('k', T0);
-          assert.equal((await store.listKeyVersions('k'))[0]?.sealedPrivateKey, null);
-          assert.equal(await pagesHolding(), 1, 'a dead row version keeps the material until VACUUM');
-          await store.destroyKey('k', T0);
-          assert.equal(await pagesHolding(), 0, 'destroying again vacuums: no dead row version left');
+              return Number(r.rows[0]?.n);
+            };
+            // The worst layout for a plain VACUUM: the secret is the last row of a page it fills, so its
+            // destroyed version goes to another page and nothing is moved over its bytes.
+            const filler = Buffer.alloc(marker.length, 0x7a);
+            await create('f000', versionOf('f-000', 400, filler));
+            const blockSize = await c.query<{ size: string }>(`SELECT current_setting('block_size') AS size`);
+            const empty = Number(blockSize.rows[0]?.size) - 24; // minus the page header
+            const perRow = empty - (await lastPage()).free;
+            let n = 1;
+            while ((await lastPage()).free >= 2 * perRow) {
+              await create(
+                `f${String(n).padStart(3, '0')}`,
+                versionOf(`f-${String(n).padStart(3, '0')}`, 400, filler),
+              );
+              n += 1;
+            }
+            const { page, free } = await lastPage();
+            await create('s000', versionOf('s-000', 400 + (free - perRow) - 24, marker));
+            assert.equal(await pageOf('s-000'), page, 'the secret is the last row of a full page');
+            assert.ok((await lastPage()).free < 64, 'no room left on it');
+            assert.equal(await pagesHolding(), 1, 'the check finds the material before the destroy');
+
+            await noVacuum.destroyKey('s000', T0);
+            assert.notEqual(await pageOf('s-000'), page, 'the destroyed version went to another page');
+            assert.equal((await noVacuum.listKeyVersions('s000'))[0]?.sealedPrivateKey, null);
+            assert.equal(await pagesHolding(), 1, 'a dead row version keeps the material until vacuumed');
+            await c.query('VACUUM key_versions');
+            console.log(
+              `postgres: after a plain VACUUM, pages still holding destroyed material: ${await pagesHolding()}`,
+            );
+
+            const store = await open();
+            await store.destroyKey('s000', T0); // destroying again runs the VACUUM FULL
+            assert.equal(await pagesHolding(), 0, 'no page holds the material any more');
+            assert.equal((await store.listKeyVersions('f000'))[0]?.sealedPrivateKey?.length, marker.length);
+          });
         });
       }),
     );

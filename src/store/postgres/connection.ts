@@ -142,8 +142,9 @@ function tlsOptions(mode: SslMode, host: string, caFile: string | undefined): fa
       throw invalid('cannot read the PostgreSQL CA file', `${caFile}: ${(error as Error).message}`);
     }
   }
-  // Node checks the chain against `ca` (or its built-in roots) and the host name (checkServerIdentity).
-  return { rejectUnauthorized: true, servername: host, ...(ca === undefined ? {} : { ca }) };
+  // Node checks the chain against `ca` (or its built-in roots) and the host name or IP address against the
+  // certificate (checkServerIdentity; node-postgres passes the host, and SNI for names only).
+  return { rejectUnauthorized: true, ...(ca === undefined ? {} : { ca }) };
 }
 
 function readPasswordFile(file: string): string {

@@ -68,19 +68,24 @@ const DRIVER_MESSAGES = [
   /not queryable/i,
   /client was closed/i,
   /socket (hang up|closed)/i,
+  /does not support SSL/i,
 ];
+
+/** TLS handshake failures: an untrusted or expired certificate, a name mismatch, a protocol error. */
+const TLS_FAILURE = /CERT|SELF_SIGNED|UNABLE_TO_|^ERR_TLS_|^ERR_SSL_/;
 
 /**
  * Whether the failure means "the server is unreachable or going away" (the connection is not reusable):
  * class 08 (connection exception), 57P01-57P03 (admin or crash shutdown, cannot connect now), 53300 (too
- * many connections), 57014 (statement timeout: the server did not answer in time), socket errors, driver
- * timeouts and dropped connections.
+ * many connections), 57014 (statement timeout: the server did not answer in time), 28xxx and 3D000 (login
+ * or database refused), socket and TLS failures (an untrusted certificate: no trustworthy server to talk to),
+ * driver timeouts and dropped connections.
  */
 export function isUnavailable(error: unknown): boolean {
   const code = errorCode(error);
   if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return true;
   if (code === '53300' || code === '57014' || code === '3D000' || code.startsWith('28')) return true;
-  if (SOCKET_ERRORS.has(code)) return true;
+  if (SOCKET_ERRORS.has(code) || TLS_FAILURE.test(code)) return true;
   const { message } = driverFields(error);
   return typeof message === 'string' && DRIVER_MESSAGES.some((pattern) => pattern.test(message));
 }

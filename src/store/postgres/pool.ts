@@ -96,6 +96,33 @@ export class PostgresPool {
     }
   }
 
+  /**
+   * Runs `work` on one connection outside any transaction (for statements that cannot run in one, such as
+   * VACUUM). A connection that failed meanwhile is destroyed on release.
+   */
+  async session<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw asStoreError(error);
+    }
+    let broken: Error | undefined;
+    const onError = (error: Error): void => {
+      broken = error;
+    };
+    client.on('error', onError);
+    try {
+      return await work(client);
+    } catch (error) {
+      if (isUnavailable(error)) broken ??= error as Error;
+      throw asStoreError(error);
+    } finally {
+      client.off('error', onError);
+      client.release(broken);
+    }
+  }
+
   /** `SELECT 1` within `timeoutMs` (waiting for a pool slot included); never rejects. */
   async probe(timeoutMs: number): Promise<boolean> {
     if (this.ended !== undefined) return false;

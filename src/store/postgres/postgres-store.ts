@@ -66,13 +66,16 @@ export interface PostgresStoreOptions extends PostgresConnectionOptions {
   /** How long probeHealth waits for `SELECT 1`; default 1000 ms. */
   readonly probeTimeoutMs?: number;
   /**
-   * After destroyKey, `VACUUM key_versions` so the dead row versions holding the old sealed key are removed
-   * from the table's pages now rather than at the next autovacuum; default true (docs/storage.md).
+   * After destroyKey, `VACUUM FULL key_versions`, so no dead row version holding the old sealed key is left
+   * in the table's files; default true (docs/storage.md, "Destroying key material in PostgreSQL").
    */
   readonly vacuumAfterDestroy?: boolean;
   /** Problems no caller can be told about (an idle connection dropped, a VACUUM failed); default: ignored. */
   readonly onWarning?: StoreWarning;
 }
+
+/** How long the VACUUM FULL after a destroy waits for its exclusive lock on key_versions. */
+const VACUUM_LOCK_WAIT_MS = 1000;
 
 /** Rows per page when streaming the audit log (keyset pagination on seq). */
 export const AUDIT_PAGE_ROWS = 1000;
@@ -83,9 +86,14 @@ export async function openPostgresStore(
   options: PostgresStoreOptions = {},
 ): Promise<PostgresStore> {
   const settings = poolSettings(url, options);
-  const pool = new PostgresPool(settings.config, options.onWarning ?? (() => undefined));
+  // Read-only: every session refuses writes (default_transaction_read_only), not just this code.
+  const config: pg.PoolConfig =
+    options.readonly === true
+      ? { ...settings.config, options: '-c default_transaction_read_only=on' }
+      : settings.config;
+  const pool = new PostgresPool(config, options.onWarning ?? (() => undefined));
   try {
-    const client = await connectForOpen(settings.config);
+    const client = await connectForOpen(config);
     try {
       if (options.readonly === true) await checkPostgresSchema(client);
       else await migratePostgres(client, () => new Date().toISOString());
@@ -420,22 +428,31 @@ export class PostgresStore implements DkeStore {
         await c.query(`UPDATE keys SET state = 'destroyed', updated_at = $2 WHERE name = $1`, [name, at]);
       }
     });
-    // Also when the key was destroyed already: running the destroy again is how an operator retries a
-    // VACUUM that failed (or was skipped) the first time.
+    // Also when the key was destroyed already: destroying again is how an operator retries a VACUUM that
+    // failed (or was skipped) the first time.
     if (this.settings.vacuumAfterDestroy) await this.vacuumKeyVersions();
   }
 
   /**
-   * Removes the dead row versions that still hold destroyed material from key_versions' pages (and its
-   * TOAST table). Plain VACUUM takes no lock that blocks reads or writes; it cannot remove versions an
-   * older snapshot still sees (a long transaction elsewhere): those go at the next (auto)vacuum.
+   * Rewrites key_versions (and its TOAST table) into new files, so the dead row versions that still hold
+   * destroyed material are gone from the database's files. Plain VACUUM is not enough: it removes the dead
+   * tuple from the page's item list, but its bytes stay in the page's free space until reused. VACUUM FULL
+   * locks the (small) table exclusively while it runs, so it waits for that lock at most VACUUM_LOCK_WAIT_MS
+   * (unwraps queue behind a waiting VACUUM FULL) and otherwise gives up with a warning.
    */
   private async vacuumKeyVersions(): Promise<void> {
     try {
-      await this.db.query({ text: 'VACUUM key_versions' });
+      await this.db.session(async (c) => {
+        await c.query(`SET lock_timeout = ${VACUUM_LOCK_WAIT_MS}`);
+        try {
+          await c.query('VACUUM FULL key_versions');
+        } finally {
+          await c.query('RESET lock_timeout');
+        }
+      });
     } catch (error) {
       this.settings.warn(
-        'VACUUM key_versions after destroying a key failed; run it by hand (docs/storage.md)',
+        'VACUUM FULL key_versions after destroying a key failed; destroy the key again or run it by hand (docs/storage.md)',
         error instanceof DkeError ? (error.detail ?? error.message) : String(error),
       );
     }
