@@ -132,12 +132,12 @@ export class KeyManager implements KeyCore {
     return this.describe(name);
   }
 
-  disable(name: string): Promise<KeyInfo> {
-    return this.update(name, { state: 'disabled' });
+  async disable(name: string): Promise<KeyInfo> {
+    return await this.update(name, { state: 'disabled' });
   }
 
-  enable(name: string): Promise<KeyInfo> {
-    return this.update(name, { state: 'enabled' });
+  async enable(name: string): Promise<KeyInfo> {
+    return await this.update(name, { state: 'enabled' });
   }
 
   /**
@@ -160,13 +160,13 @@ export class KeyManager implements KeyCore {
   }
 
   /** Replaces the whole policy. Entries are validated, trimmed, lower-cased and de-duplicated. */
-  setPolicy(name: string, policy: KeyPolicy): Promise<KeyInfo> {
-    return this.update(name, { policy: normalizePolicy(policy) });
+  async setPolicy(name: string, policy: KeyPolicy): Promise<KeyInfo> {
+    return await this.update(name, { policy: normalizePolicy(policy) });
   }
 
   /** undefined or 0: clients must not cache the public key. */
-  setCacheSeconds(name: string, seconds: number | undefined): Promise<KeyInfo> {
-    return this.update(name, { cacheSeconds: normalizeCacheSeconds(seconds) });
+  async setCacheSeconds(name: string, seconds: number | undefined): Promise<KeyInfo> {
+    return await this.update(name, { cacheSeconds: normalizeCacheSeconds(seconds) });
   }
 
   /** Refuses this one object's share from now on; other objects under the key are unaffected. */

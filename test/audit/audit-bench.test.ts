@@ -46,14 +46,14 @@ void test('audit benchmark', { skip: !enabled && 'set DKE_AUDIT_BENCH=1' }, asyn
         prevHash = row.hash;
         batch.push(row);
       }
-      store.appendAuditRows(() => batch);
+      await store.appendAuditRows(() => batch);
     }
     const fillSeconds = (performance.now() - started) / 1000;
 
     const audit = new StoreAuditLog(store);
     started = performance.now();
     const cpuBefore = process.cpuUsage();
-    const verification = audit.verify();
+    const verification = await audit.verify();
     const verifySeconds = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpuBefore);
     const verifyCpuSeconds = (cpu.user + cpu.system) / 1e6;
@@ -79,7 +79,7 @@ void test('audit benchmark', { skip: !enabled && 'set DKE_AUDIT_BENCH=1' }, asyn
     };
     const sequential = await measureAppends(2_000, 1);
     const grouped = await measureAppends(50_000, 200);
-    const queried = audit.query({ identity: 'user42@example.com', limit: 100 }).length;
+    const queried = (await audit.query({ identity: 'user42@example.com', limit: 100 })).length;
 
     const report = {
       records: RECORDS,
@@ -93,7 +93,7 @@ void test('audit benchmark', { skip: !enabled && 'set DKE_AUDIT_BENCH=1' }, asyn
     console.log(`audit bench: ${JSON.stringify(report)}`);
     if (RECORDS >= 1_000_000) assert.ok(verifySeconds < 10, `verify took ${verifySeconds} s`);
   } finally {
-    store.close();
+    await store.close();
     removeDir(dir);
   }
 });

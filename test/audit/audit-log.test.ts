@@ -15,6 +15,7 @@ import {
 import { MasterKey, openAuditStore, openKeyService, type KeyService } from '../../src/keystore/index.js';
 import { openSqliteStore, type AuditRow, type DkeStore } from '../../src/store/index.js';
 import type { AuditEvent, AuditRecord } from '../../src/service/contracts.js';
+import { collect } from '../support/collect.js';
 import { rewriteAuditLog } from '../support/rewrite-log.js';
 import { makeTempDir, removeDir } from '../store/temp-dir.js';
 import Database from 'better-sqlite3';
@@ -64,8 +65,8 @@ void describe('audit log', () => {
   let dir: string;
   let dbPath: string;
   let services: KeyService[];
-  const open = (): KeyService => {
-    const service = openKeyService({ dbPath, masterKey: MasterKey.fromBytes(Buffer.alloc(32, 7)) });
+  const open = async (): Promise<KeyService> => {
+    const service = await openKeyService({ dbPath, masterKey: MasterKey.fromBytes(Buffer.alloc(32, 7)) });
     services.push(service);
     return service;
   };
@@ -83,8 +84,8 @@ void describe('audit log', () => {
     dbPath = path.join(dir, 'opendke.db');
     services = [];
   });
-  afterEach(() => {
-    for (const service of services) service.close();
+  afterEach(async () => {
+    for (const service of services) await service.close();
     removeDir(dir);
   });
 
@@ -122,7 +123,7 @@ void describe('audit log', () => {
   });
 
   void test('append chains records and resolves only once the record is committed', async () => {
-    const service = open();
+    const service = await open();
     const other = openSqliteStore(dbPath); // another connection, as another process would see it
     try {
       const first = await service.audit.append(EVENT);
@@ -131,28 +132,28 @@ void describe('audit log', () => {
       assert.match(first.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       assert.equal('reason' in first, false, 'absent fields stay absent');
       assert.equal(
-        [...other.iterateAuditChain()].length,
+        (await collect(other.iterateAuditChain())).length,
         1,
         'visible to other connections when append resolves',
       );
       const second = await service.audit.append({ action: 'key.create', result: 'ok', keyName: 'k' });
       assert.equal(second.seq, 2);
       assert.equal(second.prevHash, first.hash);
-      assert.deepEqual(service.audit.verify(), {
+      assert.deepEqual(await service.audit.verify(), {
         ok: true,
         records: 2,
         last: { seq: 2, hash: second.hash },
         rootHash: referenceRoot(
-          service.store.queryAuditRows({ limit: 10 }).reverse().map(recordLeaf),
+          (await service.store.queryAuditRows({ limit: 10 })).reverse().map(recordLeaf),
         ).toString('hex'),
       });
     } finally {
-      other.close();
+      await other.close();
     }
   });
 
   void test('group commit: concurrent appends share transactions; appends during a commit go in the next one', async () => {
-    const service = open();
+    const service = await open();
     const { store, transactions } = countingTransactions(service.store);
     const audit = new StoreAuditLog(store, { maxBatch: 400 });
     const records = await appendMany(audit, 1000);
@@ -174,21 +175,21 @@ void describe('audit log', () => {
     );
     await Promise.all(followUps);
     assert.equal(transactions() - before, 2);
-    audit.close();
+    await audit.close();
 
-    service.close();
-    const reopened = open();
-    assert.deepEqual(reopened.audit.verify().records, 1020);
-    assert.equal(reopened.audit.verify().ok, true);
+    await service.close();
+    const reopened = await open();
+    assert.deepEqual((await reopened.audit.verify()).records, 1020);
+    assert.equal((await reopened.audit.verify()).ok, true);
   });
 
   void test('several processes appending at once keep one valid chain', async () => {
-    const service = open();
+    const service = await open();
     const moduleUrl = new URL('../../src/keystore/index.js', import.meta.url).href;
     const child = `
       const { openAuditStore } = await import(${JSON.stringify(moduleUrl)});
       const [dbPath, count, tag] = process.argv.slice(1);
-      const { audit, close } = openAuditStore({ dbPath, readonly: false });
+      const { audit, close } = await openAuditStore({ dbPath, readonly: false });
       for (let i = 0; i < Number(count); i += 10) {
         await Promise.all(Array.from({ length: 10 }, (_, j) =>
           audit.append({ action: 'test.append', result: 'ok', requestId: tag + '-' + (i + j) })));
@@ -201,13 +202,12 @@ void describe('audit log', () => {
       for (let i = 0; i < 20; i += 1) await appendMany(service.audit, 10);
     })();
     await Promise.all([...children, mine]);
-    const verification = service.audit.verify();
+    const verification = await service.audit.verify();
     assert.equal(verification.ok, true, JSON.stringify(verification.firstBroken));
     assert.equal(verification.records, 800);
     for (const tag of ['a', 'b', 'c']) {
       const ids = new Set(
-        service.store
-          .queryAuditRows({ limit: 10_000 })
+        (await service.store.queryAuditRows({ limit: 10_000 }))
           .map((r) => r.requestId)
           .filter((id) => id?.startsWith(`${tag}-`)),
       );
@@ -216,7 +216,7 @@ void describe('audit log', () => {
   });
 
   void test('a failed write rejects every append of the batch with ERR_AUDIT_UNAVAILABLE and writes none', async () => {
-    const service = open();
+    const service = await open();
     await service.audit.append(EVENT);
     const db = service.store.unsafeDatabase();
     db.exec(
@@ -227,15 +227,15 @@ void describe('audit log', () => {
       assert.equal(outcome.status, 'rejected');
       assert.ok(outcome.status === 'rejected' && isUnavailable(outcome.reason));
     }
-    assert.equal(service.audit.verify().records, 1);
+    assert.equal((await service.audit.verify()).records, 1);
     db.exec('DROP TRIGGER disk_full');
     assert.equal((await service.audit.append(EVENT)).seq, 2, 'the chain continues once writing works again');
-    assert.equal(service.audit.verify().ok, true);
+    assert.equal((await service.audit.verify()).ok, true);
   });
 
   void describe('a store locked by another connection (server mode: lockWaitMs)', () => {
-    const openServing = (lockWaitMs: number): KeyService => {
-      const service = openKeyService({
+    const openServing = async (lockWaitMs: number): Promise<KeyService> => {
+      const service = await openKeyService({
         dbPath,
         masterKey: MasterKey.fromBytes(Buffer.alloc(32, 7)),
         lockWaitMs,
@@ -255,7 +255,7 @@ void describe('audit log', () => {
     const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
     void test('appends wait without blocking the event loop, then commit in call order', async () => {
-      const service = openServing(5000);
+      const service = await openServing(5000);
       await service.audit.append({ ...EVENT, requestId: 'before' });
       const release = holdLock();
       let ticks = 0;
@@ -274,11 +274,11 @@ void describe('audit log', () => {
         records.map((r) => [r.seq, r.requestId]),
         [0, 1, 2, 3, 4, 5].map((i) => [i + 2, `r${i}`]),
       );
-      assert.equal(service.audit.verify().ok, true);
+      assert.equal((await service.audit.verify()).ok, true);
     });
 
     void test('appends still locked out after lockWaitMs fail with ERR_AUDIT_UNAVAILABLE; the chain continues', async () => {
-      const service = openServing(100);
+      const service = await openServing(100);
       const release = holdLock();
       const started = Date.now();
       const outcomes = await Promise.allSettled([service.audit.append(EVENT), service.audit.append(EVENT)]);
@@ -288,40 +288,40 @@ void describe('audit log', () => {
         assert.ok(outcome.status === 'rejected' && isUnavailable(outcome.reason));
       assert.ok(elapsed >= 90 && elapsed < 1000, `failed after ${elapsed} ms`);
       assert.equal((await service.audit.append(EVENT)).seq, 1, 'nothing of the failed appends was written');
-      assert.equal(service.audit.verify().ok, true);
+      assert.equal((await service.audit.verify()).ok, true);
     });
 
     void test('close() fails what a locked store kept back', async () => {
-      const service = openServing(5000);
+      const service = await openServing(5000);
       const release = holdLock();
       const pending = service.audit.append(EVENT);
       await sleep(20);
-      service.audit.close();
+      await service.audit.close();
       await assert.rejects(pending, isUnavailable);
       release();
     });
   });
 
   void test('append on a closed or read-only store rejects', async () => {
-    const service = open();
+    const service = await open();
     await service.audit.append(EVENT);
     const detached = new StoreAuditLog(service.store);
-    service.store.close();
+    await service.store.close();
     await assert.rejects(detached.append(EVENT), isUnavailable);
     await assert.rejects(service.audit.append(EVENT), isUnavailable);
 
-    const readOnly = openAuditStore({ dbPath });
+    const readOnly = await openAuditStore({ dbPath });
     try {
       await assert.rejects(readOnly.audit.append(EVENT), isUnavailable);
-      assert.equal(readOnly.audit.verify().records, 1, 'but it verifies');
+      assert.equal((await readOnly.audit.verify()).records, 1, 'but it verifies');
     } finally {
-      readOnly.close();
+      await readOnly.close();
     }
     await assert.rejects(readOnly.audit.append(EVENT), isUnavailable);
   });
 
   void test('an invalid event is refused without affecting the others', async () => {
-    const { audit } = open();
+    const { audit } = await open();
     const results = await Promise.allSettled([
       audit.append(EVENT),
       audit.append({ action: '', result: 'ok' }),
@@ -334,11 +334,11 @@ void describe('audit log', () => {
       results.map((r) => r.status),
       ['fulfilled', 'rejected', 'rejected', 'rejected', 'rejected', 'fulfilled'],
     );
-    assert.equal(audit.verify().records, 2);
+    assert.equal((await audit.verify()).records, 2);
   });
 
   void test('long or malformed text is stored exactly as hashed', async () => {
-    const { audit } = open();
+    const { audit } = await open();
     const record = await audit.append({
       ...EVENT,
       requestId: 'x'.repeat(5000),
@@ -346,18 +346,18 @@ void describe('audit log', () => {
     });
     assert.equal(record.requestId?.length, 1024);
     assert.equal(record.userName, 'bad \ufffd surrogate');
-    assert.equal(audit.verify().ok, true);
+    assert.equal((await audit.verify()).ok, true);
   });
 
   void describe('verify finds the first broken record', () => {
     const tampered = async (
-      tamper: (service: KeyService) => void,
-    ): Promise<ReturnType<StoreAuditLog['verify']>> => {
-      const service = open();
+      tamper: (service: KeyService) => void | Promise<void>,
+    ): Promise<Awaited<ReturnType<StoreAuditLog['verify']>>> => {
+      const service = await open();
       await appendMany(service.audit, 10);
-      assert.equal(service.audit.verify().ok, true);
+      assert.equal((await service.audit.verify()).ok, true);
       dropGuards(service);
-      tamper(service);
+      await tamper(service);
       return service.audit.verify();
     };
     const sql = (service: KeyService, statement: string, ...params: unknown[]): void => {
@@ -366,8 +366,8 @@ void describe('audit log', () => {
         .prepare(statement)
         .run(...params);
     };
-    const row = (service: KeyService, seq: number): AuditRow =>
-      service.store.queryAuditRows({ limit: 10_000 }).find((r) => r.seq === seq) as AuditRow;
+    const row = async (service: KeyService, seq: number): Promise<AuditRow> =>
+      (await service.store.queryAuditRows({ limit: 10_000 })).find((r) => r.seq === seq) as AuditRow;
 
     void test('a changed field', async () => {
       const result = await tampered((s) => sql(s, "UPDATE audit_log SET subject = 'mallory' WHERE seq = 5"));
@@ -414,8 +414,8 @@ void describe('audit log', () => {
     });
 
     void test('a wrong prevHash, with the record hash recomputed to match', async () => {
-      const result = await tampered((s) => {
-        const fake = { ...row(s, 7), prevHash: 'f'.repeat(64) };
+      const result = await tampered(async (s) => {
+        const fake = { ...(await row(s, 7)), prevHash: 'f'.repeat(64) };
         sql(
           s,
           'UPDATE audit_log SET prev_hash = ?, hash = ? WHERE seq = 7',
@@ -428,8 +428,8 @@ void describe('audit log', () => {
     });
 
     void test('a changed record with its own hash recomputed breaks the link to the next', async () => {
-      const result = await tampered((s) => {
-        const fake = { ...row(s, 5), subject: 'mallory' };
+      const result = await tampered(async (s) => {
+        const fake = { ...(await row(s, 5)), subject: 'mallory' };
         sql(
           s,
           'UPDATE audit_log SET subject = ?, hash = ? WHERE seq = 5',
@@ -441,14 +441,14 @@ void describe('audit log', () => {
     });
 
     void test('a cut-off tail is found only against an anchor', async () => {
-      const service = open();
+      const service = await open();
       await appendMany(service.audit, 10);
-      const anchor = service.audit.verify().last;
+      const anchor = (await service.audit.verify()).last;
       assert.deepEqual(anchor?.seq, 10);
-      assert.equal(service.audit.verify(anchor).ok, true);
+      assert.equal((await service.audit.verify(anchor)).ok, true);
       dropGuards(service);
       sql(service, 'DELETE FROM audit_log WHERE seq >= 9');
-      const againstTree = service.audit.verify();
+      const againstTree = await service.audit.verify();
       assert.equal(againstTree.ok, false, "the store's own tree head still covers 10 records");
       assert.match(againstTree.firstBroken?.reason ?? '', /before the recorded tree head of size 10/);
       // Cut the tree as well: then only an anchor (or a checkpoint) kept elsewhere shows the loss.
@@ -457,15 +457,19 @@ void describe('audit log', () => {
         .exec(
           'DROP TRIGGER audit_tree_no_delete; DELETE FROM audit_tree WHERE (idx + 1) * (1 << level) > 8;',
         );
-      assert.equal(service.audit.verify().ok, true, 'a shorter, intact chain and tree verify on their own');
-      const result = service.audit.verify(anchor);
+      assert.equal(
+        (await service.audit.verify()).ok,
+        true,
+        'a shorter, intact chain and tree verify on their own',
+      );
+      const result = await service.audit.verify(anchor);
       assert.equal(result.ok, false);
       assert.equal(result.firstBroken?.seq, 9);
-      assert.equal(service.audit.verify({ seq: 5, hash: 'f'.repeat(64) }).firstBroken?.seq, 5);
+      assert.equal((await service.audit.verify({ seq: 5, hash: 'f'.repeat(64) })).firstBroken?.seq, 5);
     });
 
-    void test('an empty log verifies', () => {
-      assert.deepEqual(open().audit.verify(), {
+    void test('an empty log verifies', async () => {
+      assert.deepEqual(await (await open()).audit.verify(), {
         ok: true,
         records: 0,
         rootHash: referenceRoot([]).toString('hex'),
@@ -475,67 +479,76 @@ void describe('audit log', () => {
 
   void describe('Merkle tree', () => {
     void test('tree heads and every proof from the log verify against an independent RFC 6962 root', async () => {
-      const { audit, store } = open();
+      const { audit, store } = await open();
       const sizes: number[] = [];
       audit.onCommit(({ size }) => sizes.push(size));
-      assert.deepEqual(audit.treeHead(), { size: 0, rootHash: referenceRoot([]) });
+      assert.deepEqual(await audit.treeHead(), { size: 0, rootHash: referenceRoot([]) });
       const records = [...(await appendMany(audit, 7)), ...(await appendMany(audit, 6))];
       assert.deepEqual(sizes, [7, 13], 'one notification per committed batch, with the new size');
-      const leaves = records.map((r) => recordLeaf(store.getAuditRow(r.seq) as AuditRow));
-      assert.equal(audit.treeSize(), 13);
+      const leaves: Buffer[] = [];
+      for (const r of records) leaves.push(recordLeaf((await store.getAuditRow(r.seq)) as AuditRow));
+      assert.equal(await audit.treeSize(), 13);
       for (let n = 1; n <= 13; n++) {
-        const head = audit.treeHead(n);
+        const head = await audit.treeHead(n);
         assert.deepEqual(head.rootHash, referenceRoot(leaves.slice(0, n)), `root of size ${n}`);
         for (let i = 0; i < n; i++) {
-          verifyInclusion(i, n, leaves[i] as Buffer, audit.inclusionProof(i, n), head.rootHash);
+          verifyInclusion(i, n, leaves[i] as Buffer, await audit.inclusionProof(i, n), head.rootHash);
         }
-        assert.deepEqual(audit.consistencyProof(0, n), [], 'nothing to prove from the empty tree');
+        assert.deepEqual(await audit.consistencyProof(0, n), [], 'nothing to prove from the empty tree');
         for (let m = 1; m <= n; m++) {
-          verifyConsistency(m, n, audit.consistencyProof(m, n), audit.treeHead(m).rootHash, head.rootHash);
+          verifyConsistency(
+            m,
+            n,
+            await audit.consistencyProof(m, n),
+            (await audit.treeHead(m)).rootHash,
+            head.rootHash,
+          );
         }
       }
-      const bad = (fn: () => unknown): void =>
-        assert.throws(fn, (e: unknown) => isDkeError(e, 'ERR_BAD_REQUEST'));
-      bad(() => audit.treeHead(14));
-      bad(() => audit.inclusionProof(13, 13));
-      bad(() => audit.inclusionProof(-1, 5));
-      bad(() => audit.consistencyProof(6, 5));
-      bad(() => audit.consistencyProof(1, 14));
-      bad(() => audit.treeHead(1.5));
+      const bad = (fn: () => Promise<unknown>): Promise<void> =>
+        assert.rejects(fn, (e: unknown) => isDkeError(e, 'ERR_BAD_REQUEST'));
+      await bad(() => audit.treeHead(14));
+      await bad(() => audit.inclusionProof(13, 13));
+      await bad(() => audit.inclusionProof(-1, 5));
+      await bad(() => audit.consistencyProof(6, 5));
+      await bad(() => audit.consistencyProof(1, 14));
+      await bad(() => audit.treeHead(1.5));
     });
 
     void test('records by request id and by seq (entry index = seq - 1)', async () => {
-      const { audit } = open();
+      const { audit } = await open();
       const [first] = await appendMany(audit, 3);
       assert.deepEqual(
-        audit.findByRequestId('req-2').map((r) => r.seq),
+        (await audit.findByRequestId('req-2')).map((r) => r.seq),
         [2],
       );
-      assert.deepEqual(audit.findByRequestId('nobody'), []);
-      assert.deepEqual(audit.record(1), first);
-      assert.equal(audit.record(4), undefined);
+      assert.deepEqual(await audit.findByRequestId('nobody'), []);
+      assert.deepEqual(await audit.record(1), first);
+      assert.equal(await audit.record(4), undefined);
     });
 
     void test('a log rewritten with every hash recomputed verifies on its own but not against an earlier root', async () => {
-      const service = open();
+      const service = await open();
       await appendMany(service.audit, 10);
-      const checkpoint = service.audit.treeHead();
+      const checkpoint = await service.audit.treeHead();
       // The attacker changes record 4 and recomputes the chain from there on; the tree is rebuilt.
-      rewriteAuditLog(service.store, 4);
-      service.close();
-      const reopened = open(); // completes the missing tree from the rewritten records
-      const own = reopened.audit.verify();
+      await rewriteAuditLog(service.store, 4);
+      await service.close();
+      const reopened = await open(); // completes the missing tree from the rewritten records
+      const own = await reopened.audit.verify();
       assert.equal(own.ok, true, 'chain and stored tree agree with each other');
       assert.notEqual(own.rootHash, checkpoint.rootHash.toString('hex'));
-      const against = reopened.audit.verify(undefined, [checkpoint]);
+      const against = await reopened.audit.verify(undefined, [checkpoint]);
       assert.equal(against.ok, false);
       assert.match(against.firstBroken?.reason ?? '', /differs from the recorded tree head/);
-      assert.ok(canonicalAuditText(reopened.store.getAuditRow(4) as AuditRow).includes('someone-else'));
+      assert.ok(
+        canonicalAuditText((await reopened.store.getAuditRow(4)) as AuditRow).includes('someone-else'),
+      );
     });
   });
 
   void test('query: who opened what, newest first', async () => {
-    const { audit } = open();
+    const { audit } = await open();
     const times = ['2025-01-01T00:00:00.000Z', '2025-01-02T00:00:00.000Z', '2025-01-03T00:00:00.000Z'];
     let clock = 0;
     const timed = new StoreAuditLog(services[0]?.store as DkeStore, {
@@ -559,13 +572,13 @@ void describe('audit log', () => {
       reason: 'ERR_FORBIDDEN',
     });
     const seqs = (records: AuditRecord[]): number[] => records.map((r) => r.seq);
-    assert.deepEqual(seqs(audit.query({})), [3, 2, 1]);
-    assert.deepEqual(seqs(audit.query({ keyName: 'a' })), [3, 1]);
-    assert.deepEqual(seqs(audit.query({ objectId: 'o1', identity: 'Bob@Example.com' })), [3]);
-    assert.deepEqual(seqs(audit.query({ subject: 'alice-sub' })), [1]);
-    assert.deepEqual(seqs(audit.query({ since: '2025-01-02' })), [3, 2]);
-    assert.deepEqual(seqs(audit.query({ limit: 1 })), [3]);
-    assert.equal(audit.query({ limit: 1 })[0]?.reason, 'ERR_FORBIDDEN');
+    assert.deepEqual(seqs(await audit.query({})), [3, 2, 1]);
+    assert.deepEqual(seqs(await audit.query({ keyName: 'a' })), [3, 1]);
+    assert.deepEqual(seqs(await audit.query({ objectId: 'o1', identity: 'Bob@Example.com' })), [3]);
+    assert.deepEqual(seqs(await audit.query({ subject: 'alice-sub' })), [1]);
+    assert.deepEqual(seqs(await audit.query({ since: '2025-01-02' })), [3, 2]);
+    assert.deepEqual(seqs(await audit.query({ limit: 1 })), [3]);
+    assert.equal((await audit.query({ limit: 1 }))[0]?.reason, 'ERR_FORBIDDEN');
     for (const bad of [
       { limit: 0 },
       { limit: 1.5 },
@@ -573,7 +586,7 @@ void describe('audit log', () => {
       { since: 'yesterday' },
       { keyName: '' },
     ]) {
-      assert.throws(
+      await assert.rejects(
         () => audit.query(bad),
         (e: unknown) => isDkeError(e, 'ERR_BAD_REQUEST'),
         JSON.stringify(bad),

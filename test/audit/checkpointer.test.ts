@@ -24,8 +24,8 @@ function controlledLog(size: number, fill: number) {
   const head = { size, rootHash: Buffer.alloc(32, fill) };
   return {
     head,
-    treeSize: () => head.size,
-    treeHead: (n?: number) => ({ size: n ?? head.size, rootHash: head.rootHash }),
+    treeSize: () => Promise.resolve(head.size),
+    treeHead: (n?: number) => Promise.resolve({ size: n ?? head.size, rootHash: head.rootHash }),
   };
 }
 
@@ -34,72 +34,79 @@ const broken = (error: unknown): boolean => isDkeError(error, 'ERR_AUDIT_CHAIN_B
 void describe('Checkpointer', () => {
   void it(
     'signs each size once; a second root for a signed size is never signed nor persisted',
-    withTempDir((dir) => {
+    withTempDir(async (dir) => {
       const store = openSqliteStore(path.join(dir, 'db'));
       try {
         const log = controlledLog(3, 1);
         let signatures = 0;
-        const checkpointer = new Checkpointer({
+        const checkpointer = await Checkpointer.open({
           log,
           store,
           signer,
           intervalSeconds: 1,
           onSigned: () => (signatures += 1),
         });
-        const first = checkpointer.signedCheckpoint(3);
-        assert.equal(checkpointer.signedCheckpoint(2).note, first.note, 'cached per size');
+        const first = await checkpointer.signedCheckpoint(3);
+        assert.equal((await checkpointer.signedCheckpoint(2)).note, first.note, 'cached per size');
         assert.equal(signatures, 1);
         const opened = openCheckpoint(first.note, noteVerifier(key.verifierKey));
         assert.equal(opened.checkpoint.size, 3n);
-        assert.throws(
+        await assert.rejects(
           () => checkpointer.signedCheckpoint(4),
           (e: unknown) => isDkeError(e, 'ERR_INTERNAL'),
         );
         log.head.rootHash = Buffer.alloc(32, 2);
         // Receipts reuse the size's note; persisting reads the root and refuses the second one.
-        assert.equal(checkpointer.signedCheckpoint(3).note, first.note);
-        assert.throws(() => checkpointer.persist(), broken);
+        assert.equal((await checkpointer.signedCheckpoint(3)).note, first.note);
+        await assert.rejects(() => checkpointer.persist(), broken);
         assert.equal(signatures, 1, 'nothing signed for the second root');
-        assert.equal(store.latestCheckpoint(), undefined, 'nothing persisted');
+        assert.equal(await store.latestCheckpoint(), undefined, 'nothing persisted');
       } finally {
-        store.close();
+        await store.close();
       }
     }),
   );
 
   void it(
     'a restart on a tree that no longer has the persisted root (or is smaller) is refused',
-    withTempDir((dir) => {
+    withTempDir(async (dir) => {
       const file = path.join(dir, 'db');
       const store = openSqliteStore(file);
       try {
-        const persisted = new Checkpointer({
-          log: controlledLog(5, 1),
-          store,
-          signer,
-          intervalSeconds: 1,
-        }).persist();
-        assert.equal(store.latestCheckpoint()?.note, persisted.note);
-        assert.doesNotThrow(
-          () => new Checkpointer({ log: controlledLog(5, 1), store, signer, intervalSeconds: 1 }),
+        const persisted = await (
+          await Checkpointer.open({
+            log: controlledLog(5, 1),
+            store,
+            signer,
+            intervalSeconds: 1,
+          })
+        ).persist();
+        assert.equal((await store.latestCheckpoint())?.note, persisted.note);
+        await assert.doesNotReject(() =>
+          Checkpointer.open({ log: controlledLog(5, 1), store, signer, intervalSeconds: 1 }),
         );
-        assert.throws(
-          () => new Checkpointer({ log: controlledLog(5, 9), store, signer, intervalSeconds: 1 }),
+        await assert.rejects(
+          () => Checkpointer.open({ log: controlledLog(5, 9), store, signer, intervalSeconds: 1 }),
           broken,
         );
-        assert.throws(
-          () => new Checkpointer({ log: controlledLog(4, 1), store, signer, intervalSeconds: 1 }),
+        await assert.rejects(
+          () => Checkpointer.open({ log: controlledLog(4, 1), store, signer, intervalSeconds: 1 }),
           broken,
         );
         // The store itself refuses a second root for a persisted size.
-        const rewritten = new Checkpointer({ log: controlledLog(6, 1), store, signer, intervalSeconds: 1 });
-        assert.throws(
+        const rewritten = await Checkpointer.open({
+          log: controlledLog(6, 1),
+          store,
+          signer,
+          intervalSeconds: 1,
+        });
+        await assert.rejects(
           () => store.storeCheckpoint({ size: 5, root: Buffer.alloc(32, 7), note: 'x', createdAt: 'now' }),
           broken,
         );
-        assert.equal(rewritten.persist().size, 6);
+        assert.equal((await rewritten.persist()).size, 6);
       } finally {
-        store.close();
+        await store.close();
       }
     }),
   );

@@ -41,21 +41,21 @@ void describe('security event recorder', () => {
     clock = new Date('2025-03-01T10:00:05.000Z');
     dropped = 0;
   });
-  afterEach(() => {
-    for (const r of recorders.splice(0)) r.close();
-    store.close();
+  afterEach(async () => {
+    for (const r of recorders.splice(0)) await r.close();
+    await store.close();
     removeDir(dir);
   });
 
-  void test('aggregates per minute, address and reason', () => {
+  void test('aggregates per minute, address and reason', async () => {
     const r = recorder();
     for (let i = 0; i < 1000; i += 1) r.record('192.0.2.1', 'ERR_AUTH_INVALID');
     r.record('192.0.2.1', 'ERR_RATE_LIMITED');
     clock = new Date('2025-03-01T10:01:00.000Z');
     r.record('192.0.2.1', 'ERR_AUTH_INVALID');
-    r.flush();
+    await r.flush();
     assert.deepEqual(
-      rows().map((e) => [e.windowStart, e.reason, e.count]),
+      (await rows()).map((e) => [e.windowStart, e.reason, e.count]),
       [
         ['2025-03-01T10:01:00.000Z', 'ERR_AUTH_INVALID', 1],
         ['2025-03-01T10:00:00.000Z', 'ERR_AUTH_INVALID', 1000],
@@ -64,7 +64,7 @@ void describe('security event recorder', () => {
     );
   });
 
-  void test('aggregates per issuer and subject too; unknown is empty; long text is cut', () => {
+  void test('aggregates per issuer and subject too; unknown is empty; long text is cut', async () => {
     const r = recorder();
     const iss = 'https://login.example/tenant';
     r.record('192.0.2.1', 'ERR_AUTH_INVALID', { issuer: iss, subject: 'alice' });
@@ -72,11 +72,9 @@ void describe('security event recorder', () => {
     r.record('192.0.2.1', 'ERR_AUTH_INVALID', { issuer: iss, subject: 'bob' });
     r.record('192.0.2.1', 'ERR_AUTH_INVALID');
     r.record('192.0.2.1', 'ERR_AUTH_INVALID', { issuer: iss.repeat(100), subject: 'y'.repeat(5000) });
-    r.flush();
+    await r.flush();
     assert.deepEqual(
-      rows()
-        .map((e) => [e.issuer.length, e.subject, e.count])
-        .sort(),
+      (await rows()).map((e) => [e.issuer.length, e.subject, e.count]).sort(),
       [
         [0, '', 1],
         [256, 'y'.repeat(256), 1],
@@ -86,44 +84,39 @@ void describe('security event recorder', () => {
     );
   });
 
-  void test('the backlog is bounded: new entries past maxPending are dropped and counted', () => {
+  void test('the backlog is bounded: new entries past maxPending are dropped and counted', async () => {
     const r = recorder({ maxPending: 3 });
     for (let i = 0; i < 10; i += 1) r.record(`192.0.2.${i}`, 'ERR_AUTH_INVALID');
     r.record('192.0.2.0', 'ERR_AUTH_INVALID'); // an existing entry still counts
-    r.flush();
+    await r.flush();
     assert.equal(dropped, 7);
-    assert.deepEqual(
-      rows()
-        .map((e) => [e.clientAddress, e.count])
-        .sort(),
-      [
-        ['192.0.2.0', 2],
-        ['192.0.2.1', 1],
-        ['192.0.2.2', 1],
-      ],
-    );
+    assert.deepEqual((await rows()).map((e) => [e.clientAddress, e.count]).sort(), [
+      ['192.0.2.0', 2],
+      ['192.0.2.1', 1],
+      ['192.0.2.2', 1],
+    ]);
   });
 
-  void test('a store locked by another connection keeps the backlog without waiting; the next flush writes it', () => {
+  void test('a store locked by another connection keeps the backlog without waiting; the next flush writes it', async () => {
     const r = recorder();
     r.record('192.0.2.1', 'ERR_AUTH_INVALID');
     const other = new Database(file);
     other.exec('BEGIN IMMEDIATE');
     const started = Date.now();
-    r.flush();
+    await r.flush();
     assert.ok(Date.now() - started < 200, 'flush did not wait for the lock');
     r.record('192.0.2.1', 'ERR_AUTH_INVALID');
     other.exec('COMMIT');
     other.close();
-    r.flush();
+    await r.flush();
     assert.deepEqual(
-      rows().map((e) => e.count),
+      (await rows()).map((e) => e.count),
       [2],
     );
     assert.equal(dropped, 0);
   });
 
-  void test('any other store failure drops the batch, counted', () => {
+  void test('any other store failure drops the batch, counted', async () => {
     const r = recorder();
     r.record('192.0.2.1', 'ERR_AUTH_INVALID');
     r.record('192.0.2.2', 'ERR_AUTH_INVALID');
@@ -132,9 +125,9 @@ void describe('security event recorder', () => {
       .exec(
         "CREATE TRIGGER full BEFORE INSERT ON security_events BEGIN SELECT RAISE(ABORT, 'disk full'); END",
       );
-    r.flush();
+    await r.flush();
     assert.equal(dropped, 2);
-    assert.deepEqual(rows(), []);
+    assert.deepEqual(await rows(), []);
   });
 
   void test('queries are validated', () => {

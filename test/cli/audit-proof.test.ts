@@ -36,12 +36,12 @@ describe('dke audit check-proof and verify --checkpoint', () => {
   let checkpointUrl = '';
   const files: Record<string, string> = {};
 
-  const open = (db = 'dke.db'): KeyService =>
+  const open = (db = 'dke.db'): Promise<KeyService> =>
     openKeyService({ dbPath: path.join(dir, db), masterKey: MASTER });
 
   before(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dke-audit-proof-'));
-    const service = open();
+    const service = await open();
     try {
       for (let k = 1; k <= RECORDS; k++) {
         await service.audit.append({
@@ -62,26 +62,29 @@ describe('dke audit check-proof and verify --checkpoint', () => {
         files[name] = path.join(dir, name);
         await fs.writeFile(files[name], text);
       };
-      const bundle = (seq: number, options: Parameters<typeof buildReceipt>[4] = {}): string =>
+      const bundle = (seq: number, options: Parameters<typeof buildReceipt>[4] = {}): Promise<string> =>
         buildReceipt(service.store, service.audit, keys, seq, options);
-      await write('cosigned.tlog-proof', bundle(7, { size: 15, cosigners: [w1.signerKey, w2.signerKey] }));
-      await write('one-witness.tlog-proof', bundle(7, { size: 15, cosigners: [w1.signerKey] }));
-      const parsed = parseTlogProof(bundle(7, { size: 15 }));
+      await write(
+        'cosigned.tlog-proof',
+        await bundle(7, { size: 15, cosigners: [w1.signerKey, w2.signerKey] }),
+      );
+      await write('one-witness.tlog-proof', await bundle(7, { size: 15, cosigners: [w1.signerKey] }));
+      const parsed = parseTlogProof(await bundle(7, { size: 15 }));
       const changed = Buffer.from(parsed.extra?.toString('utf8').replace('sub-7', 'sub-8') ?? '');
       await write('tampered.tlog-proof', formatTlogProof({ ...parsed, extra: changed }));
       await write(
         'cp15.note',
-        checkpointNote(service.audit, keys, { size: 15, cosigners: [w1.signerKey, w2.signerKey] }),
+        await checkpointNote(service.audit, keys, { size: 15, cosigners: [w1.signerKey, w2.signerKey] }),
       );
-      await write('cp20.note', checkpointNote(service.audit, keys, { size: 20 }));
+      await write('cp20.note', await checkpointNote(service.audit, keys, { size: 20 }));
       await write(
         'cp15-one.note',
-        checkpointNote(service.audit, keys, { size: 15, cosigners: [w2.signerKey] }),
+        await checkpointNote(service.audit, keys, { size: 15, cosigners: [w2.signerKey] }),
       );
       // Same name, another key: a forged log signature.
       const forger = { ...keys, log: generateSignerKey(TEST_ORIGIN) };
-      await write('forged.note', checkpointNote(service.audit, forger, { size: 15 }));
-      const head = service.audit.treeHead(20);
+      await write('forged.note', await checkpointNote(service.audit, forger, { size: 15 }));
+      const head = await service.audit.treeHead(20);
       await write(
         'cp25.note',
         signNote(formatCheckpointBody({ origin: TEST_ORIGIN, size: 25, rootHash: head.rootHash }), [
@@ -89,7 +92,7 @@ describe('dke audit check-proof and verify --checkpoint', () => {
         ]),
       );
     } finally {
-      service.close();
+      await service.close();
     }
     server = http.createServer((_request, response) => {
       void fs.readFile(files['cp15.note'] as string).then((text) => {
@@ -298,10 +301,10 @@ describe('dke audit check-proof and verify --checkpoint', () => {
 
     it('a log rewritten with every chain hash and the tree recomputed: verifies alone, not against the checkpoint', async () => {
       await fs.copyFile(path.join(dir, 'dke.db'), path.join(dir, 'rewritten.db'));
-      const service = open('rewritten.db');
-      rewriteAuditLog(service.store, 4);
-      service.close();
-      open('rewritten.db').close(); // a write open rebuilds the tree from the rewritten records
+      const service = await open('rewritten.db');
+      await rewriteAuditLog(service.store, 4);
+      await service.close();
+      await (await open('rewritten.db')).close(); // a write open rebuilds the tree from the rewritten records
 
       const alone = await cli(['audit', 'verify', '--db', 'rewritten.db']);
       assert.equal(alone.code, 0, `the rewritten chain verifies on its own: ${alone.stderr}`);
@@ -310,28 +313,28 @@ describe('dke audit check-proof and verify --checkpoint', () => {
         'records were changed',
       ]);
       // Record 4 and on were rewritten, so a checkpoint of 3 records is still consistent.
-      await fs.writeFile(path.join(dir, 'cp3.note'), checkpointNoteOf('dke.db', 3));
+      await fs.writeFile(path.join(dir, 'cp3.note'), await checkpointNoteOf('dke.db', 3));
       const early = await verify('rewritten.db', 'cp3.note');
       assert.equal(early.code, 0, early.stderr);
     });
 
     it('a chain break is named by its first bad record, before the checkpoint is reached', async () => {
       await fs.copyFile(path.join(dir, 'dke.db'), path.join(dir, 'broken.db'));
-      const service = open('broken.db');
+      const service = await open('broken.db');
       const db = service.store.unsafeDatabase();
       db.exec('DROP TRIGGER audit_log_no_update;');
       db.prepare("UPDATE audit_log SET subject = 'mallory' WHERE seq = 9").run();
-      service.close();
+      await service.close();
       assertCliError(await verify('broken.db', 'cp15.note'), EXIT.AUDIT, ['chain is broken at record 9']);
     });
   });
 
-  function checkpointNoteOf(db: string, size: number): string {
-    const service = open(db);
+  async function checkpointNoteOf(db: string, size: number): Promise<string> {
+    const service = await open(db);
     try {
-      return checkpointNote(service.audit, keys, { size });
+      return await checkpointNote(service.audit, keys, { size });
     } finally {
-      service.close();
+      await service.close();
     }
   }
 });

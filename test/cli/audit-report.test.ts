@@ -152,7 +152,7 @@ describe('dke audit report', () => {
     store
       .unsafeDatabase()
       .exec("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET user_name = 'nobody' WHERE seq = 100");
-    store.close();
+    await store.close();
     const out = path.join(dir, 'tampered.md');
     const run = dke('audit', 'report', '-c', configFor('tampered.db'), ...window, '-o', out);
     assert.equal(run.status, EXIT.AUDIT);

@@ -76,7 +76,7 @@ for (const name of ['alpha', 'beta']) {
   const { loadMasterKey, openKeyService } = await import('../../src/keystore/index.js');
   const { runAudited } = await import('../../src/service/audited-action.js');
   const master = loadMasterKey({ file: path.join(dir, 'master.key') });
-  const service = openKeyService({ dbPath: path.join(dir, 'store.db'), masterKey: master.masterKey });
+  const service = await openKeyService({ dbPath: path.join(dir, 'store.db'), masterKey: master.masterKey });
   try {
     for (let i = 0; i < 700; i++) {
       const objectId = randomBytes(16).toString('base64url');
@@ -87,7 +87,7 @@ for (const name of ['alpha', 'beta']) {
       );
     }
   } finally {
-    service.close();
+    await service.close();
   }
 }
 

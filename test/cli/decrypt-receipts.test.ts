@@ -29,7 +29,10 @@ import {
 } from '../support/format-helpers.js';
 import { buildReceipt, testLogKeys, type TestLogKeys } from '../support/receipts.js';
 
-type Rewrite = (answer: Record<string, unknown>, requestId: string) => Record<string, unknown>;
+type Rewrite = (
+  answer: Record<string, unknown>,
+  requestId: string,
+) => Record<string, unknown> | Promise<Record<string, unknown>>;
 
 /** A loopback HTTP relay to `target` that lets a test rewrite 200 unwrap answers. */
 async function startRelay(
@@ -59,7 +62,7 @@ async function startRelay(
         let text = await upstream.text();
         const requestId = upstream.headers.get('x-request-id') ?? '';
         if (upstream.status === 200 && (request.url ?? '').endsWith('/unwrap')) {
-          text = JSON.stringify(relay.rewrite(JSON.parse(text) as Record<string, unknown>, requestId));
+          text = JSON.stringify(await relay.rewrite(JSON.parse(text) as Record<string, unknown>, requestId));
         }
         response.writeHead(upstream.status, {
           'content-type': upstream.headers.get('content-type') ?? 'application/json',
@@ -95,12 +98,17 @@ describe('dke decrypt with audit receipts', () => {
 
   before(async () => {
     harness = await startHarness({ clients: [CLIENT], audit: { log: { receipts: false } } });
-    const store = harness.openStore();
+    const store = await harness.openStore();
     try {
       await store.keys.create('customer', { protocol: 'native' });
-      store.keys.setPolicy('customer', { users: ['alice@example.test'], groups: [], roles: [], tenants: [] });
+      await store.keys.setPolicy('customer', {
+        users: ['alice@example.test'],
+        groups: [],
+        roles: [],
+        tenants: [],
+      });
     } finally {
-      store.close();
+      await store.close();
     }
     relay = await startRelay(harness.server.url);
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dke-receipts-'));
@@ -147,24 +155,25 @@ describe('dke decrypt with audit receipts', () => {
   ];
   const env = { DKE_CLIENT_SECRET: CLIENT.clientSecret };
 
-  function unwrapCount(): number {
-    const store = harness.openStore();
+  async function unwrapCount(): Promise<number> {
+    const store = await harness.openStore();
     try {
-      return store.audit.query({ limit: 10_000 }).filter((r) => r.action === 'native.unwrap').length;
+      const records = await store.audit.query({ limit: 10_000 });
+      return records.filter((r) => r.action === 'native.unwrap').length;
     } finally {
-      store.close();
+      await store.close();
     }
   }
 
   /** The real receipt of the service's record for `requestId`, signed by the test log key. */
-  function receiptFor(requestId: string, signWith: TestLogKeys = keys): string {
-    const service = harness.openStore();
+  async function receiptFor(requestId: string, signWith: TestLogKeys = keys): Promise<string> {
+    const service = await harness.openStore();
     try {
-      const [record] = service.audit.findByRequestId(requestId);
+      const [record] = await service.audit.findByRequestId(requestId);
       assert.ok(record, `the service recorded request ${requestId}`);
-      return buildReceipt(service.store, service.audit, signWith, record.seq);
+      return await buildReceipt(service.store, service.audit, signWith, record.seq);
     } finally {
-      service.close();
+      await service.close();
     }
   }
 
@@ -215,7 +224,7 @@ describe('dke decrypt with audit receipts', () => {
   });
 
   it('--require-receipt or --receipt-dir without a log key is a usage error, before any service call', async () => {
-    const before = unwrapCount();
+    const before = await unwrapCount();
     for (const flags of [['--require-receipt'], ['--receipt-dir', '.']]) {
       const result = await runCli(
         ['decrypt', ...credentials(harness.server.url), ...flags, '-o', 'u.bin', 'direct.dke'],
@@ -245,11 +254,11 @@ describe('dke decrypt with audit receipts', () => {
       { cwd: dir, env },
     );
     assertCliError(missingDir, EXIT.IO, ['nowhere']);
-    assert.equal(unwrapCount(), before, 'no key service was contacted');
+    assert.equal(await unwrapCount(), before, 'no key service was contacted');
   });
 
   it('a valid receipt verifies and is saved, 0600, as <objectId>.<keyId>.tlog-proof', async () => {
-    relay.rewrite = (answer, requestId) => ({ ...answer, receipt: receiptFor(requestId) });
+    relay.rewrite = async (answer, requestId) => ({ ...answer, receipt: await receiptFor(requestId) });
     await fs.mkdir(path.join(dir, 'receipts'));
     const result = await runCli(
       [
@@ -287,9 +296,17 @@ describe('dke decrypt with audit receipts', () => {
   it('a receipt that is present but wrong refuses the share (exit 10), even without --require-receipt', async () => {
     const other = testLogKeys(0);
     const cases: [string, Rewrite, string][] = [
-      ['signed by another log key', (a, id) => ({ ...a, receipt: receiptFor(id, other) }), 'no signature'],
+      [
+        'signed by another log key',
+        async (a, id) => ({ ...a, receipt: await receiptFor(id, other) }),
+        'no signature',
+      ],
       // A real, valid receipt, but of another record (the first unwrap of this test file).
-      ['for another record', (a) => ({ ...a, receipt: receiptFor(firstRequestId) }), 'than expected'],
+      [
+        'for another record',
+        async (a) => ({ ...a, receipt: await receiptFor(firstRequestId) }),
+        'than expected',
+      ],
       ['not text', (a) => ({ ...a, receipt: 42 }), 'not text'],
       ['garbage', (a) => ({ ...a, receipt: 'c2sp.org/tlog-proof@v1\nindex 0\n\nx\n' }), 'does not verify'],
     ];
@@ -322,12 +339,17 @@ describe('dke decrypt with receipts from the key service itself', () => {
 
   before(async () => {
     harness = await startHarness({ clients: [CLIENT] });
-    const store = harness.openStore();
+    const store = await harness.openStore();
     try {
       await store.keys.create('customer', { protocol: 'native' });
-      store.keys.setPolicy('customer', { users: ['alice@example.test'], groups: [], roles: [], tenants: [] });
+      await store.keys.setPolicy('customer', {
+        users: ['alice@example.test'],
+        groups: [],
+        roles: [],
+        tenants: [],
+      });
     } finally {
-      store.close();
+      await store.close();
     }
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dke-receipts-real-'));
     provider = await writeKeyFile(dir, 'provider.key', ecKeys('P-256', 1)[0] as never);

@@ -42,12 +42,17 @@ describe('remote holder through the dke CLI', () => {
 
   before(async () => {
     harness = await startHarness({ clients: [CLIENT, INTRUDER] });
-    const store = harness.openStore();
+    const store = await harness.openStore();
     try {
       await store.keys.create('customer', { protocol: 'native' });
-      store.keys.setPolicy('customer', { users: ['alice@example.test'], groups: [], roles: [], tenants: [] });
+      await store.keys.setPolicy('customer', {
+        users: ['alice@example.test'],
+        groups: [],
+        roles: [],
+        tenants: [],
+      });
     } finally {
-      store.close();
+      await store.close();
     }
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dke-remote-'));
     provider = await writeKeyFile(dir, 'provider.key', ecKeys('P-256', 1)[0] as never);
@@ -91,12 +96,13 @@ describe('remote holder through the dke CLI', () => {
     return report.objectId;
   }
 
-  function unwrapRecords(object: string): { result: string; userName?: string }[] {
-    const store = harness.openStore();
+  async function unwrapRecords(object: string): Promise<{ result: string; userName?: string }[]> {
+    const store = await harness.openStore();
     try {
-      return store.audit.query({ objectId: object }).filter((record) => record.action === 'native.unwrap');
+      const records = await store.audit.query({ objectId: object });
+      return records.filter((record) => record.action === 'native.unwrap');
     } finally {
-      store.close();
+      await store.close();
     }
   }
 
@@ -111,7 +117,7 @@ describe('remote holder through the dke CLI', () => {
     );
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(await fs.readFile(path.join(dir, 'out.bin')), plaintext);
-    const records = unwrapRecords(object);
+    const records = await unwrapRecords(object);
     assert.equal(records.length, 1);
     assert.equal(records[0]?.result, 'allowed');
     assert.equal(records[0]?.userName, 'alice@example.test');
@@ -143,7 +149,7 @@ describe('remote holder through the dke CLI', () => {
 
   it('never contacts a key service the user did not trust, and names the missing holder', async () => {
     const object = await objectId();
-    const before = unwrapRecords(object).length;
+    const before = (await unwrapRecords(object)).length;
     await fs.writeFile(
       path.join(dir, 'token'),
       await harness.token({ sub: 'alice', upn: 'alice@example.test' }),
@@ -155,7 +161,7 @@ describe('remote holder through the dke CLI', () => {
       },
     );
     assertCliError(result, EXIT.KEY, [keyUrl]);
-    assert.equal(unwrapRecords(object).length, before, 'no unwrap request reached the service');
+    assert.equal((await unwrapRecords(object)).length, before, 'no unwrap request reached the service');
     assert.equal(await exists(path.join(dir, 'untrusted.bin')), false);
   });
 
@@ -171,7 +177,7 @@ describe('remote holder through the dke CLI', () => {
     assertCliError(result, EXIT.DENIED, ['ERR_FORBIDDEN']);
     assert.equal(await exists(path.join(dir, 'stolen.bin')), false);
     assert.deepEqual(await leftoverTemporaries(dir), []);
-    const denied = unwrapRecords(object).filter((record) => record.result === 'denied');
+    const denied = (await unwrapRecords(object)).filter((record) => record.result === 'denied');
     assert.equal(denied.at(-1)?.userName, 'mallory@example.test');
   });
 
@@ -189,11 +195,11 @@ describe('remote holder through the dke CLI', () => {
   });
 
   it('after the customer disables its key, decryption is refused (exit 8)', async () => {
-    const store = harness.openStore();
+    const store = await harness.openStore();
     try {
-      store.keys.disable('customer');
+      await store.keys.disable('customer');
     } finally {
-      store.close();
+      await store.close();
     }
     try {
       const result = await runCli(
@@ -210,9 +216,9 @@ describe('remote holder through the dke CLI', () => {
       });
       assertCliError(encrypt, EXIT.DENIED);
     } finally {
-      const reopened = harness.openStore();
-      reopened.keys.enable('customer');
-      reopened.close();
+      const reopened = await harness.openStore();
+      await reopened.keys.enable('customer');
+      await reopened.close();
     }
   });
 

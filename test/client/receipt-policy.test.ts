@@ -30,7 +30,7 @@ describe('receipt policy', () => {
 
   before(async () => {
     dir = makeTempDir('dke-receipt-policy-');
-    service = openKeyService({
+    service = await openKeyService({
       dbPath: path.join(dir, 'dke.db'),
       masterKey: MasterKey.fromBytes(Buffer.alloc(32, 5)),
     });
@@ -45,10 +45,10 @@ describe('receipt policy', () => {
       objectId: OBJECT,
       requestId: 'req-2',
     });
-    receipt = buildReceipt(service.store, service.audit, ours, 2);
+    receipt = await buildReceipt(service.store, service.audit, ours, 2);
   });
-  after(() => {
-    service.close();
+  after(async () => {
+    await service.close();
     removeDir(dir);
   });
 
@@ -100,7 +100,7 @@ describe('receipt policy', () => {
     );
     await rejects(acceptReceipt(pinned, receipt, { ...SUBJECT, keyId: 'x' }), 'ERR_RECEIPT_INVALID', /keyId/);
     // Record 1 is a key.create: a valid receipt, but not of a release.
-    const other = buildReceipt(service.store, service.audit, ours, 1);
+    const other = await buildReceipt(service.store, service.audit, ours, 1);
     await rejects(acceptReceipt(pinned, other, SUBJECT), 'ERR_RECEIPT_INVALID', /action/);
   });
 

@@ -19,43 +19,43 @@ import { withTempDir } from '../store/temp-dir.js';
 
 test(
   'a role key is created once, sealed, and the same key on every later open',
-  withTempDir((dir) => {
+  withTempDir(async (dir) => {
     const file = path.join(dir, 'store.db');
     const master = MasterKey.generate();
     const store = openSqliteStore(file);
-    assert.equal(storedVerifierKey(store, 'audit-log'), undefined);
-    const first = serviceNoteKey(store, master, 'audit-log', 'dke.example/opendke/audit');
-    store.close();
+    assert.equal(await storedVerifierKey(store, 'audit-log'), undefined);
+    const first = await serviceNoteKey(store, master, 'audit-log', 'dke.example/opendke/audit');
+    await store.close();
 
     const again = openSqliteStore(file);
-    const second = serviceNoteKey(again, master, 'audit-log', 'dke.example/opendke/audit');
+    const second = await serviceNoteKey(again, master, 'audit-log', 'dke.example/opendke/audit');
     assert.equal(second.verifierKey, first.verifierKey);
-    assert.equal(storedVerifierKey(again, 'audit-log'), first.verifierKey);
+    assert.equal(await storedVerifierKey(again, 'audit-log'), first.verifierKey);
     // The stored form holds no private key in clear.
-    const raw = again.getMeta('note_key:audit-log') ?? '';
+    const raw = (await again.getMeta('note_key:audit-log')) ?? '';
     assert.ok(!raw.includes('PRIVATE+KEY'));
 
     // It signs notes its verifier key accepts.
     const note = signNote('hello\n', [second.signer]);
     assert.deepEqual(verifyNote(note, [noteVerifier(first.verifierKey)]).verifiedBy.length, 1);
-    again.close();
+    await again.close();
   }),
 );
 
 test(
   'the witness key cosigns (cosignature/v1) and is separate from the log key',
-  withTempDir((dir) => {
+  withTempDir(async (dir) => {
     const store = openSqliteStore(path.join(dir, 'store.db'));
     const master = MasterKey.generate();
-    const log = serviceNoteKey(store, master, 'audit-log', 'a.example/opendke/audit');
-    const witness = serviceNoteKey(store, master, 'witness', 'a.example/witness');
+    const log = await serviceNoteKey(store, master, 'audit-log', 'a.example/opendke/audit');
+    const witness = await serviceNoteKey(store, master, 'witness', 'a.example/witness');
     assert.notEqual(log.verifierKey, witness.verifierKey);
     const body = formatCheckpointBody({
       origin: 'b.example/opendke/audit',
       size: 1n,
       rootHash: Buffer.alloc(32, 7),
     });
-    const other = serviceNoteKey(store, master, 'witness', 'a.example/witness');
+    const other = await serviceNoteKey(store, master, 'witness', 'a.example/witness');
     const line = cosign(body, other.signer, 1_700_000_000n);
     const cosigned = `${signNote(body, [log.signer])}${line}`;
     const result = verifyCosignatures(cosigned, [cosignatureVerifier(witness.verifierKey)], {
@@ -63,24 +63,24 @@ test(
       now: 1_700_000_000,
     });
     assert.equal(result.cosigners.length, 1);
-    store.close();
+    await store.close();
   }),
 );
 
 test(
   'another name for an existing role key, or another master key, is refused',
-  withTempDir((dir) => {
+  withTempDir(async (dir) => {
     const store = openSqliteStore(path.join(dir, 'store.db'));
     const master = MasterKey.generate();
-    serviceNoteKey(store, master, 'audit-log', 'a.example/opendke/audit');
-    assert.throws(
+    await serviceNoteKey(store, master, 'audit-log', 'a.example/opendke/audit');
+    await assert.rejects(
       () => serviceNoteKey(store, master, 'audit-log', 'b.example/opendke/audit'),
       (error) => isDkeError(error, 'ERR_CONFIG_INVALID'),
     );
-    assert.throws(
+    await assert.rejects(
       () => serviceNoteKey(store, MasterKey.generate(), 'audit-log', 'a.example/opendke/audit'),
       (error) => isDkeError(error, 'ERR_MASTER_KEY'),
     );
-    store.close();
+    await store.close();
   }),
 );

@@ -143,7 +143,7 @@ describe('Microsoft DKE protocol', () => {
       const published = await getKey('contoso');
       assert.equal(published.cache, undefined, 'no cache period configured: no cache member');
       await roundTrip(published.key.kid, publicKeyOf(published));
-      const [record] = auditRecords(h, { keyName: 'contoso' });
+      const [record] = await auditRecords(h, { keyName: 'contoso' });
       assert.equal(record?.action, 'ms-dke.decrypt');
       assert.equal(record?.result, 'allowed');
       assert.equal(record?.userName, ALICE);
@@ -167,9 +167,7 @@ describe('Microsoft DKE protocol', () => {
       assert.notEqual(fresh.key.n, old.key.n);
       await roundTrip(old.key.kid, publicKeyOf(old));
       await roundTrip(fresh.key.kid, publicKeyOf(fresh));
-      const versions = auditRecords(h, { keyName: 'contoso' })
-        .slice(0, 2)
-        .map((r) => r.keyVersion);
+      const versions = (await auditRecords(h, { keyName: 'contoso' })).slice(0, 2).map((r) => r.keyVersion);
       assert.deepEqual(versions, [2, 1]);
     });
   });
@@ -270,7 +268,7 @@ describe('Microsoft DKE protocol', () => {
       );
       assert.equal(answer.status, 403);
       assert.equal(answer.text, '');
-      const [record] = auditRecords(h, { subject: 'bob' });
+      const [record] = await auditRecords(h, { subject: 'bob' });
       assert.equal(record?.action, 'ms-dke.decrypt');
       assert.equal(record?.result, 'denied');
       assert.equal(record?.reason, 'ERR_FORBIDDEN');
@@ -300,14 +298,14 @@ describe('Microsoft DKE protocol', () => {
         const answer = await decrypt(`/vector/${keyId}/decrypt`, { alg: 'RSA-OAEP-256', value }, alice);
         assertError(answer, 'ERR_DECRYPTION_FAILED');
       }
-      const [record] = auditRecords(h, { keyName: 'vector' });
+      const [record] = await auditRecords(h, { keyName: 'vector' });
       assert.equal(record?.result, 'failed');
       assert.equal(record?.reason, 'ERR_DECRYPTION_FAILED');
     });
 
     it('wrong types are refused, never coerced: 400, nothing decrypted or audited', async () => {
       const { alg, value } = request() as { alg: string; value: string };
-      const before = auditRecords(h, { keyName: 'vector' }).length;
+      const before = (await auditRecords(h, { keyName: 'vector' })).length;
       const cases: [unknown, string][] = [
         [{ alg: [alg], value }, 'body.alg must be string'],
         [{ alg, value: [value] }, 'body.value must be string'],
@@ -321,7 +319,7 @@ describe('Microsoft DKE protocol', () => {
         assertError(answer, 'ERR_BAD_REQUEST');
         assert.equal(answer.json?.message, message, JSON.stringify(body));
       }
-      assert.equal(auditRecords(h, { keyName: 'vector' }).length, before);
+      assert.equal((await auditRecords(h, { keyName: 'vector' })).length, before);
     });
 
     it('a key without policy refuses everyone, admins included', async () => {

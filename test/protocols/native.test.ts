@@ -90,7 +90,7 @@ describe('native protocol', () => {
       objectId: w.objectId,
     });
     assert.match(receipt as string, /^c2sp\.org\/tlog-proof@v1\n/, 'receipts are on by default');
-    const [record] = auditRecords(h, { objectId: w.objectId });
+    const [record] = await auditRecords(h, { objectId: w.objectId });
     assert.equal(record?.action, 'native.unwrap');
     assert.equal(record?.result, 'allowed');
     assert.equal(record?.userName, ALICE);
@@ -128,7 +128,7 @@ describe('native protocol', () => {
         assert.match(challenge, /^Bearer /);
         assert.equal(challenge.includes('error="invalid_token"'), code === 'ERR_AUTH_INVALID');
         if (token !== undefined) assertNoInternals(answer.text, [token]);
-        assert.equal(auditRecords(h, { objectId: w.objectId }).length, 0);
+        assert.equal((await auditRecords(h, { objectId: w.objectId })).length, 0);
       });
     }
   });
@@ -141,7 +141,7 @@ describe('native protocol', () => {
       await h.token({ sub: 'mallory', upn: 'mallory@example.test' }),
     );
     assertError(answer, 'ERR_FORBIDDEN');
-    const records = auditRecords(h, { objectId: w.objectId });
+    const records = await auditRecords(h, { objectId: w.objectId });
     assert.equal(records.length, 1);
     assert.equal(records[0]?.result, 'denied');
     assert.equal(records[0]?.reason, 'ERR_FORBIDDEN');
@@ -207,7 +207,7 @@ describe('native protocol', () => {
         assertError(answer, 'ERR_BAD_REQUEST');
         assert.equal(answer.json?.message, message, JSON.stringify(body));
       }
-      assert.equal(auditRecords(h, { objectId: w.objectId }).length, 0, 'nothing was unwrapped');
+      assert.equal((await auditRecords(h, { objectId: w.objectId })).length, 0, 'nothing was unwrapped');
     });
     it('a stanza that is not a share JWE: 400', async () => {
       assertError(await unwrap('docs', 'a.b.c.d.e', alice), 'ERR_HOLDER_BINDING_MISMATCH');
@@ -236,8 +236,8 @@ describe('native protocol', () => {
       const duplicate = [Buffer.from(repeated).toString('base64url'), ...rest].join('.');
       assertError(await unwrap('docs', duplicate, alice), 'ERR_HOLDER_BINDING_MISMATCH');
       // Refused before the key was used: nothing about either object reached the audit log.
-      assert.deepEqual(auditRecords(h, { objectId }), []);
-      assert.deepEqual(auditRecords(h, { objectId: w.objectId }), []);
+      assert.deepEqual(await auditRecords(h, { objectId }), []);
+      assert.deepEqual(await auditRecords(h, { objectId: w.objectId }), []);
     });
     it('a stanza whose header was altered does not unwrap: 400, audited as failed', async () => {
       const w = await wrapFor('docs');
@@ -254,7 +254,7 @@ describe('native protocol', () => {
       const answer = await unwrap('docs', forged, alice);
       assertError(answer, 'ERR_HOLDER_UNWRAP_FAILED');
       assertNoInternals(answer.text, [w.share.toString('base64url')]);
-      const [record] = auditRecords(h, { objectId: forgedOid });
+      const [record] = await auditRecords(h, { objectId: forgedOid });
       assert.equal(record?.result, 'failed');
       assert.equal(record?.reason, 'ERR_HOLDER_UNWRAP_FAILED');
     });
@@ -279,15 +279,15 @@ describe('native protocol', () => {
     it('disabled (by the CLI beside the running server): 403 everywhere, audited; enabled again works', async () => {
       await createKey('paused');
       const w = await wrapFor('paused');
-      const store = h.openStore();
+      const store = await h.openStore();
       try {
-        store.keys.disable('paused');
+        await store.keys.disable('paused');
         assertError(await h.request('GET', '/keys/paused'), 'ERR_KEY_DISABLED');
         assertError(await unwrap('paused', w.stanza, alice), 'ERR_KEY_DISABLED');
-        assert.equal(auditRecords(h, { objectId: w.objectId })[0]?.reason, 'ERR_KEY_DISABLED');
-        store.keys.enable('paused');
+        assert.equal((await auditRecords(h, { objectId: w.objectId }))[0]?.reason, 'ERR_KEY_DISABLED');
+        await store.keys.enable('paused');
       } finally {
-        store.close();
+        await store.close();
       }
       assert.equal((await unwrap('paused', w.stanza, alice)).status, 200);
     });
@@ -326,7 +326,9 @@ describe('native protocol', () => {
     assert.deepEqual(revoked.json, { objectId: w.objectId, revoked: true, changed: true });
     assertError(await unwrap('docs', w.stanza, alice), 'ERR_OBJECT_REVOKED');
     assert.equal((await unwrap('docs', other.stanza, alice)).status, 200);
-    const denied = auditRecords(h, { objectId: w.objectId }).find((r) => r.action === 'native.unwrap');
+    const denied = (await auditRecords(h, { objectId: w.objectId })).find(
+      (r) => r.action === 'native.unwrap',
+    );
     assert.equal(denied?.reason, 'ERR_OBJECT_REVOKED');
     await h.request('DELETE', `/admin/keys/docs/revocations/${w.objectId}`, { token: admin });
     assert.equal((await unwrap('docs', w.stanza, alice)).status, 200);
@@ -347,7 +349,7 @@ describe('native protocol', () => {
     const w = await wrapFor('docs');
     const revokedObject = await wrapFor('docs');
     await h.request('PUT', `/admin/keys/docs/revocations/${revokedObject.objectId}`, { token: admin });
-    const before = auditRecords(h).length;
+    const before = (await auditRecords(h)).length;
     await h.restart();
     const answer = await unwrap('docs', w.stanza, alice);
     assert.equal(answer.json?.share, w.share.toString('base64url'));
@@ -356,7 +358,7 @@ describe('native protocol', () => {
       await unwrap('docs', w.stanza, await h.token({ sub: 'mallory', upn: 'mallory@example.test' })),
       'ERR_FORBIDDEN',
     );
-    assert.equal(auditRecords(h).length, before + 3);
-    assert.deepEqual(verifyAudit(h), { ...verifyAudit(h), ok: true });
+    assert.equal((await auditRecords(h)).length, before + 3);
+    assert.deepEqual(await verifyAudit(h), { ...(await verifyAudit(h)), ok: true });
   });
 });

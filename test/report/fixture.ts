@@ -106,11 +106,11 @@ export async function writeIncident(dbPath: string): Promise<AuditRecord[]> {
   });
   // After the window: never in the report.
   at(Date.parse(UNTIL), release('alice-sub', 'obj-9', '192.0.2.1', 'late'));
-  log.flush();
+  await log.flush();
   try {
     return await Promise.all(appended);
   } finally {
-    log.close();
-    store.close();
+    await log.close();
+    await store.close();
   }
 }

@@ -29,27 +29,27 @@ describe('incident report', () => {
   });
   after(() => removeDir(dir));
 
-  const build = (filter: Partial<ReportFilter> = {}, options = {}): IncidentReport => {
-    const opened = openAuditStore({ dbPath, readonly: true });
+  const build = async (filter: Partial<ReportFilter> = {}, options = {}): Promise<IncidentReport> => {
+    const opened = await openAuditStore({ dbPath, readonly: true });
     const { store, audit } = opened;
     try {
       const full = { since: SINCE, until: UNTIL, ...filter };
-      const integrity = integrityStatement(audit);
-      return buildIncidentReport(store.iterateAuditRows(reportReadsFrom(full)), full, integrity, {
+      const integrity = await integrityStatement(audit);
+      return await buildIncidentReport(store.iterateAuditRows(reportReadsFrom(full)), full, integrity, {
         generatedAt: GENERATED,
         ...options,
       });
     } finally {
-      opened.close();
+      await opened.close();
     }
   };
 
-  it('states the verified size, Merkle root and chain head', () => {
-    const r = build();
-    const opened = openAuditStore({ dbPath, readonly: true });
-    const tail = opened.store.auditTail();
-    const root = opened.audit.treeHead().rootHash.toString('hex');
-    opened.close();
+  it('states the verified size, Merkle root and chain head', async () => {
+    const r = await build();
+    const opened = await openAuditStore({ dbPath, readonly: true });
+    const tail = await opened.store.auditTail();
+    const root = (await opened.audit.treeHead()).rootHash.toString('hex');
+    await opened.close();
     assert.deepEqual(r.integrity, {
       verified: true,
       size: 130,
@@ -69,8 +69,8 @@ describe('incident report', () => {
     assert.deepEqual(r.baseline, { since: '2026-02-08T00:00:00.000Z', until: SINCE, days: 30 });
   });
 
-  it('lists who obtained which object key, when, from where, with request ids', () => {
-    const r = build();
+  it('lists who obtained which object key, when, from where, with request ids', async () => {
+    const r = await build();
     assert.deepEqual(
       r.releases.map((g) => [
         g.objectId,
@@ -110,8 +110,8 @@ describe('incident report', () => {
     });
   });
 
-  it('groups refusals by identity and reason, and lists admin changes only', () => {
-    const r = build();
+  it('groups refusals by identity and reason, and lists admin changes only', async () => {
+    const r = await build();
     assert.deepEqual(r.refusals, [
       {
         issuer: ISSUER,
@@ -135,8 +135,8 @@ describe('incident report', () => {
     );
   });
 
-  it('flags the spike, the new address, the unusual hour and the new subjects, with their numbers', () => {
-    const r = build();
+  it('flags the spike, the new address, the unusual hour and the new subjects, with their numbers', async () => {
+    const r = await build();
     assert.deepEqual(r.outliers, [
       {
         issuer: ISSUER,
@@ -186,8 +186,8 @@ describe('incident report', () => {
     });
   });
 
-  it('moves the unusual hour with --timezone and applies the filters to window and baseline', () => {
-    const tokyo = build({ timezone: 'Asia/Tokyo' });
+  it('moves the unusual hour with --timezone and applies the filters to window and baseline', async () => {
+    const tokyo = await build({ timezone: 'Asia/Tokyo' });
     const hours = tokyo.outliers.filter((o) => o.kind === 'unusual-hour');
     assert.deepEqual(hours, [
       {
@@ -199,7 +199,7 @@ describe('incident report', () => {
         baselineHours: [18],
       },
     ]);
-    const alice = build({ subject: 'alice-sub' });
+    const alice = await build({ subject: 'alice-sub' });
     assert.deepEqual(alice.totals, {
       records: 2,
       releases: 2,
@@ -209,17 +209,17 @@ describe('incident report', () => {
       unverifiedRecords: 0,
     });
     assert.deepEqual(alice.outliers, []);
-    const object = build({ objectId: 'obj-1' });
+    const object = await build({ objectId: 'obj-1' });
     assert.deepEqual(object.totals.refusals, 2);
     assert.deepEqual(
       object.releases.map((g) => g.objectId),
       ['obj-1'],
     );
-    assert.equal(build({ keyName: 'other' }).totals.records, 0);
+    assert.equal((await build({ keyName: 'other' })).totals.records, 0);
   });
 
-  it('caps the detailed rows and says what it left out', () => {
-    const r = build({}, { maxRows: 1 });
+  it('caps the detailed rows and says what it left out', async () => {
+    const r = await build({}, { maxRows: 1 });
     assert.equal(r.releases.length, 1);
     assert.equal(r.releases[0]?.identities[0]?.subject, 'bob-sub');
     assert.equal(r.releases[0]?.identities[0]?.events.length, 1);
@@ -237,8 +237,8 @@ describe('incident report', () => {
     assert.match(renderMarkdown(r), /Truncated at 1 rows per section: left out 32 release events/);
   });
 
-  it('renders markdown with the integrity statement first and every value escaped', () => {
-    const md = renderMarkdown(build());
+  it('renders markdown with the integrity statement first and every value escaped', async () => {
+    const md = renderMarkdown(await build());
     const lines = md.split('\n');
     assert.equal(lines[0], '# Incident report');
     assert.match(
@@ -256,8 +256,8 @@ describe('incident report', () => {
     assert.ok(md.includes('\\<script\\>alert("x")\\</script\\>'));
   });
 
-  it('renders JSON with the schema name and version, parseable back to the same report', () => {
-    const r = build();
+  it('renders JSON with the schema name and version, parseable back to the same report', async () => {
+    const r = await build();
     const json = renderJson(r);
     const parsed = JSON.parse(json) as IncidentReport;
     assert.equal(parsed.schema, 'opendke.incident-report');
@@ -281,8 +281,8 @@ describe('incident report', () => {
     ]);
   });
 
-  it('renders self-contained HTML: strict CSP, no script, attacker text escaped', () => {
-    const html = renderHtml(build());
+  it('renders self-contained HTML: strict CSP, no script, attacker text escaped', async () => {
+    const html = renderHtml(await build());
     assert.match(
       html,
       /<meta http-equiv="Content-Security-Policy" content="default-src &#39;none&#39;; style-src &#39;sha256-[A-Za-z0-9+/=]+&#39;; base-uri &#39;none&#39;; form-action &#39;none&#39;">/,
@@ -304,15 +304,15 @@ describe('incident report', () => {
       store
         .unsafeDatabase()
         .exec("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET subject = 'eve' WHERE seq = 100");
-      store.close();
-      const opened = openAuditStore({ dbPath: tampered, readonly: true });
+      await store.close();
+      const opened = await openAuditStore({ dbPath: tampered, readonly: true });
       const { store: s, audit } = opened;
       const filter = { since: SINCE, until: UNTIL };
-      const integrity: IntegrityStatement = integrityStatement(audit);
-      const r = buildIncidentReport(s.iterateAuditRows(reportReadsFrom(filter)), filter, integrity, {
+      const integrity: IntegrityStatement = await integrityStatement(audit);
+      const r = await buildIncidentReport(s.iterateAuditRows(reportReadsFrom(filter)), filter, integrity, {
         generatedAt: GENERATED,
       });
-      opened.close();
+      await opened.close();
       assert.equal(r.integrity.verified, false);
       assert.equal(r.integrity.size, 99);
       assert.deepEqual(r.integrity.firstBroken, {

@@ -47,39 +47,39 @@ describe('incident report at 100k records', () => {
         }),
       );
       if (pending.length === 10_000) {
-        log.flush();
+        await log.flush();
         await Promise.all(pending.splice(0));
       }
     }
-    log.flush();
+    await log.flush();
     await Promise.all(pending);
-    log.close();
-    store.close();
+    await log.close();
+    await store.close();
   });
   after(() => removeDir(dir));
 
-  it('keeps detailed rows capped and heap growth bounded', (t) => {
-    const opened = openAuditStore({ dbPath, readonly: true });
+  it('keeps detailed rows capped and heap growth bounded', async (t) => {
+    const opened = await openAuditStore({ dbPath, readonly: true });
     try {
       const filter = {
         since: new Date(START + 31 * 86_400_000).toISOString(),
         until: new Date(START + RECORDS * STEP_MS).toISOString(),
       };
       const started = performance.now();
-      const integrity = integrityStatement(opened.audit);
+      const integrity = await integrityStatement(opened.audit);
       const verified = performance.now();
       const heapBefore = process.memoryUsage().heapUsed;
       let peak = heapBefore;
       let read = 0;
       const rows = opened.store.iterateAuditRows(reportReadsFrom(filter));
-      const sampled = (function* () {
-        for (const row of rows) {
+      const sampled = (async function* () {
+        for await (const row of rows) {
           read += 1;
           if (read % 5000 === 0) peak = Math.max(peak, process.memoryUsage().heapUsed);
           yield row;
         }
       })();
-      const report = buildIncidentReport(sampled, filter, integrity);
+      const report = await buildIncidentReport(sampled, filter, integrity);
       const built = performance.now();
       const html = renderHtml(report);
       const rendered = performance.now();
@@ -108,7 +108,7 @@ describe('incident report at 100k records', () => {
       // 100k records of about 300 bytes would be ~60 MB as objects if kept; the builder keeps aggregates only.
       assert.ok(growthMb < 48, `heap grew ${growthMb.toFixed(1)} MB`);
     } finally {
-      opened.close();
+      await opened.close();
     }
   });
 });

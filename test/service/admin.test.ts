@@ -18,21 +18,21 @@ describe('admin API', () => {
   after(() => h.close());
 
   it('needs a token (401, not audited) and the admin role (403, audited as denied)', async () => {
-    const before = auditRecords(h).length;
+    const before = (await auditRecords(h)).length;
     assertError(await h.request('GET', '/admin/keys'), 'ERR_AUTH_MISSING');
-    assert.equal(auditRecords(h).length, before);
+    assert.equal((await auditRecords(h)).length, before);
     assertError(
       await h.request('POST', '/admin/keys', { token: user, body: { name: 'mine', spec: 'P-256' } }),
       'ERR_ADMIN_REQUIRED',
     );
-    const [record] = auditRecords(h, { subject: 'plain-user' });
+    const [record] = await auditRecords(h, { subject: 'plain-user' });
     assert.equal(record?.action, 'admin.key.create');
     assert.equal(record?.result, 'denied');
     assert.equal(record?.reason, 'ERR_ADMIN_REQUIRED');
     // Refused before the body is read: only a key named in the URL is recorded.
     assert.equal(record?.keyName, undefined);
     assertError(await h.request('POST', '/admin/keys/mine/disable', { token: user }), 'ERR_ADMIN_REQUIRED');
-    const [disable] = auditRecords(h, { subject: 'plain-user' });
+    const [disable] = await auditRecords(h, { subject: 'plain-user' });
     assert.equal(disable?.action, 'admin.key.disable');
     assert.equal(disable?.result, 'denied');
     assert.equal(disable?.keyName, 'mine');
@@ -86,7 +86,7 @@ describe('admin API', () => {
     });
     assert.equal(destroyed.json?.state, 'destroyed');
 
-    const actions = auditRecords(h, { keyName: 'k1' })
+    const actions = (await auditRecords(h, { keyName: 'k1' }))
       .reverse()
       .map((r) => `${r.action}:${r.result}`);
     assert.deepEqual(actions, [
@@ -105,7 +105,7 @@ describe('admin API', () => {
       'admin.key.destroy:allowed',
       'admin.key.destroy:ok',
     ]);
-    const rotateOk = auditRecords(h, { keyName: 'k1' }).find(
+    const rotateOk = (await auditRecords(h, { keyName: 'k1' })).find(
       (r) => r.action === 'admin.key.rotate' && r.result === 'ok',
     );
     assert.equal(rotateOk?.keyVersion, 2);
@@ -137,14 +137,14 @@ describe('admin API', () => {
         assertError(answer, 'ERR_ADMIN_REQUIRED');
         assert.doesNotMatch(answer.text, /bogus|body|JSON|media/);
       }
-      const [record] = auditRecords(h, { subject: 'plain-user' });
+      const [record] = await auditRecords(h, { subject: 'plain-user' });
       assert.equal(record?.action, 'admin.policy.set');
       assert.equal(record?.result, 'denied');
       assert.equal(record?.keyName, 'x');
       assertError(await h.request('GET', '/admin/audit?bogus=1', { token: user }), 'ERR_ADMIN_REQUIRED');
       // A name the route would refuse is not written to the audit log.
       assertError(await h.request('GET', `/admin/keys/${longName}`, { token: user }), 'ERR_ADMIN_REQUIRED');
-      const [longRecord] = auditRecords(h, { subject: 'plain-user' });
+      const [longRecord] = await auditRecords(h, { subject: 'plain-user' });
       assert.equal(longRecord?.action, 'admin.key.get');
       assert.equal(longRecord?.keyName, undefined);
     });
@@ -223,14 +223,14 @@ describe('admin API', () => {
     const verified = await h.request('GET', '/admin/audit/verify', { token: admin });
     assert.equal(verified.json?.ok, true);
     // Two queries ran (one ok, one failed on `since`), each recorded twice; the schema refused the third.
-    const queries = auditRecords(h, { identity: 'admin@example.test' }).filter(
+    const queries = (await auditRecords(h, { identity: 'admin@example.test' })).filter(
       (r) => r.action === 'admin.audit.query',
     );
     assert.deepEqual(
       queries.map((r) => r.result),
       ['failed', 'allowed', 'ok', 'allowed'],
     );
-    assert.equal(verifyAudit(h).ok, true);
+    assert.equal((await verifyAudit(h)).ok, true);
   });
 
   describe('validates strictly: a wrong type is 400, never coerced', () => {

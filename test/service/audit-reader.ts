@@ -1,26 +1,25 @@
 /** Reads the audit log of a harness's store the way `dke audit` does (a second, read-only connection). */
-import { openAuditStore } from '../../src/keystore/index.js';
+import { openAuditStore, type AuditStore } from '../../src/keystore/index.js';
 import type { AuditQuery, AuditRecord, AuditVerification } from '../../src/service/contracts.js';
 import type { Harness } from './harness.js';
 
-export function auditRecords(h: Harness, query: AuditQuery = {}): AuditRecord[] {
-  const store = openAuditStore({ dbPath: h.config.store.database });
+async function withAuditStore<T>(h: Harness, read: (store: AuditStore) => Promise<T>): Promise<T> {
+  const store = await openAuditStore({ dbPath: h.config.store.database });
   try {
-    return store.audit.query({ limit: 10_000, ...query });
+    return await read(store);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
-export function verifyAudit(h: Harness): AuditVerification {
-  const store = openAuditStore({ dbPath: h.config.store.database });
-  try {
-    return store.audit.verify();
-  } finally {
-    store.close();
-  }
+export function auditRecords(h: Harness, query: AuditQuery = {}): Promise<AuditRecord[]> {
+  return withAuditStore(h, (store) => store.audit.query({ limit: 10_000, ...query }));
 }
 
-export function auditCount(h: Harness): number {
-  return auditRecords(h).length;
+export function verifyAudit(h: Harness): Promise<AuditVerification> {
+  return withAuditStore(h, (store) => store.audit.verify());
+}
+
+export async function auditCount(h: Harness): Promise<number> {
+  return (await auditRecords(h)).length;
 }

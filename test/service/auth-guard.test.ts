@@ -72,7 +72,7 @@ describe('failed authentication: rate limit, metrics, security events', () => {
   after(() => h.close());
 
   it('a flood of bad tokens from one address gets 429 after maxFailures; others are unaffected', async () => {
-    const auditBefore = auditCount(h);
+    const auditBefore = await auditCount(h);
     for (let i = 0; i < MAX_FAILURES; i += 1)
       assertError(await unwrap(FLOODER, 'not.a.jwt'), 'ERR_AUTH_INVALID');
     for (let i = 0; i < 3; i += 1) {
@@ -90,7 +90,7 @@ describe('failed authentication: rate limit, metrics, security events', () => {
       'ERR_RATE_LIMITED',
     );
     // No audit record for any of it: anonymous attempts never write to the audit log.
-    assert.equal(auditCount(h), auditBefore);
+    assert.equal(await auditCount(h), auditBefore);
 
     // Another address is not affected; a valid token from the blocked address is served.
     assertError(await unwrap(NEIGHBOUR, 'not.a.jwt'), 'ERR_AUTH_INVALID');

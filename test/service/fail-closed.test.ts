@@ -72,11 +72,11 @@ describe('audit fail-closed', () => {
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'dke-failclosed-'));
     issuer = await startTestIssuer();
-    service = openKeyService({ dbPath: path.join(dir, 'dke.db'), masterKey: MasterKey.generate() });
+    service = await openKeyService({ dbPath: path.join(dir, 'dke.db'), masterKey: MasterKey.generate() });
     await service.keys.create('docs', { spec: 'P-256' });
     await service.keys.create('office', { protocol: 'ms-dke' });
     for (const name of ['docs', 'office'])
-      service.keys.setPolicy(name, { users: [ALICE], groups: [], roles: [], tenants: [] });
+      await service.keys.setPolicy(name, { users: [ALICE], groups: [], roles: [], tenants: [] });
     audit = new SwitchableAudit(service.audit);
     app = buildApp({
       keys: service.keys,
@@ -93,13 +93,13 @@ describe('audit fail-closed', () => {
   });
   after(async () => {
     await app.close();
-    service.close();
+    await service.close();
     await issuer.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('native unwrap: 503 and no share while the audit log fails; works again once it recovers', async () => {
-    const info = service.keys.describe('docs');
+    const info = await service.keys.describe('docs');
     const share = randomBytes(32);
     const stanza = await wrapShare(share, publicKeyFromJwk(info.versions[0]!.publicJwk), {
       objectId: randomBytes(16),
@@ -121,7 +121,7 @@ describe('audit fail-closed', () => {
   });
 
   it('MS DKE decrypt: 503, no plaintext', async () => {
-    const info = service.keys.describe('office');
+    const info = await service.keys.describe('office');
     const version = info.versions[0]!;
     const secret = randomBytes(32);
     const value = publicEncrypt(
@@ -144,8 +144,8 @@ describe('audit fail-closed', () => {
     assertError(await post('/admin/keys', { name: 'ghost', spec: 'P-256' }, admin), 'ERR_AUDIT_UNAVAILABLE');
     assertError(await post('/admin/keys/docs/disable', undefined, admin), 'ERR_AUDIT_UNAVAILABLE');
     audit.broken = false;
-    assert.throws(() => service.keys.describe('ghost'), { code: 'ERR_KEY_NOT_FOUND' });
-    assert.equal(service.keys.describe('docs').state, 'enabled');
+    await assert.rejects(() => service.keys.describe('ghost'), { code: 'ERR_KEY_NOT_FOUND' });
+    assert.equal((await service.keys.describe('docs')).state, 'enabled');
   });
 
   it('metrics count the fail-closed answers', async () => {

@@ -63,7 +63,7 @@ export interface Harness {
   adminToken(): Promise<string>;
   request(method: string, urlPath: string, options?: RequestOptions): Promise<HttpAnswer>;
   /** Opens the same store the way the CLI does (a second connection beside the server). */
-  openStore(): KeyService;
+  openStore(): Promise<KeyService>;
   /** Stops the server and starts a new one on the same files. */
   restart(): Promise<void>;
   close(): Promise<void>;

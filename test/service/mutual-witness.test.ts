@@ -64,11 +64,11 @@ async function prepare(name: 'a' | 'b'): Promise<Holder> {
   const origin = `${name}.example.test/opendke/audit`;
   const store = openSqliteStore(database);
   try {
-    const log = serviceNoteKey(store, masterKey, 'audit-log', origin);
-    const witness = serviceNoteKey(store, masterKey, 'witness', `${name}.example.test/witness`);
+    const log = await serviceNoteKey(store, masterKey, 'audit-log', origin);
+    const witness = await serviceNoteKey(store, masterKey, 'witness', `${name}.example.test/witness`);
     return { name, dir, database, masterKeyFile, port: await freePort(), origin, log, witness };
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -154,12 +154,17 @@ describe('two key services witnessing each other', () => {
         store: { database: self.database, masterKeyFile: self.masterKeyFile },
         audit: auditConfig(self, other),
       });
-      const service = self.harness.openStore();
+      const service = await self.harness.openStore();
       try {
         await service.keys.create('docs', { protocol: 'native', spec: 'P-256' });
-        service.keys.setPolicy('docs', { users: ['alice@example.test'], groups: [], roles: [], tenants: [] });
+        await service.keys.setPolicy('docs', {
+          users: ['alice@example.test'],
+          groups: [],
+          roles: [],
+          tenants: [],
+        });
       } finally {
-        service.close();
+        await service.close();
       }
     }
   });
@@ -211,7 +216,10 @@ describe('two key services witnessing each other', () => {
 
   it('a rewritten log is refused by the witness and caught by dke audit verify against the cosigned checkpoint', async () => {
     for (let i = 0; i < 3; i++) await unwrap(a);
-    const cosigned = await cosignedCheckpoint(a, b, harnessOf(a).openStore().audit.treeSize());
+    const opened = await harnessOf(a).openStore();
+    const size = await opened.audit.treeSize();
+    await opened.close();
+    const cosigned = await cosignedCheckpoint(a, b, size);
     const { checkpoint } = openCheckpoint(cosigned, noteVerifier(a.log.verifierKey));
     const cosignedSize = Number(checkpoint.size);
     writeFileSync(path.join(a.dir, 'cosigned.note'), cosigned);
@@ -236,11 +244,11 @@ describe('two key services witnessing each other', () => {
     // the tree is rebuilt from the rewritten records, and A's own checkpoints and cosignatures are deleted.
     await harnessOf(a).server.close();
     const store = openSqliteStore(a.database);
-    const last = store.auditTail()?.seq ?? 0;
+    const last = (await store.auditTail())?.seq ?? 0;
     assert.ok(last >= cosignedSize);
     store.unsafeDatabase().exec('DELETE FROM audit_cosignatures; DELETE FROM audit_checkpoints;');
-    rewriteAuditLog(store, 2);
-    store.close();
+    await rewriteAuditLog(store, 2);
+    await store.close();
     await harnessOf(a).restart(); // a write open rebuilds the tree over the rewritten records
     // A pooled keep-alive connection to the stopped server may still be handed out once.
     await harnessOf(a)
@@ -252,15 +260,13 @@ describe('two key services witnessing each other', () => {
     const deadline = Date.now() + 20_000;
     let refusals = 0;
     while (refusals === 0) {
-      const service = harnessOf(b).openStore();
+      const service = await harnessOf(b).openStore();
       try {
-        refusals = service.audit
-          .query({ limit: 1000 })
-          .filter(
-            (r) => r.action === 'witness.add-checkpoint' && r.result === 'denied' && r.subject === a.origin,
-          ).length;
+        refusals = (await service.audit.query({ limit: 1000 })).filter(
+          (r) => r.action === 'witness.add-checkpoint' && r.result === 'denied' && r.subject === a.origin,
+        ).length;
       } finally {
-        service.close();
+        await service.close();
       }
       if (refusals > 0) break;
       if (Date.now() > deadline) throw new Error('B never refused the rewritten log');
@@ -281,12 +287,12 @@ describe('two key services witnessing each other', () => {
   });
 
   it("a forked checkpoint signed with A's own key is refused by B", async () => {
-    const state = harnessOf(b).openStore();
+    const state = await harnessOf(b).openStore();
     let known: { size: bigint } | undefined;
     try {
-      known = state.store.getWitnessedLog(a.origin);
+      known = await state.store.getWitnessedLog(a.origin);
     } finally {
-      state.close();
+      await state.close();
     }
     assert.ok(known !== undefined && known.size > 0n);
     const forked = signNote(

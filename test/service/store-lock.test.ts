@@ -131,7 +131,7 @@ describe('a store locked by another process', () => {
         assert.equal(read.value.status, 200, read.value.text);
         assert.ok(read.ms < 500, `public key read took ${read.ms.toFixed(0)} ms`);
 
-        const records = auditRecords(h, { objectId: objectId.toString('base64url') });
+        const records = await auditRecords(h, { objectId: objectId.toString('base64url') });
         if (expect === 200) {
           assert.equal(answer.status, 200, answer.text);
           assert.equal(records.length, 1, 'the acknowledged unwrap has its audit record');
@@ -141,7 +141,7 @@ describe('a store locked by another process', () => {
           assert.ok(unwrapMs < lockWaitMs + 1500, `503 took ${unwrapMs.toFixed(0)} ms`);
           assert.equal(records.length, 0);
         }
-        assert.equal(verifyAudit(h).ok, true);
+        assert.equal((await verifyAudit(h)).ok, true);
 
         const healthy = await h.request('GET', '/healthz');
         assert.deepEqual(healthy.json, { status: 'ok', store: 'ok' });

@@ -77,23 +77,23 @@ async function submit(h: Harness, body: string | Uint8Array, contentType?: strin
   );
 }
 
-function witnessVkey(h: Harness): string {
-  const service = h.openStore();
+async function witnessVkey(h: Harness): Promise<string> {
+  const service = await h.openStore();
   try {
-    const vkey = storedVerifierKey(service.store, 'witness');
+    const vkey = await storedVerifierKey(service.store, 'witness');
     assert.ok(vkey !== undefined, 'the witness key exists once the server started');
     return vkey;
   } finally {
-    service.close();
+    await service.close();
   }
 }
 
-function storedSize(h: Harness, origin = ORIGIN): bigint | undefined {
-  const service = h.openStore();
+async function storedSize(h: Harness, origin = ORIGIN): Promise<bigint | undefined> {
+  const service = await h.openStore();
   try {
-    return service.store.getWitnessedLog(origin)?.size;
+    return (await service.store.getWitnessedLog(origin))?.size;
   } finally {
-    service.close();
+    await service.close();
   }
 }
 
@@ -121,13 +121,13 @@ void describe('witness: POST /witness/add-checkpoint', () => {
     assert.equal(answer.status, 200, answer.text);
     assert.match(answer.headers.get('content-type') ?? '', /^text\/plain/);
     assert.match(answer.text, /^— witness\.example\.test\/witness [A-Za-z0-9+/=]+\n$/);
-    const vkey = witnessVkey(h);
+    const vkey = await witnessVkey(h);
     assert.ok(vkey.startsWith(`${WITNESS_NAME}+`));
     const verified = verifyCosignatures(note + answer.text, [cosignatureVerifier(vkey)], { quorum: 1 });
     assert.equal(verified.checkpoint.size, 5n);
     assert.ok(Math.abs(Number(verified.cosigners[0]?.timestamp) - Date.now() / 1000) < 60);
-    assert.equal(storedSize(h), 5n, 'stored before the answer');
-    const record = auditRecords(h).find((r) => r.action === 'witness.add-checkpoint');
+    assert.equal(await storedSize(h), 5n, 'stored before the answer');
+    const record = (await auditRecords(h)).find((r) => r.action === 'witness.add-checkpoint');
     assert.equal(record?.result, 'ok');
     assert.equal(record?.subject, ORIGIN);
     assert.equal(record?.objectId, `5 ${root(history.slice(0, 5)).toString('base64')}`);
@@ -137,10 +137,10 @@ void describe('witness: POST /witness/add-checkpoint', () => {
     const note = checkpointNote(history.slice(0, 13));
     const answer = await submit(h, requestBody(5, consistency(5, history.slice(0, 13)), note));
     assert.equal(answer.status, 200, answer.text);
-    assert.equal(storedSize(h), 13n);
+    assert.equal(await storedSize(h), 13n);
     const again = await submit(h, requestBody(13, [], note));
     assert.equal(again.status, 200, again.text);
-    verifyCosignatures(note + again.text, [cosignatureVerifier(witnessVkey(h))], { quorum: 1 });
+    verifyCosignatures(note + again.text, [cosignatureVerifier(await witnessVkey(h))], { quorum: 1 });
   });
 
   void test('a stale old size is 409 text/x.tlog.size with the known size', async () => {
@@ -152,7 +152,7 @@ void describe('witness: POST /witness/add-checkpoint', () => {
     const fromZero = await submit(h, requestBody(0, [], note));
     assert.equal(fromZero.status, 409, 'a client may learn the size with old 0');
     assert.equal(fromZero.text, '13\n');
-    assert.equal(storedSize(h), 13n);
+    assert.equal(await storedSize(h), 13n);
   });
 
   void test('a bad consistency proof is 422 and recorded in the audit log', async () => {
@@ -167,8 +167,8 @@ void describe('witness: POST /witness/add-checkpoint', () => {
       requestBody(13, consistency(13, entries).slice(1), checkpointNote(entries)),
     );
     assert.equal(short.status, 422);
-    assert.equal(storedSize(h), 13n, 'nothing stored');
-    const record = auditRecords(h).find(
+    assert.equal(await storedSize(h), 13n, 'nothing stored');
+    const record = (await auditRecords(h)).find(
       (r) => r.action === 'witness.add-checkpoint' && r.result === 'denied',
     );
     assert.equal(record?.reason, 'ERR_PROOF_INVALID');
@@ -180,13 +180,13 @@ void describe('witness: POST /witness/add-checkpoint', () => {
     const sameSize = await submit(h, requestBody(13, [], checkpointNote(forked)));
     assert.equal(sameSize.status, 409);
     assert.equal(sameSize.text, '13\n');
-    const forkRecord = auditRecords(h).find((r) => r.reason === 'ERR_WITNESS_FORK');
+    const forkRecord = (await auditRecords(h)).find((r) => r.reason === 'ERR_WITNESS_FORK');
     assert.equal(forkRecord?.subject, ORIGIN);
     // A rewritten log that grew: its proof is valid within its own tree, but not from the cosigned root.
     const rewritten = [...forked, ...leaves('more', 7)];
     const grown = await submit(h, requestBody(13, consistency(13, rewritten), checkpointNote(rewritten)));
     assert.equal(grown.status, 422);
-    assert.equal(storedSize(h), 13n);
+    assert.equal(await storedSize(h), 13n);
   });
 
   void test('a checkpoint not signed by the configured log key is 403; an unknown origin is 404', async () => {
@@ -204,7 +204,7 @@ void describe('witness: POST /witness/add-checkpoint', () => {
     );
     assert.equal(unknown.status, 404);
     assert.equal(unknown.json?.error, 'ERR_WITNESS_UNKNOWN_LOG');
-    assert.equal(storedSize(h), 13n);
+    assert.equal(await storedSize(h), 13n);
   });
 
   void test('malformed bodies are 400; an old size above the checkpoint size is 400', async () => {
@@ -240,7 +240,7 @@ void describe('witness: POST /witness/add-checkpoint', () => {
       Buffer.concat([Buffer.from('old 13\n\n'), Buffer.from([0xff, 0xfe])]),
     );
     assert.equal(invalidUtf8.status, 400);
-    assert.equal(storedSize(h), 13n);
+    assert.equal(await storedSize(h), 13n);
   });
 
   void test('an oversized body is 413', async () => {
@@ -256,7 +256,7 @@ void describe('witness: POST /witness/add-checkpoint', () => {
       'application/json',
     );
     assert.equal(answer.status, 200, answer.text);
-    assert.equal(storedSize(h), 14n);
+    assert.equal(await storedSize(h), 14n);
   });
 
   void test('concurrent submissions from the same old size: exactly one is cosigned, the others get 409', async () => {
@@ -273,14 +273,14 @@ void describe('witness: POST /witness/add-checkpoint', () => {
       assert.equal(lost.status, 409);
       assert.equal(lost.text, `${winner}\n`);
     }
-    assert.equal(storedSize(h), BigInt(winner));
+    assert.equal(await storedSize(h), BigInt(winner));
   });
 
   void test('while another process holds the store lock: 503 ERR_STORE_BUSY at once, nothing cosigned', async () => {
-    const size = Number(storedSize(h));
+    const size = Number(await storedSize(h));
     const entries = history.slice(0, size + 1);
     const body = requestBody(size, consistency(size, entries), checkpointNote(entries));
-    const holder = h.openStore();
+    const holder = await h.openStore();
     try {
       holder.store.unsafeDatabase().exec('BEGIN IMMEDIATE');
       const started = Date.now();
@@ -290,18 +290,18 @@ void describe('witness: POST /witness/add-checkpoint', () => {
       assert.ok(Date.now() - started < 2000, 'no blocking wait');
       holder.store.unsafeDatabase().exec('ROLLBACK');
     } finally {
-      holder.close();
+      await holder.close();
     }
-    assert.equal(storedSize(h), BigInt(size));
+    assert.equal(await storedSize(h), BigInt(size));
     const retried = await submit(h, body);
     assert.equal(retried.status, 200, retried.text);
   });
 
   void test('the state survives a restart; the witness key stays the same', async () => {
-    const vkey = witnessVkey(h);
-    const size = storedSize(h) as bigint;
+    const vkey = await witnessVkey(h);
+    const size = (await storedSize(h)) as bigint;
     await h.restart();
-    assert.equal(witnessVkey(h), vkey);
+    assert.equal(await witnessVkey(h), vkey);
     const stale = await submit(h, requestBody(0, [], checkpointNote(history.slice(0, 30))));
     assert.equal(stale.status, 409);
     assert.equal(stale.text, `${size}\n`);
@@ -317,7 +317,7 @@ void describe('witness: POST /witness/add-checkpoint', () => {
       encoding: 'utf8',
     });
     assert.equal(printed.status, 0, printed.stderr);
-    assert.equal(printed.stdout, `${witnessVkey(h)}\n`);
+    assert.equal(printed.stdout, `${await witnessVkey(h)}\n`);
     const bare = await startHarness();
     try {
       const none = spawnSync(
@@ -344,10 +344,10 @@ void describe('witness: POST /witness/add-checkpoint', () => {
       [otherKey.signerKey],
     );
     assert.equal((await submit(h, requestBody(0, [], notEmpty))).status, 422, 'an empty tree has one root');
-    assert.equal(storedSize(h, OTHER_ORIGIN), undefined);
+    assert.equal(await storedSize(h, OTHER_ORIGIN), undefined);
     const answer = await submit(h, requestBody(0, [], note));
     assert.equal(answer.status, 200, answer.text);
-    assert.equal(storedSize(h, OTHER_ORIGIN), 3n);
+    assert.equal(await storedSize(h, OTHER_ORIGIN), 3n);
   });
 });
 

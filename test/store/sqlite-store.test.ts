@@ -297,7 +297,7 @@ void describe('sqlite store', () => {
 
   void test(
     'a gap in an old log stops the backfill (fail closed) instead of building a wrong tree',
-    withDir(async (dir) => {
+    withDir((dir) => {
       const file = path.join(dir, 'store.db');
       writeOldStore(file, 1, 20);
       const db = new Database(file);

@@ -25,6 +25,7 @@ import {
   rootPlan,
   type ProofPlan,
 } from '../../src/transparency/proof-plan.js';
+import { collect } from '../support/collect.js';
 import { recordLeaf, referenceRoot } from '../support/mth.js';
 
 /** A small deterministic PRNG (mulberry32), so a failing batch pattern can be replayed. */
@@ -83,12 +84,6 @@ export function auditRow(tail: AuditTail | undefined, fields: Partial<AuditRow> 
 
 async function rejectsCode(fn: () => Promise<unknown>, code: ErrorCode): Promise<void> {
   await assert.rejects(fn, (error: unknown) => isDkeError(error, code));
-}
-
-async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of items) out.push(item);
-  return out;
 }
 
 export function runStoreSuite(backend: string, makeStore: () => StoreFixture): void {

@@ -32,12 +32,12 @@ export function testLogKeys(witnessCount = 2, origin = TEST_ORIGIN): TestLogKeys
 }
 
 /** A checkpoint note of the log's tree at `size` (default: all), signed by the log, cosigned by `cosigners`. */
-export function checkpointNote(
+export async function checkpointNote(
   audit: StoreAuditLog,
   keys: TestLogKeys,
   options: { size?: number; cosigners?: readonly string[]; time?: number; origin?: string } = {},
-): string {
-  const head = audit.treeHead(options.size);
+): Promise<string> {
+  const head = await audit.treeHead(options.size);
   const body = formatCheckpointBody({
     origin: options.origin ?? TEST_ORIGIN,
     size: head.size,
@@ -52,19 +52,19 @@ export function checkpointNote(
 }
 
 /** The receipt (= proof bundle) of record `seq` against the tree of `size` (default: all). */
-export function buildReceipt(
+export async function buildReceipt(
   store: DkeStore,
   audit: StoreAuditLog,
   keys: TestLogKeys,
   seq: number,
   options: { size?: number; cosigners?: readonly string[]; time?: number } = {},
-): string {
-  const size = options.size ?? audit.treeSize();
-  const row = store.getAuditRow(seq) as AuditRow;
+): Promise<string> {
+  const size = options.size ?? (await audit.treeSize());
+  const row = (await store.getAuditRow(seq)) as AuditRow;
   return formatTlogProof({
     index: seq - 1,
-    proof: audit.inclusionProof(seq - 1, size),
-    checkpointNote: checkpointNote(audit, keys, { ...options, size }),
+    proof: await audit.inclusionProof(seq - 1, size),
+    checkpointNote: await checkpointNote(audit, keys, { ...options, size }),
     extra: Buffer.from(canonicalAuditText(row), 'utf8'),
   });
 }

@@ -7,17 +7,21 @@
 import { auditRecordHash, type HashedFields } from '../../src/audit/index.js';
 import type { AuditRow, SqliteStore } from '../../src/store/index.js';
 
-export function rewriteAuditLog(store: SqliteStore, fromSeq: number, subject = 'someone-else'): void {
+export async function rewriteAuditLog(
+  store: SqliteStore,
+  fromSeq: number,
+  subject = 'someone-else',
+): Promise<void> {
   const db = store.unsafeDatabase();
   db.exec(
     'DROP TRIGGER IF EXISTS audit_log_no_update; DROP TRIGGER IF EXISTS audit_log_no_delete; ' +
       'DROP TRIGGER IF EXISTS audit_tree_no_update; DROP TRIGGER IF EXISTS audit_tree_no_delete; ' +
       'DELETE FROM audit_tree;',
   );
-  const last = store.auditTail()?.seq ?? 0;
-  let prevHash = (store.getAuditRow(fromSeq - 1) as AuditRow).hash;
+  const last = (await store.auditTail())?.seq ?? 0;
+  let prevHash = ((await store.getAuditRow(fromSeq - 1)) as AuditRow).hash;
   for (let seq = fromSeq; seq <= last; seq++) {
-    const row = store.getAuditRow(seq) as AuditRow;
+    const row = (await store.getAuditRow(seq)) as AuditRow;
     const changed: HashedFields = { ...row, prevHash, ...(seq === fromSeq ? { subject } : {}) };
     const hash = auditRecordHash(changed);
     db.prepare('UPDATE audit_log SET subject = ?, prev_hash = ?, hash = ? WHERE seq = ?').run(

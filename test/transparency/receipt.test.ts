@@ -44,7 +44,7 @@ describe('verifyReceipt', () => {
 
   before(async () => {
     dir = makeTempDir('dke-receipt-');
-    service = openKeyService({
+    service = await openKeyService({
       dbPath: path.join(dir, 'dke.db'),
       masterKey: MasterKey.fromBytes(Buffer.alloc(32, 3)),
     });
@@ -65,18 +65,18 @@ describe('verifyReceipt', () => {
       });
     }
   });
-  after(() => {
-    service.close();
+  after(async () => {
+    await service.close();
     removeDir(dir);
   });
 
-  const receipt = (seq: number, options: Parameters<typeof buildReceipt>[4] = {}): string =>
+  const receipt = (seq: number, options: Parameters<typeof buildReceipt>[4] = {}): Promise<string> =>
     buildReceipt(service.store, service.audit, keys, seq, options);
 
-  test('every record of the log verifies against checkpoints of every size that covers it', () => {
+  test('every record of the log verifies against checkpoints of every size that covers it', async () => {
     for (let size = 1; size <= 12; size++) {
       for (let seq = 1; seq <= size; seq++) {
-        const verified = verifyReceipt(receipt(seq, { size }), { logVerifierKey: vkey });
+        const verified = verifyReceipt(await receipt(seq, { size }), { logVerifierKey: vkey });
         assert.equal(verified.index, seq - 1);
         assert.equal(verified.record.seq, seq);
         assert.equal(verified.checkpoint.size, BigInt(size));
@@ -86,8 +86,8 @@ describe('verifyReceipt', () => {
     }
   });
 
-  test('returns the record fields exactly as hashed, and checks expectations', () => {
-    const text = receipt(4);
+  test('returns the record fields exactly as hashed, and checks expectations', async () => {
+    const text = await receipt(4);
     const { record } = verifyReceipt(text, {
       logVerifierKey: noteVerifier(vkey),
       expect: {
@@ -98,7 +98,7 @@ describe('verifyReceipt', () => {
         requestId: 'req-4',
       },
     });
-    const row = service.store.getAuditRow(4) as AuditRow;
+    const row = (await service.store.getAuditRow(4)) as AuditRow;
     assert.deepEqual({ ...record, hash: row.hash }, { ...row });
     for (const [field, wrong] of [
       ['action', 'ms-dke.decrypt'],
@@ -113,17 +113,19 @@ describe('verifyReceipt', () => {
       );
     }
     // A denied record is proven just as well; a client that wants "allowed" refuses it.
-    refused(() => verifyReceipt(receipt(5), { logVerifierKey: vkey, expect: { result: 'allowed' } }));
-    refused(() => verifyReceipt(receipt(7), { logVerifierKey: vkey, expect: { objectId: OBJECT } }));
+    const receipt5 = await receipt(5);
+    refused(() => verifyReceipt(receipt5, { logVerifierKey: vkey, expect: { result: 'allowed' } }));
+    const receipt7 = await receipt(7);
+    refused(() => verifyReceipt(receipt7, { logVerifierKey: vkey, expect: { objectId: OBJECT } }));
   });
 
-  test('a changed record (extra) is refused: its leaf is no longer in the tree', () => {
-    const parsed = parseTlogProof(receipt(4));
-    const original = canonicalAuditText(service.store.getAuditRow(4) as AuditRow);
+  test('a changed record (extra) is refused: its leaf is no longer in the tree', async () => {
+    const parsed = parseTlogProof(await receipt(4));
+    const original = canonicalAuditText((await service.store.getAuditRow(4)) as AuditRow);
     for (const changed of [
       original.replace('user-4', 'user-X'),
       original.replace('"allowed"', '"denied"'),
-      canonicalAuditText(service.store.getAuditRow(5) as AuditRow),
+      canonicalAuditText((await service.store.getAuditRow(5)) as AuditRow),
     ]) {
       const forged = formatTlogProof({ ...parsed, extra: Buffer.from(changed) });
       refused(() => verifyReceipt(forged, { logVerifierKey: vkey }), /inclusion proof/);
@@ -132,9 +134,9 @@ describe('verifyReceipt', () => {
     refused(() => verifyReceipt(formatTlogProof(withoutExtra), { logVerifierKey: vkey }), /no audit record/);
   });
 
-  test('a record proven at another index is refused (seq must be index + 1)', () => {
+  test('a record proven at another index is refused (seq must be index + 1)', async () => {
     // A "log" whose entry 0 is record 4's text: a real inclusion proof, but not of the seq it claims.
-    const text = canonicalAuditText(service.store.getAuditRow(4) as AuditRow);
+    const text = canonicalAuditText((await service.store.getAuditRow(4)) as AuditRow);
     const fake = testLogKeys(0);
     const body = formatCheckpointBody({
       origin: TEST_ORIGIN,
@@ -150,8 +152,8 @@ describe('verifyReceipt', () => {
     refused(() => verifyReceipt(forged, { logVerifierKey: fake.log.verifierKey }), /seq - 1/);
   });
 
-  test('a wrong index, a damaged proof or a proof for another size is refused', () => {
-    const parsed = parseTlogProof(receipt(6));
+  test('a wrong index, a damaged proof or a proof for another size is refused', async () => {
+    const parsed = parseTlogProof(await receipt(6));
     refused(() => verifyReceipt(formatTlogProof({ ...parsed, index: 6n }), { logVerifierKey: vkey }));
     refused(() => verifyReceipt(formatTlogProof({ ...parsed, index: 4n }), { logVerifierKey: vkey }));
     const flipped = parsed.proof.map((h, k) =>
@@ -167,14 +169,14 @@ describe('verifyReceipt', () => {
       }),
     );
     // The proof of size 12 under the checkpoint of size 11.
-    const older = checkpointNote(service.audit, keys, { size: 11 });
+    const older = await checkpointNote(service.audit, keys, { size: 11 });
     refused(() =>
       verifyReceipt(formatTlogProof({ ...parsed, checkpointNote: older }), { logVerifierKey: vkey }),
     );
   });
 
-  test('a checkpoint not signed by the pinned log key, or for another origin, is refused', () => {
-    const text = receipt(2);
+  test('a checkpoint not signed by the pinned log key, or for another origin, is refused', async () => {
+    const text = await receipt(2);
     const other = generateSignerKey(TEST_ORIGIN);
     refused(
       () => verifyReceipt(text, { logVerifierKey: other.verifierKey }),
@@ -183,7 +185,7 @@ describe('verifyReceipt', () => {
     const renamed = generateSignerKey('other.example.test/opendke/audit');
     refused(() => verifyReceipt(text, { logVerifierKey: renamed.verifierKey }));
     // Signed by the right key but for another origin.
-    const foreign = checkpointNote(service.audit, keys, { origin: 'other.example.test/opendke/audit' });
+    const foreign = await checkpointNote(service.audit, keys, { origin: 'other.example.test/opendke/audit' });
     const parsed = parseTlogProof(text);
     refused(
       () => verifyReceipt(formatTlogProof({ ...parsed, checkpointNote: foreign }), { logVerifierKey: vkey }),
@@ -200,20 +202,21 @@ describe('verifyReceipt', () => {
     refused(() => verifyReceipt(text, { logVerifierKey: 'not a key' }));
   });
 
-  test('witness policy: quorum of current cosignatures', () => {
+  test('witness policy: quorum of current cosignatures', async () => {
     const [w1, w2] = keys.witnesses.map((w) => w.signerKey) as [string, string];
-    const both = receipt(3, { cosigners: [w1, w2] });
+    const both = await receipt(3, { cosigners: [w1, w2] });
     assert.equal(verifyReceipt(both, { logVerifierKey: vkey, witnesses }).cosigners.length, 2);
-    const one = receipt(3, { cosigners: [w2] });
+    const one = await receipt(3, { cosigners: [w2] });
     assert.equal(
       verifyReceipt(one, { logVerifierKey: vkey, witnesses, quorum: 1 }).cosigners[0]?.name,
       'witness-2.example.test',
     );
     refused(() => verifyReceipt(one, { logVerifierKey: vkey, witnesses, quorum: 2 }), /too few/);
-    refused(() => verifyReceipt(receipt(3), { logVerifierKey: vkey, witnesses, quorum: 1 }), /too few/);
+    const receipt3 = await receipt(3);
+    refused(() => verifyReceipt(receipt3, { logVerifierKey: vkey, witnesses, quorum: 1 }), /too few/);
     refused(() => verifyReceipt(one, { logVerifierKey: vkey, quorum: 1 }), /needs witness keys/);
     refused(() => verifyReceipt(one, { logVerifierKey: vkey, witnesses, quorum: 3 }));
-    const old = receipt(3, { cosigners: [w1, w2], time: 1_000_000 });
+    const old = await receipt(3, { cosigners: [w1, w2], time: 1_000_000 });
     refused(() => verifyReceipt(old, { logVerifierKey: vkey, witnesses, maxAgeSeconds: 3600 }), /too few/);
     assert.equal(
       verifyReceipt(old, { logVerifierKey: vkey, witnesses, maxAgeSeconds: 3600, now: 1_000_100 }).cosigners
@@ -247,17 +250,17 @@ describe('verifyReceipt', () => {
       clientAddress: long('\u0006'),
       requestId: long('\u0007'),
     });
-    const text = receipt(record.seq);
+    const text = await receipt(record.seq);
     assert.ok((parseTlogProof(text).extra?.length ?? 0) > 50_000, 'a record of over 50 KB');
     const verified = verifyReceipt(text, { logVerifierKey: vkey, expect: { result: 'denied' } });
     assert.equal(verified.record.requestId, long('\u0007'));
   });
 
-  test('garbage is refused, never thrown as anything else', () => {
+  test('garbage is refused, never thrown as anything else', async () => {
     for (const bad of [
       '',
       'c2sp.org/tlog-proof@v1\n',
-      receipt(1).slice(0, -3),
+      (await receipt(1)).slice(0, -3),
       '\u0000',
       'x'.repeat(300_000),
     ]) {

@@ -20,7 +20,7 @@ import {
 
 const ORIGIN = 'log.example.test/log';
 
-void test('a submission that loses the race to another process between its check and its write gets 409, nothing cosigned', () => {
+void test('a submission that loses the race to another process between its check and its write gets 409, nothing cosigned', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'dke-witness-'));
   const file = path.join(dir, 'store.db');
   const mine = openSqliteStore(file);
@@ -33,11 +33,14 @@ void test('a submission that loses the race to another process between its check
       logs: [{ origin: ORIGIN, vkey: log.verifierKey }],
       signer,
       store: {
-        getWitnessedLog: (origin) => {
-          const seen = mine.getWitnessedLog(origin);
+        getWitnessedLog: async (origin) => {
+          const seen = await mine.getWitnessedLog(origin);
           if (!raced) {
             raced = true; // another server cosigns size 3 right after our read
-            assert.equal(other.compareAndSetWitnessedLog(origin, 0n, 3n, Buffer.alloc(32, 3), 'now'), true);
+            assert.equal(
+              await other.compareAndSetWitnessedLog(origin, 0n, 3n, Buffer.alloc(32, 3), 'now'),
+              true,
+            );
           }
           return seen;
         },
@@ -46,13 +49,13 @@ void test('a submission that loses the race to another process between its check
     });
     const body = formatCheckpointBody({ origin: ORIGIN, size: 1, rootHash: hashLeaf(Buffer.from('a')) });
     const request = parseAddCheckpointRequest(Buffer.from(`old 0\n\n${signNote(body, [log.signerKey])}`));
-    const result = witness.addCheckpoint(request);
+    const result = await witness.addCheckpoint(request);
     assert.equal(result.status, 409);
     assert.equal(result.status === 409 && result.knownSize, 3n);
-    assert.equal(mine.getWitnessedLog(ORIGIN)?.size, 3n, 'the winner stays');
+    assert.equal((await mine.getWitnessedLog(ORIGIN))?.size, 3n, 'the winner stays');
   } finally {
-    mine.close();
-    other.close();
+    await mine.close();
+    await other.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
