@@ -472,6 +472,11 @@ whenPostgres('the PostgreSQL store', (adminUrl) => {
             return result.rowCount ?? 0;
           });
           assert.ok(killed >= 1, 'idle connections to kill');
+          // At once, before the pool has heard of the kills: reads and writes go to live connections.
+          assert.deepEqual(
+            await Promise.all([store.getMeta('x'), store.setMetaIfAbsent('y', 'v'), store.auditTail()]),
+            [undefined, 'v', undefined],
+          );
           const deadline = Date.now() + 5000;
           while (warnings.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
           assert.ok(warnings.length >= 1, 'the dropped connections were reported');

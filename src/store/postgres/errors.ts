@@ -90,6 +90,18 @@ export function isUnavailable(error: unknown): boolean {
   return typeof message === 'string' && DRIVER_MESSAGES.some((pattern) => pattern.test(message));
 }
 
+/**
+ * A connection that was alive and then ended under us: the server terminated the session (57P01 admin
+ * shutdown, pg_terminate_backend; 57P02 crash) or the socket broke. Unlike a failure to connect, another
+ * connection may well work: the pool held this one idle while the server restarted.
+ */
+export function isDroppedConnection(error: unknown): boolean {
+  const code = errorCode(error);
+  if (code === '57P01' || code === '57P02' || code === 'ECONNRESET' || code === 'EPIPE') return true;
+  const { message } = driverFields(error);
+  return typeof message === 'string' && /connection terminated unexpectedly|not queryable/i.test(message);
+}
+
 /** Lock wait over (55P03 lock_not_available, from lock_timeout) or a conflict that outlived its retries. */
 export function isBusy(error: unknown): boolean {
   return errorCode(error) === '55P03' || isRetryableConflict(error);

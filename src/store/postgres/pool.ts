@@ -1,19 +1,21 @@
 /**
- * The bounded connection pool and the two ways the store uses it: single statements (`query`) and
- * transactions (`transaction`), both failing only with DkeErrors (./errors.ts). When PostgreSQL goes away,
+ * The bounded connection pool and the ways the store uses it: single read statements (`read`), and
+ * transactions (`transaction`) for every write, all failing only with DkeErrors (./errors.ts). When PostgreSQL goes away,
  * broken connections are dropped and later calls open new ones, so the store recovers by itself once the
  * server is back; an 'error' on an idle or checked-out connection is reported, never thrown (an unhandled
  * 'error' event would crash the process).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { asStoreError, isRetryableConflict, isUnavailable } from './errors.js';
+import { asStoreError, isDroppedConnection, isRetryableConflict, isUnavailable } from './errors.js';
 
 /** Warnings the store cannot throw to a caller (a connection dying while idle, a VACUUM that failed). */
 export type StoreWarning = (message: string, detail: string) => void;
 
 /** Serialization failures and deadlocks: the transaction is run again, at most this many times in all. */
 const CONFLICT_ATTEMPTS = 4;
+/** Statements that met a connection dropped while idle in the pool: tried on this many connections in all. */
+const DROPPED_CONNECTION_ATTEMPTS = 4;
 
 export class PostgresPool {
   private readonly pool: pg.Pool;
@@ -29,22 +31,29 @@ export class PostgresPool {
     this.pool.on('error', (error) => warn('an idle PostgreSQL connection failed', describe(error)));
   }
 
-  /** One statement in its own implicit transaction. */
-  async query<R extends pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>> {
-    try {
-      return await this.pool.query<R>(config);
-    } catch (error) {
-      throw asStoreError(error);
-    }
+  /**
+   * One read-only statement. A connection the server dropped while it sat idle in the pool (a restart,
+   * pg_terminate_backend) fails its next statement before running it; a read is simply retried on another
+   * connection, a few times (several idle connections may have been dropped at once).
+   */
+  async read<R extends pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>> {
+    return this.retryDropped(() => this.pool.query<R>(config));
   }
 
-  /** Like `query`, returning rows as arrays (no per-row objects: for long scans). */
-  async queryArrays<R extends unknown[]>(config: pg.QueryConfig): Promise<R[]> {
-    try {
-      const result = await this.pool.query<R>({ ...config, rowMode: 'array' });
-      return result.rows;
-    } catch (error) {
-      throw asStoreError(error);
+  /** Like `read`, returning rows as arrays (no per-row objects: for long scans). */
+  async readArrays<R extends unknown[]>(config: pg.QueryConfig): Promise<R[]> {
+    const result = await this.retryDropped(() => this.pool.query<R>({ ...config, rowMode: 'array' }));
+    return result.rows;
+  }
+
+  private async retryDropped<T>(run: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await run();
+      } catch (error) {
+        if (isDroppedConnection(error) && attempt < DROPPED_CONNECTION_ATTEMPTS) continue;
+        throw asStoreError(error);
+      }
     }
   }
 
@@ -55,7 +64,9 @@ export class PostgresPool {
    * not have effects outside it), else it fails ERR_STORE_BUSY.
    */
   async transaction<T>(work: (client: pg.PoolClient) => Promise<T>, retryConflicts = true): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
+    let conflicts = 0;
+    let dropped = 0;
+    for (;;) {
       let client: pg.PoolClient;
       try {
         client = await this.pool.connect();
@@ -70,8 +81,10 @@ export class PostgresPool {
       };
       client.on('error', onError);
       let failure: unknown;
+      let begun = false;
       try {
         await client.query('BEGIN');
+        begun = true;
         const result = await work(client);
         await client.query('COMMIT');
         return result;
@@ -88,8 +101,10 @@ export class PostgresPool {
         const unusable = broken ?? (isUnavailable(failure) ? (failure as Error) : undefined);
         client.release(unusable);
       }
-      if (retryConflicts && isRetryableConflict(failure) && attempt < CONFLICT_ATTEMPTS) {
-        await sleep(5 * 2 ** attempt * (0.5 + Math.random()));
+      // BEGIN on a connection the server had dropped while it was idle: nothing ran, take another one.
+      if (!begun && isDroppedConnection(failure) && ++dropped < DROPPED_CONNECTION_ATTEMPTS) continue;
+      if (retryConflicts && isRetryableConflict(failure) && ++conflicts < CONFLICT_ATTEMPTS) {
+        await sleep(5 * 2 ** conflicts * (0.5 + Math.random()));
         continue;
       }
       throw asStoreError(failure);

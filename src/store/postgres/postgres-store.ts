@@ -173,7 +173,7 @@ export class PostgresStore implements DkeStore {
   // ---- metadata
 
   async getMeta(name: string): Promise<string | undefined> {
-    const result = await this.db.query<{ value: string }>({
+    const result = await this.db.read<{ value: string }>({
       text: 'SELECT value FROM meta WHERE name = $1',
       values: [name],
     });
@@ -194,7 +194,7 @@ export class PostgresStore implements DkeStore {
   }
 
   async listMeta(): Promise<[name: string, value: string][]> {
-    return this.db.queryArrays<[string, string]>({ text: 'SELECT name, value FROM meta ORDER BY name' });
+    return this.db.readArrays<[string, string]>({ text: 'SELECT name, value FROM meta ORDER BY name' });
   }
 
   // ---- keys
@@ -290,7 +290,7 @@ export class PostgresStore implements DkeStore {
   }
 
   async getKey(name: string): Promise<KeyRecord | undefined> {
-    const result = await this.db.query<KeyRow>({
+    const result = await this.db.read<KeyRow>({
       text: `SELECT ${KEY_COLUMNS} FROM ${KEY_FROM} WHERE k.name = $1`,
       values: [name],
     });
@@ -299,14 +299,14 @@ export class PostgresStore implements DkeStore {
   }
 
   async listKeys(): Promise<KeyRecord[]> {
-    const result = await this.db.query<KeyRow>({
+    const result = await this.db.read<KeyRow>({
       text: `SELECT ${KEY_COLUMNS} FROM ${KEY_FROM} ORDER BY k.name`,
     });
     return result.rows.map(toKeyRecord);
   }
 
   async listKeyVersions(name: string): Promise<KeyVersionRecord[]> {
-    const result = await this.db.query<KeyVersionRecord>({
+    const result = await this.db.read<KeyVersionRecord>({
       text: `SELECT ${VERSION_COLUMNS} FROM key_versions WHERE key_name = $1 ORDER BY version`,
       values: [name],
     });
@@ -314,7 +314,7 @@ export class PostgresStore implements DkeStore {
   }
 
   async getKeyVersion(name: string, keyId: string): Promise<KeyVersionRecord | undefined> {
-    const result = await this.db.query<KeyVersionRecord>({
+    const result = await this.db.read<KeyVersionRecord>({
       text: `SELECT ${VERSION_COLUMNS} FROM key_versions WHERE key_name = $1 AND key_id = $2`,
       values: [name, keyId],
     });
@@ -324,7 +324,7 @@ export class PostgresStore implements DkeStore {
 
   async getKeyForUse(name: string, keyId: string, objectId?: string): Promise<KeyUseRecord | undefined> {
     // One statement, so one snapshot and one round trip: key and policy, the version, the revocation.
-    const result = await this.db.query<KeyRow & VersionColumns & { revoked: boolean }>({
+    const result = await this.db.read<KeyRow & VersionColumns & { revoked: boolean }>({
       name: 'opendke_get_key_for_use',
       text: `SELECT ${KEY_COLUMNS},
                v.version AS "vVersion", v.key_id AS "vKeyId", v.spec AS "vSpec", v.public_jwk AS "vPublicJwk",
@@ -484,7 +484,7 @@ export class PostgresStore implements DkeStore {
   }
 
   async isObjectRevoked(keyName: string, objectId: string): Promise<boolean> {
-    const result = await this.db.query({
+    const result = await this.db.read({
       text: 'SELECT 1 FROM revoked_objects WHERE key_name = $1 AND object_id = $2',
       values: [keyName, objectId],
     });
@@ -492,7 +492,7 @@ export class PostgresStore implements DkeStore {
   }
 
   async listRevokedObjects(keyName: string): Promise<RevokedObject[]> {
-    const result = await this.db.query<RevokedObject>({
+    const result = await this.db.read<RevokedObject>({
       text: `SELECT object_id AS "objectId", revoked_at AS "revokedAt" FROM revoked_objects
              WHERE key_name = $1 ORDER BY revoked_at, object_id`,
       values: [keyName],
@@ -543,7 +543,7 @@ export class PostgresStore implements DkeStore {
   }
 
   async auditTreeSize(): Promise<number> {
-    const result = await this.db.query<{ treeSize: number }>({
+    const result = await this.db.read<{ treeSize: number }>({
       text: 'SELECT tree_size AS "treeSize" FROM audit_head WHERE id = 1',
     });
     return result.rows[0]?.treeSize ?? 0;
@@ -552,7 +552,7 @@ export class PostgresStore implements DkeStore {
   async readAuditTreeNodes(ids: readonly NodeId[]): Promise<Buffer[]> {
     if (ids.length === 0) return [];
     // One statement: every node from the same snapshot, in the order asked.
-    const result = await this.db.query<{ level: number; idx: number; hash: Buffer | null }>({
+    const result = await this.db.read<{ level: number; idx: number; hash: Buffer | null }>({
       text: `SELECT q.level, q.idx, t.hash
              FROM unnest($1::smallint[], $2::bigint[]) WITH ORDINALITY AS q(level, idx, ord)
              LEFT JOIN audit_tree t ON t.level = q.level AND t.idx = q.idx
@@ -570,7 +570,7 @@ export class PostgresStore implements DkeStore {
   }
 
   async getAuditRow(seq: number): Promise<AuditRow | undefined> {
-    const rows = await this.db.queryArrays<AuditArrayRow>({
+    const rows = await this.db.readArrays<AuditArrayRow>({
       text: `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq = $1`,
       values: [seq],
     });
@@ -578,7 +578,7 @@ export class PostgresStore implements DkeStore {
   }
 
   async findAuditRowsByRequestId(requestId: string, limit: number): Promise<AuditRow[]> {
-    const rows = await this.db.queryArrays<AuditArrayRow>({
+    const rows = await this.db.readArrays<AuditArrayRow>({
       text: `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE request_id = $1 ORDER BY seq LIMIT $2`,
       values: [encodeText(requestId), limit],
     });
@@ -586,7 +586,7 @@ export class PostgresStore implements DkeStore {
   }
 
   async auditTail(): Promise<AuditTail | undefined> {
-    const result = await this.db.query<{ seq: number; hash: string | null }>({
+    const result = await this.db.read<{ seq: number; hash: string | null }>({
       text: 'SELECT seq, hash FROM audit_head WHERE id = 1',
     });
     const head = result.rows[0];
@@ -618,7 +618,7 @@ export class PostgresStore implements DkeStore {
     if (query.since !== undefined) add((p) => `time >= ${p}`, query.since);
     values.push(query.limit);
     const filter = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
-    const rows = await this.db.queryArrays<AuditArrayRow>({
+    const rows = await this.db.readArrays<AuditArrayRow>({
       text: `SELECT ${AUDIT_COLUMNS} FROM audit_log ${filter} ORDER BY seq DESC LIMIT $${values.length}`,
       values,
     });
@@ -632,7 +632,7 @@ export class PostgresStore implements DkeStore {
     }
     // The time index finds the first matching seq; pages then run along the primary key from there, and
     // `time >= since` still filters (clocks can step back).
-    const first = await this.db.query<{ first: number | null }>({
+    const first = await this.db.read<{ first: number | null }>({
       text: 'SELECT min(seq) AS first FROM audit_log WHERE time >= $1',
       values: [encodeText(since)],
     });
@@ -645,7 +645,7 @@ export class PostgresStore implements DkeStore {
   private async *auditPages(afterSeq: number, since?: string): AsyncGenerator<AuditArrayRow[]> {
     let after = afterSeq;
     for (;;) {
-      const page = await this.db.queryArrays<AuditArrayRow>(
+      const page = await this.db.readArrays<AuditArrayRow>(
         since === undefined
           ? {
               name: 'opendke_audit_page',
@@ -670,30 +670,35 @@ export class PostgresStore implements DkeStore {
   // ---- checkpoints and cosignatures
 
   async storeCheckpoint(row: CheckpointRow): Promise<void> {
-    const inserted = await this.db.query({
-      text: `INSERT INTO audit_checkpoints (size, root, note, created_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (size) DO NOTHING`,
-      values: [row.size, row.root, row.note, row.createdAt],
+    await this.db.transaction(async (c) => {
+      const inserted = await c.query(
+        `INSERT INTO audit_checkpoints (size, root, note, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (size) DO NOTHING`,
+        [row.size, row.root, row.note, row.createdAt],
+      );
+      if (inserted.rowCount === 1) return;
+      // ON CONFLICT waited for any concurrent insert of this size to commit: this statement sees that row.
+      const stored = await c.query<{ root: Buffer }>('SELECT root FROM audit_checkpoints WHERE size = $1', [
+        row.size,
+      ]);
+      const root = stored.rows[0]?.root;
+      if (root !== undefined && !root.equals(row.root)) {
+        throw new DkeError('ERR_AUDIT_CHAIN_BROKEN', {
+          detail: `a checkpoint of size ${row.size} with another root is stored already`,
+        });
+      }
     });
-    if (inserted.rowCount === 1) return;
-    // ON CONFLICT waited for any concurrent insert of this size to commit: this read sees the stored row.
-    const stored = await this.getCheckpoint(row.size);
-    if (stored !== undefined && !stored.root.equals(row.root)) {
-      throw new DkeError('ERR_AUDIT_CHAIN_BROKEN', {
-        detail: `a checkpoint of size ${row.size} with another root is stored already`,
-      });
-    }
   }
 
   async latestCheckpoint(): Promise<CheckpointRow | undefined> {
-    const result = await this.db.query<CheckpointRow>({
+    const result = await this.db.read<CheckpointRow>({
       text: `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY size DESC LIMIT 1`,
     });
     return result.rows[0];
   }
 
   async getCheckpoint(size: number): Promise<CheckpointRow | undefined> {
-    const result = await this.db.query<CheckpointRow>({
+    const result = await this.db.read<CheckpointRow>({
       text: `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE size = $1`,
       values: [size],
     });
@@ -701,23 +706,25 @@ export class PostgresStore implements DkeStore {
   }
 
   async listCheckpoints(): Promise<CheckpointRow[]> {
-    const result = await this.db.query<CheckpointRow>({
+    const result = await this.db.read<CheckpointRow>({
       text: `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY size`,
     });
     return result.rows;
   }
 
   async storeCosignature(row: CosignatureRow): Promise<void> {
-    await this.db.query({
-      text: `INSERT INTO audit_cosignatures (size, witness_name, key_hash, line, timestamp)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (size, witness_name, key_hash) DO UPDATE SET line = excluded.line, timestamp = excluded.timestamp`,
-      values: [row.size, row.witnessName, row.keyHash, row.line, row.timestamp],
-    });
+    await this.db.transaction((c) =>
+      c.query(
+        `INSERT INTO audit_cosignatures (size, witness_name, key_hash, line, timestamp)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (size, witness_name, key_hash) DO UPDATE SET line = excluded.line, timestamp = excluded.timestamp`,
+        [row.size, row.witnessName, row.keyHash, row.line, row.timestamp],
+      ),
+    );
   }
 
   async listCosignatures(size: number): Promise<CosignatureRow[]> {
-    const result = await this.db.query<CosignatureRow>({
+    const result = await this.db.read<CosignatureRow>({
       text: `SELECT ${COSIGNATURE_COLUMNS} FROM audit_cosignatures WHERE size = $1 ORDER BY witness_name, key_hash`,
       values: [size],
     });
@@ -725,7 +732,7 @@ export class PostgresStore implements DkeStore {
   }
 
   async newestCosignatures(): Promise<CosignatureRow[]> {
-    const result = await this.db.query<CosignatureRow>({
+    const result = await this.db.read<CosignatureRow>({
       text: `SELECT DISTINCT ON (witness_name, key_hash) ${COSIGNATURE_COLUMNS} FROM audit_cosignatures
              ORDER BY witness_name, key_hash, size DESC, timestamp DESC`,
     });
@@ -790,7 +797,7 @@ export class PostgresStore implements DkeStore {
     add('subject', '=', query.subject);
     values.push(query.limit);
     const filter = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
-    const result = await this.db.query<SecurityEventRow>({
+    const result = await this.db.read<SecurityEventRow>({
       text: `SELECT ${SECURITY_EVENT_COLUMNS} FROM security_events ${filter}
              ORDER BY last_seen DESC, client_address, reason, issuer, subject LIMIT $${values.length}`,
       values,
@@ -801,7 +808,7 @@ export class PostgresStore implements DkeStore {
   // ---- witnessed logs
 
   async getWitnessedLog(origin: string): Promise<WitnessedLog | undefined> {
-    const result = await this.db.query<WitnessedLogRow>({
+    const result = await this.db.read<WitnessedLogRow>({
       text: `SELECT origin, size::text AS size, root, updated_at AS "updatedAt" FROM witnessed_logs WHERE origin = $1`,
       values: [origin],
     });
@@ -810,7 +817,7 @@ export class PostgresStore implements DkeStore {
   }
 
   async listWitnessedLogs(): Promise<WitnessedLog[]> {
-    const result = await this.db.query<WitnessedLogRow>({
+    const result = await this.db.read<WitnessedLogRow>({
       text: `SELECT origin, size::text AS size, root, updated_at AS "updatedAt" FROM witnessed_logs ORDER BY origin`,
     });
     return result.rows.map(toWitnessedLog);
@@ -826,19 +833,20 @@ export class PostgresStore implements DkeStore {
     const root = Buffer.from(newRoot);
     // One statement each: the row lock and the size check happen together, so of two racing submissions
     // from one old size exactly one changes the row (the other re-checks the new row and finds no match).
-    const result =
+    const result = await this.db.transaction((c) =>
       oldSize === 0n
-        ? await this.db.query({
-            text: `INSERT INTO witnessed_logs (origin, size, root, updated_at) VALUES ($1, $2, $3, $4)
-                   ON CONFLICT (origin) DO UPDATE SET size = excluded.size, root = excluded.root,
-                     updated_at = excluded.updated_at
-                   WHERE witnessed_logs.size = 0`,
-            values: [origin, newSize, root, updatedAt],
-          })
-        : await this.db.query({
-            text: 'UPDATE witnessed_logs SET size = $3, root = $4, updated_at = $5 WHERE origin = $1 AND size = $2',
-            values: [origin, oldSize, newSize, root, updatedAt],
-          });
+        ? c.query(
+            `INSERT INTO witnessed_logs (origin, size, root, updated_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (origin) DO UPDATE SET size = excluded.size, root = excluded.root,
+               updated_at = excluded.updated_at
+             WHERE witnessed_logs.size = 0`,
+            [origin, newSize, root, updatedAt],
+          )
+        : c.query(
+            'UPDATE witnessed_logs SET size = $3, root = $4, updated_at = $5 WHERE origin = $1 AND size = $2',
+            [origin, oldSize, newSize, root, updatedAt],
+          ),
+    );
     return result.rowCount === 1;
   }
 
