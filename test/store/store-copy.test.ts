@@ -19,12 +19,7 @@ import {
 import { copyStore, type StoreCopyProgress, type StoreCopyReport } from '../../src/store/copy.js';
 import { verifyStoreCopy } from '../../src/store/copy-verify.js';
 import { openStore } from '../../src/store/open.js';
-import {
-  openSqliteStore,
-  type AuditRow,
-  type DkeStore,
-  type SqliteStore,
-} from '../../src/store/index.js';
+import { openSqliteStore, type AuditRow, type DkeStore, type SqliteStore } from '../../src/store/index.js';
 import { createTestDatabase, whenPostgres, type TestDatabase } from '../support/postgres.js';
 import { ALICE, appendRecords, fillStore, LOG_NAME, WITNESS_NAME, type FilledStore } from './copy-fixture.js';
 import { withTempDir } from './temp-dir.js';
