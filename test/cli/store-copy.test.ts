@@ -196,6 +196,18 @@ whenPostgres('dke store copy into PostgreSQL', (adminUrl) => {
       assert.match(out, new RegExp(`^audit records: +${facts.records} `, 'm'));
       assert.match(out, new RegExp(`^root hash: +${await sourceRoot(file)}$`, 'm'));
 
+      // The key service's own commands run on the copy with the same config and master key.
+      const verify = await runCli(['audit', 'verify', '--db', url, '-c', config]);
+      assertOk(verify);
+      assert.match(verify.stderr, new RegExp(`audit log intact: ${facts.records} records`));
+      const list = await runCli(['key', 'list', '--json', '--db', url, '-c', config]);
+      assertOk(list);
+      const keys = JSON.parse(stdoutOf(list)) as { name: string; state: string }[];
+      assert.deepEqual(
+        keys.map((k) => `${k.name}:${k.state}`),
+        ['alpha:enabled', 'bravo:enabled', 'charlie:enabled', 'delta:disabled', 'echo:destroyed'],
+      );
+
       const target = await openStore(db.url);
       try {
         assert.equal((await target.listKeys()).length, 5);
