@@ -183,6 +183,72 @@ void describe('audit log', () => {
     assert.equal((await reopened.audit.verify()).ok, true);
   });
 
+  void test('one commit in flight at a time: appends made while it runs wait and go in the next batch', async () => {
+    const service = await open();
+    // A store whose commits take a while to come back (a database across the network).
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const batches: number[] = [];
+    const gate: { release?: () => void } = {};
+    const slow = new Proxy(service.store, {
+      get(target, property) {
+        if (property === 'appendAuditRows') {
+          return async (build: Parameters<DkeStore['appendAuditRows']>[0]) => {
+            inFlight += 1;
+            maxInFlight = Math.max(maxInFlight, inFlight);
+            await new Promise<void>((resolve) => (gate.release = resolve));
+            try {
+              const rows = await target.appendAuditRows(build);
+              batches.push(rows.length);
+              return rows;
+            } finally {
+              inFlight -= 1;
+            }
+          };
+        }
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const audit = new StoreAuditLog(slow);
+    const waitForCommit = async (): Promise<void> => {
+      while (gate.release === undefined) await new Promise((resolve) => setImmediate(resolve));
+    };
+    const releaseCommit = (): void => {
+      const release = gate.release;
+      delete gate.release;
+      release?.();
+    };
+    const first = appendMany(audit, 3);
+    await waitForCommit();
+    const settled: number[] = [];
+    const later = Array.from({ length: 5 }, (_, i) =>
+      audit.append({ ...EVENT, requestId: `later-${i}` }).then((r) => {
+        settled.push(r.seq);
+        return r;
+      }),
+    );
+    // Give the log every chance to start a second commit: it must not.
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(inFlight, 1);
+    assert.deepEqual(settled, [], 'nothing resolves before its commit');
+    releaseCommit();
+    assert.deepEqual(
+      (await first).map((r) => r.seq),
+      [1, 2, 3],
+    );
+    await waitForCommit();
+    releaseCommit();
+    assert.deepEqual(
+      (await Promise.all(later)).map((r) => r.seq),
+      [4, 5, 6, 7, 8],
+    );
+    assert.deepEqual(batches, [3, 5], 'the appends made during the first commit formed the second batch');
+    assert.equal(maxInFlight, 1);
+    await audit.close();
+    assert.equal((await service.audit.verify()).records, 8);
+  });
+
   void test('several processes appending at once keep one valid chain', async () => {
     const service = await open();
     const moduleUrl = new URL('../../src/keystore/index.js', import.meta.url).href;
@@ -194,7 +260,7 @@ void describe('audit log', () => {
         await Promise.all(Array.from({ length: 10 }, (_, j) =>
           audit.append({ action: 'test.append', result: 'ok', requestId: tag + '-' + (i + j) })));
       }
-      close();`;
+      await close();`;
     const children = ['a', 'b', 'c'].map((tag) =>
       run(process.execPath, ['--input-type=module', '-e', child, dbPath, '200', tag]),
     );

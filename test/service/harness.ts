@@ -51,6 +51,24 @@ export interface RequestOptions {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
+/** One request to a server at `baseUrl`, read in full (a JSON body is encoded, a token sent as Bearer). */
+export async function requestAt(
+  baseUrl: string,
+  method: string,
+  urlPath: string,
+  { body, rawBody, token, headers }: RequestOptions = {},
+): Promise<HttpAnswer> {
+  const init: RequestInit = { method, headers: { ...headers } };
+  const h = init.headers as Record<string, string>;
+  if (token !== undefined) h.authorization = `Bearer ${token}`;
+  if (rawBody !== undefined) init.body = rawBody;
+  else if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    h['content-type'] ??= 'application/json';
+  }
+  return answerOf(await fetch(baseUrl + urlPath, init));
+}
+
 export interface Harness {
   readonly dir: string;
   readonly configFile: string;
@@ -113,17 +131,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     config,
     token: (claims = {}) => validToken(issuer, claims),
     adminToken: () => validToken(issuer, { sub: 'admin-1', upn: 'admin@example.test', roles: [ADMIN_ROLE] }),
-    async request(method, urlPath, { body, rawBody, token, headers } = {}) {
-      const init: RequestInit = { method, headers: { ...headers } };
-      const h = init.headers as Record<string, string>;
-      if (token !== undefined) h.authorization = `Bearer ${token}`;
-      if (rawBody !== undefined) init.body = rawBody;
-      else if (body !== undefined) {
-        init.body = JSON.stringify(body);
-        h['content-type'] ??= 'application/json';
-      }
-      return answerOf(await fetch(harness.server.url + urlPath, init));
-    },
+    request: (method, urlPath, options) => requestAt(harness.server.url, method, urlPath, options),
     openStore() {
       const { masterKey } = loadMasterKey({ file: config.store.masterKeyFile, env: {} });
       return openKeyService({ dbPath: config.store.database, masterKey });

@@ -352,15 +352,17 @@ describe('audit log transparency: witness submission and the fail-closed rule', 
 
     witness.logVkey = logVkey(h); // the witness now knows our log
     await checkpointNow(h, admin);
+    // The served note, once it carries the cosignature (the ticker may publish a newer, not yet cosigned
+    // checkpoint right after: the admin call's own `ok` record grew the tree).
+    let served = '';
     await waitFor(
       'a cosigned checkpoint',
       async () => {
-        const text = (await h.request('GET', '/audit/checkpoint')).text;
-        return text.includes('witness.test/w1');
+        served = (await h.request('GET', '/audit/checkpoint')).text;
+        return served.includes('witness.test/w1');
       },
       20_000,
     );
-    const served = (await h.request('GET', '/audit/checkpoint')).text;
     openCheckpoint(served, verifier);
     verifyCosignatures(served, [cosignatureVerifier(witness.vkey)], { quorum: 1, maxAgeSeconds: 60 });
 

@@ -86,6 +86,11 @@ async function rejectsCode(fn: () => Promise<unknown>, code: ErrorCode): Promise
   await assert.rejects(fn, (error: unknown) => isDkeError(error, code));
 }
 
+/** A native key `name` with version 1 `keyId`, no cache period, created at T0. */
+function createNative(store: DkeStore, name: string, keyId: string): Promise<void> {
+  return store.createKey({ name, protocol: 'native', cacheSeconds: null, createdAt: T0 }, version(keyId));
+}
+
 export function runStoreSuite(backend: string, makeStore: () => StoreFixture): void {
   void describe(`store contract: ${backend}`, () => {
     let fixture: StoreFixture | undefined;
@@ -131,10 +136,7 @@ export function runStoreSuite(backend: string, makeStore: () => StoreFixture): v
 
     void test('createKey refuses a taken name and a key id stored under another key', async () => {
       const store = await open();
-      await store.createKey(
-        { name: 'a', protocol: 'native', cacheSeconds: null, createdAt: T0 },
-        version('kid-a'),
-      );
+      await createNative(store, 'a', 'kid-a');
       await rejectsCode(
         () =>
           store.createKey(
@@ -157,10 +159,7 @@ export function runStoreSuite(backend: string, makeStore: () => StoreFixture): v
 
     void test('addKeyVersion numbers versions, activates the new one, and rolls back when build throws', async () => {
       const store = await open();
-      await store.createKey(
-        { name: 'k', protocol: 'native', cacheSeconds: null, createdAt: T0 },
-        version('v1'),
-      );
+      await createNative(store, 'k', 'v1');
       const seen: number[] = [];
       const added = await store.addKeyVersion('k', (v) => {
         seen.push(v);
@@ -182,14 +181,8 @@ export function runStoreSuite(backend: string, makeStore: () => StoreFixture): v
 
     void test('getKeyVersion finds a key id only under its own key', async () => {
       const store = await open();
-      await store.createKey(
-        { name: 'a', protocol: 'native', cacheSeconds: null, createdAt: T0 },
-        version('kid-a'),
-      );
-      await store.createKey(
-        { name: 'b', protocol: 'native', cacheSeconds: null, createdAt: T0 },
-        version('kid-b'),
-      );
+      await createNative(store, 'a', 'kid-a');
+      await createNative(store, 'b', 'kid-b');
       assert.equal((await store.getKeyVersion('a', 'kid-a'))?.keyName, 'a');
       assert.equal(await store.getKeyVersion('a', 'kid-b'), undefined);
       assert.equal(await store.getKeyVersion('b', 'kid-a'), undefined);
@@ -197,14 +190,8 @@ export function runStoreSuite(backend: string, makeStore: () => StoreFixture): v
 
     void test('updateKey changes one key only and refuses unknown and destroyed keys', async () => {
       const store = await open();
-      await store.createKey(
-        { name: 'a', protocol: 'native', cacheSeconds: null, createdAt: T0 },
-        version('kid-a'),
-      );
-      await store.createKey(
-        { name: 'b', protocol: 'native', cacheSeconds: null, createdAt: T0 },
-        version('kid-b'),
-      );
+      await createNative(store, 'a', 'kid-a');
+      await createNative(store, 'b', 'kid-b');
       const policy = { users: ['alice@example.com'], groups: [], roles: ['reader'], tenants: [] };
       await store.updateKey('a', { state: 'disabled', cacheSeconds: 300, policy, updatedAt: T1 });
       assert.deepEqual(await store.getKey('a'), {
@@ -228,10 +215,7 @@ export function runStoreSuite(backend: string, makeStore: () => StoreFixture): v
 
     void test('destroyKey removes the sealed material of every version and leaves a tombstone', async () => {
       const store = await open();
-      await store.createKey(
-        { name: 'k', protocol: 'native', cacheSeconds: null, createdAt: T0 },
-        version('v1'),
-      );
+      await createNative(store, 'k', 'v1');
       await store.addKeyVersion('k', () => version('v2'));
       await store.destroyKey('k', T1);
       assert.equal((await store.getKey('k'))?.state, 'destroyed');
@@ -267,14 +251,8 @@ export function runStoreSuite(backend: string, makeStore: () => StoreFixture): v
 
     void test('object revocation is per key and per object', async () => {
       const store = await open();
-      await store.createKey(
-        { name: 'a', protocol: 'native', cacheSeconds: null, createdAt: T0 },
-        version('kid-a'),
-      );
-      await store.createKey(
-        { name: 'b', protocol: 'native', cacheSeconds: null, createdAt: T0 },
-        version('kid-b'),
-      );
+      await createNative(store, 'a', 'kid-a');
+      await createNative(store, 'b', 'kid-b');
       assert.equal(await store.revokeObject('a', 'obj1', T0), true);
       assert.equal(await store.revokeObject('a', 'obj1', T1), false);
       assert.equal(await store.isObjectRevoked('a', 'obj1'), true);
@@ -798,10 +776,7 @@ export function runStoreSuite(backend: string, makeStore: () => StoreFixture): v
 
     void test('importKey refuses a taken name or key id and then stores nothing', async () => {
       const store = await open();
-      await store.createKey(
-        { name: 'taken', protocol: 'native', cacheSeconds: null, createdAt: T0 },
-        version('kid-t'),
-      );
+      await createNative(store, 'taken', 'kid-t');
       const sameName = importedKey('taken');
       await rejectsCode(
         () => store.importKey(sameName.key, sameName.versions, sameName.revoked),
@@ -826,14 +801,8 @@ export function runStoreSuite(backend: string, makeStore: () => StoreFixture): v
     void test('getKeyForUse reads the key, the version and the revocation together, current after every change', async () => {
       const store = await open();
       assert.equal(await store.getKeyForUse('k', 'v1', 'obj'), undefined, 'unknown key');
-      await store.createKey(
-        { name: 'k', protocol: 'native', cacheSeconds: null, createdAt: T0 },
-        version('v1'),
-      );
-      await store.createKey(
-        { name: 'other', protocol: 'native', cacheSeconds: null, createdAt: T0 },
-        version('o1'),
-      );
+      await createNative(store, 'k', 'v1');
+      await createNative(store, 'other', 'o1');
       const use = await store.getKeyForUse('k', 'v1', 'obj');
       assert.deepEqual(use, {
         key: await store.getKey('k'),
