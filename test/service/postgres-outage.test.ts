@@ -112,9 +112,11 @@ whenPostgres('the key service while PostgreSQL is stopped', () => {
         }
       };
       const load = Promise.all(Array.from({ length: WORKERS }, () => worker()));
-      const health = async (): Promise<{ status: number; body: Record<string, unknown> }> => {
+      const health = async (): Promise<{ status: number; body: Record<string, unknown>; ms: number }> => {
+        const started = Date.now();
         const response = await fetch(`${server.url}/healthz`);
-        return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+        const body = (await response.json()) as Record<string, unknown>;
+        return { status: response.status, body, ms: Date.now() - started };
       };
 
       await new Promise((resolve) => setTimeout(resolve, 800));
@@ -136,6 +138,7 @@ whenPostgres('the key service while PostgreSQL is stopped', () => {
 
       assert.equal(downHealth.status, 503, JSON.stringify(downHealth.body));
       assert.equal(downHealth.body.store, 'unavailable');
+      assert.ok(downHealth.ms < 3_000, `/healthz answered in ${downHealth.ms} ms while PostgreSQL was down`);
       assert.equal(upHealth.status, 200, JSON.stringify(upHealth.body));
       assert.equal(upHealth.body.store, 'ok');
 
