@@ -6,6 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import type pg from 'pg';
 import { performance } from 'node:perf_hooks';
 import { isDkeError } from '../../src/errors/index.js';
 import { auditRecordHash, canonicalAuditText } from '../../src/audit/index.js';
@@ -23,6 +24,7 @@ import {
   type PostgresStore,
   type PostgresStoreOptions,
 } from '../../src/store/postgres/index.js';
+import { poolSettings } from '../../src/store/postgres/connection.js';
 import { rootPlan } from '../../src/transparency/proof-plan.js';
 import { recordLeaf, referenceRoot } from '../support/mth.js';
 import { createTestDatabase, whenPostgres, withClient, type TestDatabase } from '../support/postgres.js';
@@ -220,6 +222,22 @@ whenPostgres('the PostgreSQL store', (adminUrl) => {
               /99/.test(e.detail ?? ''),
           );
         }
+      }),
+    );
+
+    void test(
+      "commits are durable before they are acknowledged even where the database's default says otherwise",
+      withDatabase(adminUrl, async (db) => {
+        await withClient(db.url, (c) => c.query(`ALTER DATABASE ${db.name} SET synchronous_commit = off`));
+        const show = (config: pg.ClientConfig): Promise<string> =>
+          withClient(
+            config,
+            async (c) =>
+              (await c.query<{ s: string }>("SELECT current_setting('synchronous_commit') AS s")).rows[0]!.s,
+          );
+        // The default now applies to a plain session, so the check below can fail.
+        assert.equal(await show({ connectionString: db.url }), 'off');
+        assert.equal(await show(poolSettings(db.url).config), 'on');
       }),
     );
 

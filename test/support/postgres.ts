@@ -86,8 +86,11 @@ export async function createTestDatabase(adminUrl: string): Promise<TestDatabase
 }
 
 /** Runs raw SQL on a database (test setup and inspection only). */
-export async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
+export async function withClient<T>(
+  target: string | pg.ClientConfig,
+  work: (client: pg.Client) => Promise<T>,
+): Promise<T> {
+  const client = new pg.Client(typeof target === 'string' ? { connectionString: target } : target);
   client.on('error', () => undefined);
   await client.connect();
   try {

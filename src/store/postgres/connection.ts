@@ -269,6 +269,9 @@ export function poolSettings(url: string, options: PostgresConnectionOptions = {
     lock_timeout: bounded(options.lockTimeoutMs, POOL_DEFAULTS.lockTimeoutMs, 1, 600_000, 'lockTimeoutMs'),
     // A session of ours never idles inside a transaction; if one does (a hung process), release its locks.
     idle_in_transaction_session_timeout: Math.max(60_000, statementTimeoutMs * 2),
+    // A commit must be on disk before it is acknowledged (an answer is sent only after its audit record is
+    // durable), whatever synchronous_commit the server, database or role defaults to.
+    options: '-c synchronous_commit=on',
     application_name: options.applicationName ?? 'opendke',
     keepAlive: true,
     types: typeParsers,
