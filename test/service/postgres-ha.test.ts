@@ -31,18 +31,12 @@ import {
   stopServerProcess,
   type ServerProcess,
 } from '../support/server-process.js';
-import { ADMIN_ROLE, AUTHORITY } from './harness.js';
+import { ADMIN_ROLE, AUTHORITY, requestAt, type HttpAnswer } from './harness.js';
 
 const ALICE = 'alice@example.test';
 const MIN_BEFORE_KILL = 10;
 const LOAD_AFTER_KILL_MS = 1_500;
 const WORKERS = 9;
-
-interface Answer {
-  readonly status: number;
-  readonly json: Record<string, unknown> | undefined;
-  readonly requestId: string | null;
-}
 
 whenPostgres('three key service instances on one PostgreSQL', (adminUrl) => {
   void describe('three dke serve instances on one PostgreSQL', () => {
@@ -57,30 +51,14 @@ whenPostgres('three key service instances on one PostgreSQL', (adminUrl) => {
     const start = (): Promise<ServerProcess> =>
       startServerProcess(configFile, { cwd: dir, startTimeoutMs: 60_000 });
 
-    async function call(
+    const call = (
       server: ServerProcess,
       method: string,
       urlPath: string,
       token: string,
       body?: unknown,
-    ): Promise<Answer> {
-      const response = await fetch(server.url + urlPath, {
-        method,
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      const text = await response.text();
-      let json: Record<string, unknown> | undefined;
-      try {
-        json = JSON.parse(text) as Record<string, unknown>;
-      } catch {
-        json = undefined;
-      }
-      return { status: response.status, json, requestId: response.headers.get('x-request-id') };
-    }
+    ): Promise<HttpAnswer> =>
+      requestAt(server.url, method, urlPath, { token, ...(body === undefined ? {} : { body }) });
 
     async function cli(args: readonly string[]): Promise<string> {
       const result = await runCli([...args, '-c', configFile], { cwd: dir });
@@ -173,8 +151,8 @@ whenPostgres('three key service instances on one PostgreSQL', (adminUrl) => {
             });
             if (answer.status === 200) {
               assert.equal(answer.json?.share, share.toString('base64url'));
-              assert.ok(answer.requestId !== null);
-              acknowledged.push(answer.requestId);
+              assert.ok(answer.headers.get('x-request-id') !== null);
+              acknowledged.push(answer.headers.get('x-request-id') ?? '');
               perInstance[index] = (perInstance[index] as number) + 1;
             } else {
               refused += 1;

@@ -25,34 +25,24 @@ import {
   validToken,
 } from '../support/issuer.js';
 import { createTestDatabase, whenPostgres } from '../support/postgres.js';
+import { requestAt, type HttpAnswer } from './harness.js';
 
 const ADMIN_ROLE = 'dke-admin';
 const ALICE = 'alice@example.test';
 
-interface Answer {
-  readonly status: number;
-  readonly json: Record<string, unknown> | undefined;
-  readonly text: string;
-}
+type Answer = HttpAnswer;
 
-async function call(server: RunningServer, method: string, urlPath: string, token?: string, body?: unknown) {
-  const headers: Record<string, string> = {};
-  if (token !== undefined) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const response = await fetch(server.url + urlPath, {
-    method,
-    headers,
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+const call = (
+  server: RunningServer,
+  method: string,
+  urlPath: string,
+  token?: string,
+  body?: unknown,
+): Promise<Answer> =>
+  requestAt(server.url, method, urlPath, {
+    ...(token === undefined ? {} : { token }),
+    ...(body === undefined ? {} : { body }),
   });
-  const text = await response.text();
-  let json: Record<string, unknown> | undefined;
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, json, text } satisfies Answer;
-}
 
 whenPostgres('key service instances on PostgreSQL', (adminUrl) => {
   void test('two instances on one PostgreSQL database serve one set of keys and one audit log', async () => {
