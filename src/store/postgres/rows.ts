@@ -3,7 +3,6 @@
  * the SQLite backend returns it (same field names, null for absent fields, numbers for counters and
  * sizes, bigint for witnessed sizes, Buffers for hashes), audit text decoded (./text-codec.ts).
  */
-import { DkeError } from '../../errors/index.js';
 import type { KeyPolicy } from '../../service/contracts.js';
 import { canonicalAuditText } from '../../audit/canonical.js';
 import type {
@@ -15,6 +14,7 @@ import type {
   WitnessedLog,
 } from '../types.js';
 import { decodeText, encodeText } from './text-codec.js';
+import { parseStoredPolicy } from '../stored-policy.js';
 
 export const KEY_COLUMNS = `k.name, k.protocol, k.state, k.active_version AS "activeVersion",
   k.cache_seconds AS "cacheSeconds", k.created_at AS "createdAt", k.updated_at AS "updatedAt", p.policy`;
@@ -113,7 +113,7 @@ export function toKeyRecord(row: KeyRow): KeyRecord {
     state: row.state,
     activeVersion: row.activeVersion,
     cacheSeconds: row.cacheSeconds,
-    policy: parsePolicy(row.policy, row.name),
+    policy: parseStoredPolicy(row.policy, row.name),
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
@@ -146,26 +146,6 @@ export function toWitnessedLog(row: WitnessedLogRow): WitnessedLog {
 
 export function emptyPolicy(): KeyPolicy {
   return { users: [], groups: [], roles: [], tenants: [] };
-}
-
-/** A stored policy that is not exactly the expected shape must never grant anything: fail closed. */
-function parsePolicy(text: string, keyName: string): KeyPolicy {
-  const corrupt = (): DkeError =>
-    new DkeError('ERR_INTERNAL', { detail: `stored policy of key ${keyName} is not valid` });
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw corrupt();
-  }
-  if (typeof value !== 'object' || value === null) throw corrupt();
-  const lists = value as Record<string, unknown>;
-  const list = (field: keyof KeyPolicy): string[] => {
-    const entries = lists[field];
-    if (!Array.isArray(entries) || !entries.every((e): e is string => typeof e === 'string')) throw corrupt();
-    return entries;
-  };
-  return { users: list('users'), groups: list('groups'), roles: list('roles'), tenants: list('tenants') };
 }
 
 /** Security-event rows with the same key summed (one statement cannot update a row twice), in key order
