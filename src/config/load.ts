@@ -13,6 +13,7 @@ import { checkAuditLogConfig } from './audit-log.js';
 import { applyEnvOverrides } from './env.js';
 import { configSchema, type ServiceConfig } from './schema.js';
 import { checkWitnessConfig } from '../witness/witness.js';
+import { isPostgresUrl } from '../store/postgres/connection.js';
 
 export interface LoadConfigOptions {
   /** Config file; without it only defaults and the environment apply. */
@@ -116,9 +117,19 @@ function resolvePaths(config: ServiceConfig, baseDir: string, fromEnv: Map<strin
           }),
     },
     store: {
-      database: resolve('store.database', store.database),
+      // A PostgreSQL URL is not a path.
+      database: isPostgresUrl(store.database) ? store.database : resolve('store.database', store.database),
       masterKeyFile: resolve('store.masterKeyFile', store.masterKeyFile),
       lockWaitMs: store.lockWaitMs,
+      postgres: {
+        ...store.postgres,
+        ...(store.postgres.caFile === undefined
+          ? {}
+          : { caFile: path.resolve(baseDir, store.postgres.caFile) }),
+        ...(store.postgres.passwordFile === undefined
+          ? {}
+          : { passwordFile: path.resolve(baseDir, store.postgres.passwordFile) }),
+      },
     },
   };
 }

@@ -4,6 +4,7 @@
  */
 import { MAX_TOKEN_LENGTH } from '../auth/bearer.js';
 import type { Pkcs11Config } from '../keystore/backends/pkcs11/config.js';
+import { POOL_DEFAULTS, SSL_MODES, type SslMode } from '../store/postgres/connection.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -52,7 +53,10 @@ export interface SecurityEventsConfig {
 }
 
 export interface StoreConfig {
-  /** SQLite database file of keys, policies, revocations and the audit log. */
+  /**
+   * Where keys, policies, revocations and the audit log live: a SQLite database file, or a PostgreSQL
+   * database as a `postgres://` / `postgresql://` URL (docs/storage.md).
+   */
   readonly database: string;
   /** File holding the master key that encrypts private keys at rest. */
   readonly masterKeyFile: string;
@@ -61,6 +65,22 @@ export interface StoreConfig {
    * another process holds the SQLite write lock, before the requests waiting on it fail 503. ms.
    */
   readonly lockWaitMs: number;
+  /** Connection settings used when `database` is a PostgreSQL URL. */
+  readonly postgres: PostgresStoreConfig;
+}
+
+/** The PostgreSQL backend's pool, TLS and password (docs/storage.md, "The PostgreSQL backend"). */
+export interface PostgresStoreConfig {
+  readonly maxConnections: number;
+  readonly connectionTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly statementTimeoutMs: number;
+  readonly lockTimeoutMs: number;
+  /** Default: verify-full, or disable for a loopback host or unix socket. */
+  readonly sslMode?: SslMode;
+  readonly caFile?: string;
+  readonly passwordFile?: string;
+  readonly passwordEnv?: string;
 }
 
 export interface LoggingConfig {
@@ -135,7 +155,7 @@ export const DEFAULTS = {
     authFailureLimit: { maxFailures: 20, windowSeconds: 60, blockSeconds: 300, maxTrackedAddresses: 10_000 },
     securityEvents: { maxRows: 10_000, maxAgeDays: 30 },
   },
-  store: { database: 'opendke.db', masterKeyFile: 'master.key', lockWaitMs: 5_000 },
+  store: { database: 'opendke.db', masterKeyFile: 'master.key', lockWaitMs: 5_000, postgres: POOL_DEFAULTS },
   logging: { level: 'info' },
   audit: { log: { checkpointIntervalSeconds: 5, receipts: true, witnesses: [] } },
 } as const;
@@ -230,6 +250,22 @@ export function configSchema(authSchema: object): object {
           database: { type: 'string', minLength: 1, default: DEFAULTS.store.database },
           masterKeyFile: { type: 'string', minLength: 1, default: DEFAULTS.store.masterKeyFile },
           lockWaitMs: { type: 'integer', minimum: 0, maximum: 60_000, default: DEFAULTS.store.lockWaitMs },
+          postgres: {
+            type: 'object',
+            additionalProperties: false,
+            default: {},
+            properties: {
+              maxConnections: integer(1, 1000, POOL_DEFAULTS.maxConnections),
+              connectionTimeoutMs: integer(100, 600_000, POOL_DEFAULTS.connectionTimeoutMs),
+              idleTimeoutMs: integer(100, 3_600_000, POOL_DEFAULTS.idleTimeoutMs),
+              statementTimeoutMs: integer(100, 600_000, POOL_DEFAULTS.statementTimeoutMs),
+              lockTimeoutMs: integer(1, 600_000, POOL_DEFAULTS.lockTimeoutMs),
+              sslMode: { type: 'string', enum: SSL_MODES },
+              caFile: { type: 'string', minLength: 1 },
+              passwordFile: { type: 'string', minLength: 1 },
+              passwordEnv: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+            },
+          },
         },
       },
       keys: {

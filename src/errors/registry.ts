@@ -99,6 +99,14 @@ export const ERRORS = {
   ERR_STORE_BUSY: { status: 503, exit: EXIT.IO, message: 'key store busy, retry later' },
   ERR_STORE_UNAVAILABLE: { status: 503, exit: EXIT.IO, message: 'key store unreachable, retry later' },
   ERR_HSM_UNAVAILABLE: { status: 503, exit: EXIT.IO, message: 'key token unavailable, retry later' },
+  // `dke store copy` (docs/storage.md, "Copying a store"): it never merges into a used store, and a copy that
+  // does not read back equal to its source is reported, never used.
+  ERR_STORE_NOT_EMPTY: { status: 409, exit: EXIT.USAGE, message: 'the target key store is not empty' },
+  ERR_STORE_COPY_MISMATCH: {
+    status: 500,
+    exit: EXIT.IO,
+    message: 'the copied key store differs from its source',
+  },
 
   // --- audit log (docs/audit.md) ---
   ERR_AUDIT_UNAVAILABLE: { status: 503, exit: EXIT.AUDIT, message: 'audit log unavailable' },

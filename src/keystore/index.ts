@@ -26,9 +26,12 @@ export {
 } from './validation.js';
 export {
   openAuditStore,
+  openAuditStoreAt,
   openKeyService,
+  openKeyServiceAt,
   assertMasterKeyMatches,
   type AuditStore,
+  type AuditStoreOptions,
   type KeyService,
   type KeyServiceOptions,
 } from './service.js';

@@ -1,10 +1,18 @@
 /**
  * Opening the customer key service's state: the store, the key manager and the audit log over one
- * SQLite file. This is what the CLI (`dke key ...`, `dke audit ...`) and the server call (docs/keys.md).
+ * SQLite file or PostgreSQL database (`openKeyServiceAt`, docs/storage.md). This is what the CLI
+ * (`dke key ...`, `dke audit ...`) and the server call (docs/keys.md).
  */
 import { DkeError } from '../errors/index.js';
 import { StoreAuditLog } from '../audit/index.js';
-import { openSqliteStore, type DkeStore, type SqliteStore } from '../store/index.js';
+import {
+  isPostgresUrl,
+  openPostgresStore,
+  openSqliteStore,
+  type DkeStore,
+  type PostgresStoreOptions,
+  type SqliteStore,
+} from '../store/index.js';
 import { KeyManager } from './key-manager.js';
 import type { MasterKey } from './master-key.js';
 import { Pkcs11KeyBackend } from './backends/pkcs11/backend.js';
@@ -33,10 +41,12 @@ export interface KeyServiceOptions {
    * (TokenOptions.waitForToken). Without it (the CLI), the token is opened on first use, and must be there.
    */
   readonly pkcs11Options?: TokenOptions & { readonly eager?: boolean };
+  /** `openKeyServiceAt` with a PostgreSQL URL: pool, TLS, password, warnings. */
+  readonly postgres?: PostgresStoreOptions;
 }
 
-export interface KeyService {
-  readonly store: SqliteStore;
+export interface KeyService<S extends DkeStore = SqliteStore> {
+  readonly store: S;
   readonly keys: KeyManager;
   readonly audit: StoreAuditLog;
   /** The token's health, when a PKCS#11 token is configured and has been opened (for /healthz). */
@@ -45,8 +55,8 @@ export interface KeyService {
   close(): Promise<void>;
 }
 
-export interface AuditStore {
-  readonly store: SqliteStore;
+export interface AuditStore<S extends DkeStore = SqliteStore> {
+  readonly store: S;
   readonly audit: StoreAuditLog;
   close(): Promise<void>;
 }
@@ -54,8 +64,30 @@ export interface AuditStore {
 /** Opens (creating and migrating if needed) the store. Rejects ERR_MASTER_KEY for the wrong master key. */
 export async function openKeyService(options: KeyServiceOptions): Promise<KeyService> {
   const store = openSqliteStore(options.dbPath, withBusyTimeout(options.busyTimeoutMs));
+  // Server mode: the SQLite connection never blocks on another process's lock (docs/storage.md).
+  return serviceOver(store, options, () => {
+    if (options.lockWaitMs !== undefined) store.setBusyTimeout(0);
+  });
+}
+
+/**
+ * Like openKeyService, for whichever backend `options.dbPath` names: a SQLite file, or a PostgreSQL
+ * database given as a `postgres://` URL (with `options.postgres`).
+ */
+export async function openKeyServiceAt(options: KeyServiceOptions): Promise<KeyService<DkeStore>> {
+  if (!isPostgresUrl(options.dbPath)) return openKeyService(options);
+  const store = await openPostgresStore(options.dbPath, options.postgres ?? {});
+  return serviceOver(store, options);
+}
+
+async function serviceOver<S extends DkeStore>(
+  store: S,
+  options: KeyServiceOptions,
+  afterCheck: () => void = () => undefined,
+): Promise<KeyService<S>> {
   try {
     await assertMasterKeyMatches(store, options.masterKey);
+    afterCheck();
   } catch (error) {
     await store.close();
     throw error;
@@ -80,7 +112,6 @@ export async function openKeyService(options: KeyServiceOptions): Promise<KeySer
     ...clock,
     ...(pkcs11Config === undefined ? {} : { pkcs11: openToken }),
   });
-  if (options.lockWaitMs !== undefined) store.setBusyTimeout(0);
   const audit = new StoreAuditLog(store, {
     ...clock,
     ...(options.lockWaitMs === undefined ? {} : { lockWaitMs: options.lockWaitMs }),
@@ -100,12 +131,16 @@ export async function openKeyService(options: KeyServiceOptions): Promise<KeySer
   };
 }
 
-/** The audit log alone, without the master key: for `dke audit verify|list` (read-only by default). */
-export function openAuditStore(options: {
+export interface AuditStoreOptions {
   readonly dbPath: string;
   readonly readonly?: boolean;
   readonly busyTimeoutMs?: number;
-}): Promise<AuditStore> {
+  /** `openAuditStoreAt` with a PostgreSQL URL. */
+  readonly postgres?: PostgresStoreOptions;
+}
+
+/** The audit log alone, without the master key: for `dke audit verify|list` (read-only by default). */
+export function openAuditStore(options: AuditStoreOptions): Promise<AuditStore> {
   return new Promise((resolve) => {
     const store = openSqliteStore(options.dbPath, {
       readonly: options.readonly ?? true,
@@ -114,6 +149,17 @@ export function openAuditStore(options: {
     const audit = new StoreAuditLog(store);
     resolve({ store, audit, close: () => closeBoth(audit, store) });
   });
+}
+
+/** Like openAuditStore, for a SQLite file or a PostgreSQL URL. */
+export async function openAuditStoreAt(options: AuditStoreOptions): Promise<AuditStore<DkeStore>> {
+  if (!isPostgresUrl(options.dbPath)) return openAuditStore(options);
+  const store = await openPostgresStore(options.dbPath, {
+    ...options.postgres,
+    readonly: options.readonly ?? true,
+  });
+  const audit = new StoreAuditLog(store);
+  return { store, audit, close: () => closeBoth(audit, store) };
 }
 
 /** The audit log first (its last commit needs the store), then the store. */

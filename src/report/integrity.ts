@@ -1,7 +1,9 @@
 /**
  * The integrity statement that heads a report: the full verification of the log (hash chain and Merkle
- * tree: size, chain head, RFC 6962 root), and the latest persisted signed checkpoint with the witness
- * cosignatures stored for it. The checkpoint's root is checked against the records during that same
+ * tree: size, chain head, RFC 6962 root), and a persisted signed checkpoint with the witness cosignatures
+ * stored for it: the largest one a witness cosigned (the strongest evidence: someone outside saw it), else
+ * the latest. A checkpoint persisted a moment ago is usually not cosigned yet, so "the latest" alone would
+ * often show none. The checkpoint's root is checked against the records during that same
  * verification, so "verified up to size N, root R, cosigned by W at T" is one claim, not three.
  */
 import type { AuditTreeHead, AuditVerificationReport } from '../audit/index.js';
@@ -17,7 +19,20 @@ export interface VerifiableLog {
 }
 
 /** Where persisted checkpoints and their cosignatures are (the store). */
-export type CheckpointSource = Pick<DkeStore, 'latestCheckpoint' | 'listCosignatures'>;
+export type CheckpointSource = Pick<
+  DkeStore,
+  'latestCheckpoint' | 'getCheckpoint' | 'listCosignatures' | 'newestCosignatures'
+>;
+
+/** The largest cosigned checkpoint, else the latest one. */
+async function headlineCheckpoint(source: CheckpointSource): Promise<CheckpointRow | undefined> {
+  const cosignedSizes = (await source.newestCosignatures()).map((c) => c.size);
+  if (cosignedSizes.length > 0) {
+    const cosigned = await source.getCheckpoint(Math.max(...cosignedSizes));
+    if (cosigned !== undefined) return cosigned;
+  }
+  return source.latestCheckpoint();
+}
 
 function checkpointOf(
   row: CheckpointRow,
@@ -44,7 +59,7 @@ export async function integrityStatement(
   log: VerifiableLog,
   checkpoints?: CheckpointSource,
 ): Promise<IntegrityStatement> {
-  const latest = await checkpoints?.latestCheckpoint();
+  const latest = checkpoints === undefined ? undefined : await headlineCheckpoint(checkpoints);
   // The checkpoint's root must be the root of the records verified: checked in the same pass.
   const report = await log.verify(
     undefined,

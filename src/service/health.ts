@@ -1,12 +1,14 @@
 /**
  * GET /healthz: liveness plus the store's state, answered within milliseconds whatever the store does
  * (the probe never waits for a lock, and a networked backend's probe has a short timeout). A store locked by
- * another process (a `dke key` command, a backup) is `200 {"status":"degraded","store":"locked"}`, one that
- * cannot be reached (PostgreSQL down) `200 {"status":"degraded","store":"unavailable"}`: the process is
- * healthy, and the condition is shared by every instance on that store, so a load balancer or orchestrator
- * must not drain or restart it for that; alert on `status` instead. With a PKCS#11 token configured
- * (docs/hsm.md) `token` is its state: `ready`, or `recovering` / `unavailable` / `refused` (then `degraded`,
- * and token keys answer 503 until it reconnects by itself).
+ * another process (a `dke key` command, a backup) is `200 {"status":"degraded","store":"locked"}`: the process
+ * serves (unwraps wait for the lock), so a load balancer must not drain it for that; alert on `status`. A store
+ * that cannot be reached (PostgreSQL down, or this instance cut off from it) is `503 {"status":"failing",
+ * "store":"unavailable"}`: this instance refuses every request that needs the store, so a load balancer should
+ * send traffic to one that can reach it. Use it for readiness, not for restarts: the instance recovers by itself
+ * once the store is back (docs/deploy.md). With a PKCS#11 token configured (docs/hsm.md) `token` is its state:
+ * `ready`, or `recovering` / `unavailable` / `refused`, then (at best) `degraded`: token keys answer 503 until
+ * it reconnects by itself, software keys keep working, so the instance is not taken out of rotation for it.
  */
 import type { StoreHealth } from '../store/index.js';
 import type { DkeApp } from './app.js';
@@ -19,7 +21,7 @@ export type { StoreHealth };
 export type WitnessHealth = 'ok' | 'unwitnessed' | 'errors';
 
 interface HealthAnswer {
-  readonly status: 'ok' | 'degraded';
+  readonly status: 'ok' | 'degraded' | 'failing';
   readonly store: StoreHealth;
   readonly witnesses?: WitnessHealth;
   readonly token?: string;
@@ -48,28 +50,31 @@ export function registerHealth(
   witnesses?: () => WitnessHealth,
   token?: () => TokenHealthSummary | undefined,
 ): void {
-  app.get('/healthz', { schema: { response: { 200: healthSchema } } }, async () => {
-    let store: StoreHealth;
-    try {
-      store = await probe();
-    } catch (error) {
-      // The contract says a probe never rejects; if one does anyway, the store is not usable.
-      report(error);
-      store = 'unavailable';
-    }
-    let answer: HealthAnswer = { status: store === 'ok' ? 'ok' : 'degraded', store };
-    if (witnesses !== undefined) {
-      const state = witnesses();
-      answer = { ...answer, witnesses: state, ...(state !== 'ok' ? { status: 'degraded' as const } : {}) };
-    }
-    const tokenHealth = token?.();
-    if (tokenHealth !== undefined) {
-      answer = {
-        ...answer,
-        token: tokenHealth.state,
-        ...(tokenHealth.ok ? {} : { status: 'degraded' as const }),
-      };
-    }
-    return answer;
-  });
+  app.get(
+    '/healthz',
+    { schema: { response: { 200: healthSchema, 503: healthSchema } } },
+    async (_request, reply) => {
+      let store: StoreHealth;
+      try {
+        store = await probe();
+      } catch (error) {
+        // The contract says a probe never rejects; if one does anyway, the store is not usable.
+        report(error);
+        store = 'unavailable';
+      }
+      const status = store === 'ok' ? 'ok' : store === 'locked' ? 'degraded' : 'failing';
+      let answer: HealthAnswer = { status, store };
+      if (witnesses !== undefined) {
+        const state = witnesses();
+        const worse = state !== 'ok' && status === 'ok';
+        answer = { ...answer, witnesses: state, ...(worse ? { status: 'degraded' as const } : {}) };
+      }
+      const tokenHealth = token?.();
+      if (tokenHealth !== undefined) {
+        const worse = !tokenHealth.ok && answer.status === 'ok';
+        answer = { ...answer, token: tokenHealth.state, ...(worse ? { status: 'degraded' as const } : {}) };
+      }
+      return reply.code(answer.status === 'failing' ? 503 : 200).send(answer);
+    },
+  );
 }

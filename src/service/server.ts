@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
 import type { DestinationStream, Logger } from 'pino';
 import { DkeError } from '../errors/index.js';
 import { createAuthenticator, isLoopbackIp, type AuthConfig } from '../auth/index.js';
-import { loadMasterKey, openKeyService } from '../keystore/index.js';
+import { loadMasterKey, openKeyServiceAt } from '../keystore/index.js';
+import { SqliteStore, redactPostgresUrl, storeBackendOf } from '../store/index.js';
 import { serviceNoteKey } from '../keystore/note-signing-keys.js';
 import { createWitness } from '../witness/witness.js';
 import { auditLogOrigin, type ServiceConfig } from '../config/index.js';
@@ -90,10 +91,15 @@ export async function startServer(
   if (master.source === 'created')
     logger.warn({ file: master.file }, 'created a new master key file: back it up');
   const pkcs11 = config.keys?.backends.pkcs11;
-  const service = await openKeyService({
+  const service = await openKeyServiceAt({
     dbPath: config.store.database,
     masterKey: master.masterKey,
     lockWaitMs: config.store.lockWaitMs,
+    postgres: {
+      ...config.store.postgres,
+      // A PostgreSQL connection that dropped while idle, a VACUUM that failed: nothing a request can see.
+      onWarning: (message, detail) => logger.warn({ detail }, message),
+    },
     ...(pkcs11 === undefined
       ? {}
       : {
@@ -110,8 +116,11 @@ export async function startServer(
           },
         }),
   });
+  if (storeBackendOf(config.store.database) === 'postgres') {
+    logger.info({ database: redactPostgresUrl(config.store.database) }, 'key store: PostgreSQL');
+  }
   // Opening completed the Merkle tree of records an older release stored without one (docs/audit.md).
-  const backfill = service.store.treeBackfill;
+  const backfill = service.store instanceof SqliteStore ? service.store.treeBackfill : undefined;
   if (backfill !== undefined && backfill.leaves > 0) {
     logger.info(
       { leaves: backfill.leaves, ms: backfill.ms },

@@ -1,4 +1,4 @@
-/** The storage layer: the adapter contract (docs/storage.md) and the embedded SQLite backend. */
+/** The storage layer: the adapter contract (docs/storage.md), the SQLite and PostgreSQL backends, openStore. */
 export type {
   AuditRow,
   AuditRowQuery,
@@ -23,3 +23,11 @@ export type {
 export { openSqliteStore, SqliteStore, type SqliteStoreOptions } from './sqlite/sqlite-store.js';
 export { BACKFILL_LEAVES_PER_TRANSACTION, type TreeBackfill } from './sqlite/audit-tree.js';
 export { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from './sqlite/migrations.js';
+export { openStore, storeBackendOf, type OpenStoreOptions } from './open.js';
+export {
+  isPostgresUrl,
+  openPostgresStore,
+  PostgresStore,
+  redactPostgresUrl,
+  type PostgresStoreOptions,
+} from './postgres/index.js';

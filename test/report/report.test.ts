@@ -15,6 +15,8 @@ import {
 } from '../../src/report/index.js';
 import { openSqliteStore } from '../../src/store/index.js';
 import { makeTempDir, removeDir } from '../store/temp-dir.js';
+import { cosign, formatCheckpointBody } from '../../src/transparency/index.js';
+import { checkpointNote, TEST_ORIGIN, testLogKeys } from '../support/receipts.js';
 import { EVIL_REQUEST, EVIL_SUBJECT, EVIL_USER, ISSUER, SINCE, UNTIL, writeIncident } from './fixture.js';
 
 const GENERATED = '2026-03-12T00:00:00.000Z';
@@ -329,5 +331,66 @@ describe('incident report', () => {
         /<div class="failed"><strong>FAILED: log verification failed at record 100/,
       );
     })();
+  });
+});
+
+describe('incident report: which checkpoint heads it', () => {
+  let dir: string;
+  let dbPath: string;
+  before(async () => {
+    dir = makeTempDir('dke-report-checkpoint-');
+    dbPath = path.join(dir, 'dke.db');
+    await writeIncident(dbPath);
+  });
+  after(() => removeDir(dir));
+
+  it('the largest checkpoint a witness cosigned, not a newer one nobody cosigned yet; else the latest', async () => {
+    const keys = testLogKeys(1);
+    const opened = await openAuditStore({ dbPath, readonly: false });
+    try {
+      const { store, audit } = opened;
+      const persist = async (size: number, cosigned: boolean): Promise<void> => {
+        const time = 1_770_000_000;
+        const note = await checkpointNote(audit, keys, { size });
+        const body = formatCheckpointBody({
+          origin: TEST_ORIGIN,
+          size,
+          rootHash: (await audit.treeHead(size)).rootHash,
+        });
+        await store.storeCheckpoint({
+          size,
+          root: (await audit.treeHead(size)).rootHash,
+          note,
+          createdAt: GENERATED,
+        });
+        if (cosigned) {
+          const line = cosign(body, keys.witnesses[0]!.signerKey, time);
+          await store.storeCosignature({
+            size,
+            witnessName: 'witness-1.example.test',
+            keyHash: Buffer.from('w1id'),
+            line,
+            timestamp: time,
+          });
+        }
+      };
+      await persist(100, false);
+      assert.equal(
+        (await integrityStatement(audit, store)).checkpoint?.size,
+        100,
+        'the latest, with none cosigned',
+      );
+      await persist(110, true);
+      await persist(130, false);
+      const statement = await integrityStatement(audit, store);
+      assert.equal(statement.verified, true);
+      assert.equal(statement.checkpoint?.size, 110);
+      assert.deepEqual(
+        statement.cosignatures?.map((c) => c.witness),
+        ['witness-1.example.test'],
+      );
+    } finally {
+      await opened.close();
+    }
   });
 });

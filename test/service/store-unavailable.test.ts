@@ -102,11 +102,11 @@ describe('a store that cannot be reached', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('/healthz: 200 degraded "unavailable" while it cannot be reached, ok again after', async () => {
+  it('/healthz: 503 failing "unavailable" while it cannot be reached, ok again after', async () => {
     switched.outage = 'all';
     const down = await request('GET', '/healthz');
-    assert.equal(down.status, 200);
-    assert.deepEqual(down.json, { status: 'degraded', store: 'unavailable' });
+    assert.equal(down.status, 503);
+    assert.deepEqual(down.json, { status: 'failing', store: 'unavailable' });
     switched.outage = 'none';
     assert.deepEqual((await request('GET', '/healthz')).json, { status: 'ok', store: 'ok' });
   });

@@ -12,7 +12,7 @@ import type { Command } from 'commander';
 import { verifyAuditChain, type AuditVerificationReport } from '../../audit/index.js';
 import { DkeError, isDkeError } from '../../errors/index.js';
 import type { AuditStore } from '../../keystore/index.js';
-import type { AuditChainLink, AuditTail } from '../../store/index.js';
+import type { AuditChainLink, AuditTail, DkeStore } from '../../store/index.js';
 import {
   cosignatureVerifier,
   emptyRoot,
@@ -228,7 +228,7 @@ function counted(links: AsyncIterable<AuditChainLink>): {
  */
 export async function verifyAgainstCheckpoint(
   o: CheckpointVerifyOptions,
-  withAudit: <T>(run: (store: AuditStore) => Promise<T>) => Promise<T>,
+  withAudit: <T>(run: (store: AuditStore<DkeStore>) => Promise<T>) => Promise<T>,
 ): Promise<void> {
   const keys = trustedKeys(o, '--checkpoint');
   const { checkpoint, cosigners } = openTrustedCheckpoint(await readCheckpointSource(o.checkpoint), keys);

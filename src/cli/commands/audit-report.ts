@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { DkeError } from '../../errors/index.js';
 import { resolveStoreConfig, type StoreFlags } from '../../config/index.js';
-import { openAuditStore } from '../../keystore/index.js';
+import { openAuditStoreAt } from '../../keystore/index.js';
 import {
   buildIncidentReport,
   hourFunction,
@@ -100,8 +100,8 @@ export function registerAuditReport(audit: Command, addStoreOptions: (command: C
         ...(o.subject === undefined ? {} : { subject: o.subject }),
         ...(o.timezone === undefined ? {} : { timezone: o.timezone }),
       };
-      const { database } = resolveStoreConfig(o);
-      const store = await openAuditStore({ dbPath: database, readonly: true });
+      const { database, postgres } = resolveStoreConfig(o);
+      const store = await openAuditStoreAt({ dbPath: database, readonly: true, postgres });
       let report: IncidentReport;
       try {
         const integrity = await integrityStatement(store.audit, store.store);

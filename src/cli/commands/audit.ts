@@ -5,7 +5,8 @@
 import type { Command } from 'commander';
 import { DkeError } from '../../errors/index.js';
 import { resolveStoreConfig, type StoreFlags } from '../../config/index.js';
-import { openAuditStore, type AuditStore } from '../../keystore/index.js';
+import { openAuditStoreAt, type AuditStore } from '../../keystore/index.js';
+import type { DkeStore } from '../../store/index.js';
 import type { AuditQuery, AuditRecord } from '../../service/contracts.js';
 import { info } from '../output.js';
 import { writeOutput } from '../io.js';
@@ -37,9 +38,12 @@ interface SecurityOptions extends AuditOptions {
   readonly limit?: number;
 }
 
-async function withAudit<T>(options: StoreFlags, run: (store: AuditStore) => T | Promise<T>): Promise<T> {
-  const { database } = resolveStoreConfig(options);
-  const store = await openAuditStore({ dbPath: database, readonly: true });
+async function withAudit<T>(
+  options: StoreFlags,
+  run: (store: AuditStore<DkeStore>) => T | Promise<T>,
+): Promise<T> {
+  const { database, postgres } = resolveStoreConfig(options);
+  const store = await openAuditStoreAt({ dbPath: database, readonly: true, postgres });
   try {
     return await run(store);
   } finally {
@@ -92,7 +96,7 @@ function formatSecurityEvent(e: SecurityEvent): string {
 }
 
 /** An entry index (decimal, = seq - 1) or a request id. */
-async function recordToProve(log: AuditStore['audit'], which: string): Promise<AuditRecord> {
+async function recordToProve(log: AuditStore<DkeStore>['audit'], which: string): Promise<AuditRecord> {
   if (/^(0|[1-9][0-9]{0,15})$/.test(which)) {
     const record = await log.record(Number(which) + 1);
     if (record === undefined) {
@@ -114,7 +118,7 @@ async function recordToProve(log: AuditStore['audit'], which: string): Promise<A
 }
 
 /** The proof bundle (a C2SP tlog-proof) of one record against the latest persisted, cosigned checkpoint. */
-async function proveRecord({ store, audit: log }: AuditStore, which: string): Promise<string> {
+async function proveRecord({ store, audit: log }: AuditStore<DkeStore>, which: string): Promise<string> {
   const record = await recordToProve(log, which);
   const checkpoint = await store.latestCheckpoint();
   if (checkpoint === undefined || checkpoint.size < record.seq) {

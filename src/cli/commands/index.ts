@@ -16,6 +16,7 @@ export const commandLoaders: Readonly<Record<string, () => Promise<RegisterComma
   serve: async () => (await import('./serve.js')).registerServe,
   key: async () => (await import('./key.js')).registerKey,
   audit: async () => (await import('./audit.js')).registerAudit,
+  store: async () => (await import('./store.js')).registerStore,
 };
 
 /** The commands to register for this argument vector: the one named, or all of them. */

@@ -9,7 +9,8 @@ import { Command, Option } from 'commander';
 import { DkeError } from '../../errors/index.js';
 import { resolveServiceParts, type StoreFlags } from '../../config/index.js';
 import { KEY_BACKEND_KINDS, type KeyBackendKind } from '../../keystore/backends/operator.js';
-import { loadMasterKey, openKeyService, type KeyService } from '../../keystore/index.js';
+import { loadMasterKey, openKeyServiceAt, type KeyService } from '../../keystore/index.js';
+import type { DkeStore } from '../../store/index.js';
 import { normalizePolicy } from '../../policy/evaluate.js';
 import type { KeyInfo, KeyProtocol } from '../../service/contracts.js';
 import { keyTarget, runAudited, type AuditTarget } from '../../service/audited-action.js';
@@ -37,7 +38,10 @@ function osUser(): string {
 export function addStoreOptions(command: Command, masterKey = true): Command {
   command
     .option('-c, --config <file>', 'the key service config file (its store section is used)')
-    .option('--db <file>', 'SQLite store file (overrides the config; default opendke.db, DKE_DATABASE)');
+    .option(
+      '--db <file>',
+      'SQLite store file or postgres:// URL (overrides the config; default opendke.db, DKE_DATABASE)',
+    );
   if (masterKey) {
     command.option(
       '--master-key-file <file>',
@@ -47,16 +51,20 @@ export function addStoreOptions(command: Command, masterKey = true): Command {
   return command.option('--json', 'print JSON instead of text');
 }
 
-async function withStore<T>(options: StoreFlags, run: (service: KeyService) => Promise<T> | T): Promise<T> {
+async function withStore<T>(
+  options: StoreFlags,
+  run: (service: KeyService<DkeStore>) => Promise<T> | T,
+): Promise<T> {
   const { store, keys } = resolveServiceParts(options);
   const master = loadMasterKey({ file: store.masterKeyFile, createIfMissing: true });
   if (master.source === 'created')
     info(`dke: created a new master key file ${store.masterKeyFile}: back it up`);
   // The token (keys.backends.pkcs11) is opened only by a command that needs it (docs/hsm.md).
   const pkcs11 = keys.backends.pkcs11;
-  const service = await openKeyService({
+  const service = await openKeyServiceAt({
     dbPath: store.database,
     masterKey: master.masterKey,
+    postgres: store.postgres,
     ...(pkcs11 === undefined ? {} : { pkcs11 }),
   });
   try {
@@ -71,7 +79,7 @@ async function change(
   options: CommonOptions,
   action: string,
   target: AuditTarget,
-  run: (service: KeyService) => Promise<KeyInfo> | KeyInfo,
+  run: (service: KeyService<DkeStore>) => Promise<KeyInfo> | KeyInfo,
 ): Promise<void> {
   const key = await withStore(options, (service) =>
     runAudited(

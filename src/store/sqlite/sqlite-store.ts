@@ -47,6 +47,7 @@ import type {
   StoreHealth,
   WitnessedLog,
 } from '../types.js';
+import { parseStoredPolicy } from '../stored-policy.js';
 
 export interface SqliteStoreOptions {
   /** Open without writing anything (no migration, no pragmas that write); for `dke audit verify`. */
@@ -802,25 +803,5 @@ function emptyPolicy(): KeyPolicy {
 }
 
 function toKeyRecord(row: KeyRow): KeyRecord {
-  return { ...row, policy: parsePolicy(row.policy, row.name) };
-}
-
-/** A stored policy that is not exactly the expected shape must never grant anything: fail closed. */
-function parsePolicy(text: string, keyName: string): KeyPolicy {
-  const corrupt = (): DkeError =>
-    new DkeError('ERR_INTERNAL', { detail: `stored policy of key ${keyName} is not valid` });
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw corrupt();
-  }
-  if (typeof value !== 'object' || value === null) throw corrupt();
-  const lists = value as Record<string, unknown>;
-  const list = (field: keyof KeyPolicy): string[] => {
-    const entries = lists[field];
-    if (!Array.isArray(entries) || !entries.every((e): e is string => typeof e === 'string')) throw corrupt();
-    return entries;
-  };
-  return { users: list('users'), groups: list('groups'), roles: list('roles'), tenants: list('tenants') };
+  return { ...row, policy: parseStoredPolicy(row.policy, row.name) };
 }
