@@ -15,7 +15,9 @@ import { isDkeError } from '../../src/errors/index.js';
 import { wrapShare } from '../../src/format/share-jwe.js';
 import { unwrapShareWith } from '../../src/format/share-jwe-operator.js';
 import { Pkcs11KeyBackend } from '../../src/keystore/backends/index.js';
-import { MasterKey, openKeyService, type KeyService } from '../../src/keystore/index.js';
+import { MasterKey, openKeyService, openKeyServiceAt, type KeyService } from '../../src/keystore/index.js';
+import type { DkeStore } from '../../src/store/index.js';
+import { createTestDatabase, whenPostgres, withClient, type TestDatabase } from '../support/postgres.js';
 import type { Principal } from '../../src/service/contracts.js';
 import { cliPath, sharedDir } from '../support/paths.js';
 import { createToken, skipWithoutToken, type TestToken } from '../support/tokens.js';
@@ -194,5 +196,58 @@ describe('key store with keys in a PKCS#11 token', { skip: skipWithoutToken('nss
     assert.equal(created.versions[0]?.backend, 'pkcs11');
     const ref = Buffer.from(created.versions[0]?.keyId ?? '', 'base64url').toString('hex');
     assert.equal((await inspect.privateKeyFlags(ref)).label, 'opendke/cli-key/v1');
+  });
+});
+
+whenPostgres('token keys on a PostgreSQL store', (adminUrl) => {
+  describe('token keys on a PostgreSQL store (migration 6)', { skip: skipWithoutToken('nss') }, () => {
+    let token: TestToken;
+    let database: TestDatabase;
+    let service: KeyService<DkeStore>;
+    const masterKey = MasterKey.generate();
+
+    before(async () => {
+      token = createToken('nss');
+      database = await createTestDatabase(adminUrl);
+      service = await openKeyServiceAt({ dbPath: database.url, masterKey, pkcs11: token.config });
+    });
+    after(async () => {
+      await service?.close();
+      await database?.drop();
+      token?.remove();
+    });
+
+    test('create and rotate in the token, use, destroy: the rows hold the token reference only', async () => {
+      await service.keys.create('pg-docs', { spec: 'P-256', backend: 'pkcs11' });
+      const info = await service.keys.rotate('pg-docs');
+      await service.keys.setPolicy('pg-docs', ALLOW_ALICE);
+      const rows = await withClient(
+        database.url,
+        async (client) =>
+          (
+            await client.query<{ key_id: string; sealed: Buffer | null; token_ref: string | null }>(
+              'SELECT key_id, sealed_private_key AS sealed, token_ref FROM key_versions ORDER BY version',
+            )
+          ).rows,
+      );
+      assert.deepEqual(
+        rows.map((r) => [r.sealed, r.token_ref]),
+        info.versions.map((v) => [null, Buffer.from(v.keyId, 'base64url').toString('hex')]),
+      );
+      for (const version of info.versions) {
+        const { operator } = await service.keys.operatorFor('pg-docs', version.keyId, ALICE);
+        const share = crypto.randomBytes(32);
+        const jwe = await wrapShare(share, operator.publicKey, {
+          objectId: crypto.randomBytes(16),
+          keyId: version.keyId,
+        });
+        assert.deepEqual((await unwrapShareWith(jwe, operator)).share, share);
+      }
+      assert.equal((await service.keys.destroy('pg-docs')).state, 'destroyed');
+      await assert.rejects(
+        service.keys.operatorFor('pg-docs', info.versions[0]?.keyId ?? '', ALICE),
+        (e: unknown) => isDkeError(e, 'ERR_KEY_DESTROYED'),
+      );
+    });
   });
 });
