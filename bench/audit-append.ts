@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { StoreAuditLog } from '../src/audit/index.js';
 import { openStore } from '../src/store/index.js';
 import { syntheticEvent } from './audit.js';
-import { cleanEnv, log, num, processCpuSeconds, runOk } from './util.js';
+import { cleanEnv, log, machineBusySeconds, num, processCpuSeconds, runOk } from './util.js';
 
 export interface AppendRun {
   readonly appends: number;
@@ -62,6 +62,8 @@ export interface Appends {
   readonly perSecond: number;
   /** The database server's processes (`databasePid` and its children), % of one core. */
   readonly databaseCpuPercent: number | undefined;
+  /** The whole machine, every process, % of one core. */
+  readonly machineCpuPercent: number | undefined;
   /** What verifying the log found afterwards. */
   readonly records: number;
   /** Chain and Merkle tree intact, and every append in it exactly once (no fork, nothing lost). */
@@ -77,8 +79,14 @@ export async function appendFromProcesses(
 ): Promise<Appends> {
   await (await openStore(database)).close(); // creates the schema once, before the appenders race
   const startAt = Date.now() + START_DELAY_MS;
-  let databaseBefore: number | undefined;
-  const sample = setTimeout(() => (databaseBefore = processCpuSeconds([databasePid])), START_DELAY_MS);
+  // CPU counters at the start instant and once the last process has finished.
+  const counters = (): { database?: number; machine?: number; at: number } => ({
+    database: processCpuSeconds([databasePid]),
+    machine: machineBusySeconds(),
+    at: performance.now(),
+  });
+  let before: ReturnType<typeof counters> | undefined;
+  const sample = setTimeout(() => (before = counters()), START_DELAY_MS);
   const runs = await Promise.all(
     Array.from({ length: processes }, async () => {
       const args = [fileURLToPath(import.meta.url), database, String(seconds), String(APPEND_CONCURRENCY)];
@@ -89,8 +97,12 @@ export async function appendFromProcesses(
       return JSON.parse(result.stdout) as AppendRun;
     }),
   ).finally(() => clearTimeout(sample));
-  const databaseAfter = processCpuSeconds([databasePid]);
-  const longest = Math.max(...runs.map((r) => r.seconds));
+  const after = counters();
+  const percent = (field: 'database' | 'machine'): number | undefined => {
+    const [b, a] = [before?.[field], after[field]];
+    if (before === undefined || b === undefined || a === undefined) return undefined;
+    return ((a - b) / ((after.at - before.at) / 1000)) * 100;
+  };
   const perSecond = runs.reduce((sum, r) => sum + r.appends / r.seconds, 0);
   const appended = runs.reduce((sum, r) => sum + r.appends, 0);
   const store = await openStore(database, { readonly: true });
@@ -105,10 +117,8 @@ export async function appendFromProcesses(
     return {
       runs,
       perSecond,
-      databaseCpuPercent:
-        databaseBefore === undefined || databaseAfter === undefined
-          ? undefined
-          : ((databaseAfter - databaseBefore) / longest) * 100,
+      databaseCpuPercent: percent('database'),
+      machineCpuPercent: percent('machine'),
       records: verified.records,
       ok,
     };

@@ -27,6 +27,7 @@ import {
   cleanEnv,
   dke,
   log,
+  machineBusySeconds,
   makeTempDir,
   markdownTable,
   num,
@@ -122,6 +123,8 @@ export interface LoadResult {
   readonly databaseCpuPercent: number | undefined;
   /** CPU used by this process (autocannon and the issuer), % of one core. */
   readonly clientCpuPercent: number;
+  /** CPU used on the whole machine, every process (ours and others'), % of one core. */
+  readonly machineCpuPercent: number | undefined;
 }
 
 function percentile(sorted: Float64Array, q: number): number | undefined {
@@ -160,6 +163,7 @@ async function load(
   const cpuBefore = process.cpuUsage();
   const serverBefore = processCpuSeconds(serverPids);
   const databaseBefore = processCpuSeconds([databasePid]);
+  const machineBefore = machineBusySeconds();
   const started = performance.now();
   const results = await Promise.all(
     targets.map(async (target) => {
@@ -212,6 +216,7 @@ async function load(
     serverCpuPercent: percentOfWall(serverBefore, processCpuSeconds(serverPids)),
     databaseCpuPercent: percentOfWall(databaseBefore, processCpuSeconds([databasePid])),
     clientCpuPercent: ((cpu.user + cpu.system) / 1e6 / wall) * 100,
+    machineCpuPercent: percentOfWall(machineBefore, machineBusySeconds()),
   };
 }
 

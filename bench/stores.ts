@@ -184,6 +184,8 @@ function report(options: StoresOptions, results: readonly ConfigurationResult[])
       ...rate(r.appends.perSecond, base?.appends.perSecond),
     ]),
   );
+  const others = (machine: number | undefined, ours: readonly (number | undefined)[]): string =>
+    machine === undefined ? '–' : pct(ours.reduce<number>((rest, v) => rest - (v ?? 0), machine));
   const levels = markdownTable(
     [
       'Configuration',
@@ -195,6 +197,8 @@ function report(options: StoresOptions, results: readonly ConfigurationResult[])
       'dke serve CPU',
       'PostgreSQL CPU',
       'Load generator CPU',
+      'Other processes CPU',
+      'CPU ms per request (serve + PostgreSQL)',
       'Errors',
     ],
     results.flatMap((r) =>
@@ -214,19 +218,30 @@ function report(options: StoresOptions, results: readonly ConfigurationResult[])
           pct(l.serverCpuPercent),
           pct(l.databaseCpuPercent),
           pct(l.clientCpuPercent),
+          others(l.machineCpuPercent, [l.serverCpuPercent, l.databaseCpuPercent, l.clientCpuPercent]),
+          num((((l.serverCpuPercent ?? NaN) + (l.databaseCpuPercent ?? 0)) * 10) / l.requestsPerSecond, 2),
           String(l.non2xx + l.errors + l.timeouts),
         ]),
       ),
     ),
   );
   const appends = markdownTable(
-    ['Configuration', 'Processes', 'appends/s', 'Appender CPU', 'PostgreSQL CPU', 'Log afterwards'],
+    [
+      'Configuration',
+      'Processes',
+      'appends/s',
+      'Appender CPU',
+      'PostgreSQL CPU',
+      'Other processes CPU',
+      'Log afterwards',
+    ],
     results.map(({ configuration, appends: a }) => [
       configuration.label,
       String(a.runs.length),
       `${num(a.perSecond, 0)} (${a.runs.map((run) => num(run.appends / run.seconds, 0)).join(' + ')})`,
       a.runs.map((run) => pct(run.cpuPercent)).join(' + '),
       pct(a.databaseCpuPercent),
+      others(a.machineCpuPercent, [a.databaseCpuPercent, ...a.runs.map((run) => run.cpuPercent)]),
       `${a.records} records, ${a.ok ? 'verified (one chain, every append once)' : 'BROKEN'}`,
     ]),
   );
@@ -243,7 +258,8 @@ function report(options: StoresOptions, results: readonly ConfigurationResult[])
     `Audit appends/s: StoreAuditLog.append straight on the store, ${APPEND_CONCURRENCY} appends in flight per process ` +
     `for ${options.durationSeconds} s, one process per instance, all on one log. ` +
     `Everything shares this machine's ${cores} cores (${cores * 100}% in the CPU columns, % of one core): ` +
-    'the load generator (this process), the `dke serve` instances and PostgreSQL.';
+    'the load generator (this process), the `dke serve` instances and PostgreSQL; "other processes" is the rest ' +
+    "of the machine's busy time (from /proc/stat), i.e. anything else that ran meanwhile.";
   const markdown = [
     `### Key service on PostgreSQL (${options.durationSeconds} s per phase, saturation over ${options.connectionLevels.join('/')} connections)`,
     '',

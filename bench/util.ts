@@ -301,14 +301,34 @@ export function dke(args: readonly string[]): CommandSpec {
 
 let clockTicks: number | undefined;
 
+function ticksPerSecond(): number {
+  clockTicks ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+  return clockTicks;
+}
+
 /** utime, stime, cutime, cstime of one process in seconds, from /proc; undefined when it is gone. */
 function procTimes(pid: number): number[] | undefined {
   try {
-    clockTicks ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // After "pid (comm) ", field 3 (state) is index 0: utime..cstime (fields 14-17) are indexes 11-14.
-    return fields.slice(11, 15).map((f) => Number(f) / (clockTicks ?? 100));
+    return fields.slice(11, 15).map((f) => Number(f) / ticksPerSecond());
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds the whole machine (every core, every process) has been busy since boot; undefined off Linux. */
+export function machineBusySeconds(): number | undefined {
+  try {
+    const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '')
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    // user nice system idle iowait irq softirq steal: everything but idle and iowait.
+    const busy = fields.slice(0, 8).reduce((sum, ticks, i) => (i === 3 || i === 4 ? sum : sum + ticks), 0);
+    return Number.isFinite(busy) ? busy / ticksPerSecond() : undefined;
   } catch {
     return undefined;
   }
