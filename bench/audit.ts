@@ -37,7 +37,7 @@ const TENANT = 'https://login.microsoftonline.com/5f3c0c54-2b1e-4d1e-9b5a-4c7f0f
 const KEY_ID = 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs';
 
 /** A plausible mix: two thirds native unwraps, one third MS DKE decrypts, 2% denied, 5000 users, 20 keys. */
-function syntheticEvent(i: number): AuditEvent {
+export function syntheticEvent(i: number): AuditEvent {
   const user = i % 5000;
   const native = i % 3 !== 0;
   const denied = i % 50 === 0;

@@ -1,7 +1,7 @@
 /**
  * The OpenDKE benchmark suite (docs/benchmarks.md): `npm run bench -- [options]`.
  *
- * Prints the machine, runs the selected phases (files, service, audit), writes every number as JSON to
+ * Prints the machine, runs the selected phases (files, service, audit, stores), writes every number as JSON to
  * bench/results/<time>.json, the markdown report to bench/results/<time>.md and to stdout (progress goes to
  * stderr), and optionally to --markdown FILE (e.g. docs/benchmarks-results.md).
  */
@@ -14,6 +14,7 @@ import { runAudit } from './audit.js';
 import { runFiles } from './files.js';
 import { machineInfo, machineMarkdown } from './machine.js';
 import { runService } from './service.js';
+import { runStores } from './stores.js';
 import {
   cleanupAll,
   formatSize,
@@ -26,7 +27,7 @@ import {
   type TargetCheck,
 } from './util.js';
 
-const PHASES = ['files', 'service', 'audit'] as const;
+const PHASES = ['files', 'service', 'audit', 'stores'] as const;
 type Phase = (typeof PHASES)[number];
 
 const USAGE = `usage: npm run bench -- [options]
@@ -34,10 +35,11 @@ const USAGE = `usage: npm run bench -- [options]
   --size SIZE            file throughput test size (default 1G; K/M/G are binary)
   --rss-large SIZE       size of the extra peak-RSS run of dke encrypt/decrypt (default 10G; 0 skips it)
   --quick                skip the large RSS run, 3 s load phases, 1 s openssl speed runs
-  --only LIST            phases to run, comma-separated: files,service,audit (default all)
+  --only LIST            phases to run, comma-separated: files,service,audit,stores (default all);
+                         stores = the key service and audit appends on SQLite vs PostgreSQL (1 and 2 instances)
   --runs N               timed runs per file row and per audit verify, best counts (default 3)
   --audit-records N      audit records to verify (default 1000000)
-  --duration SECONDS     each service load phase (default 10; 3 with --quick)
+  --duration SECONDS     each service/stores load phase and audit append run (default 10; 3 with --quick)
   --connections LIST     connection counts of the saturation search (default 8,16,32)
   --log-level LEVEL      key service log level during the load (default info; logs go to /dev/null)
   --tmpdir DIR           where test files and stores are created (default ${os.tmpdir()})
@@ -128,6 +130,14 @@ function gitDescription(): string | undefined {
 
 async function runPhase(phase: Phase, settings: Settings): Promise<PhaseResult> {
   const referenceSeconds = settings.quick ? 1 : 3;
+  // The service and stores phases load the key service alike.
+  const load = {
+    tmpRoot: settings.tmpRoot,
+    durationSeconds: settings.durationSeconds,
+    warmupSeconds: settings.quick ? 1 : 2,
+    connectionLevels: settings.connections,
+    logLevel: settings.logLevel,
+  };
   switch (phase) {
     case 'files':
       return runFiles({
@@ -138,16 +148,11 @@ async function runPhase(phase: Phase, settings: Settings): Promise<PhaseResult> 
         opensslSeconds: referenceSeconds,
       });
     case 'service':
-      return runService({
-        tmpRoot: settings.tmpRoot,
-        durationSeconds: settings.durationSeconds,
-        warmupSeconds: settings.quick ? 1 : 2,
-        connectionLevels: settings.connections,
-        referenceSeconds,
-        logLevel: settings.logLevel,
-      });
+      return runService({ ...load, referenceSeconds });
     case 'audit':
       return runAudit({ records: settings.auditRecords, runs: settings.runs, tmpRoot: settings.tmpRoot });
+    case 'stores':
+      return runStores(load);
   }
 }
 

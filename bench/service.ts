@@ -5,7 +5,6 @@
  * saturation, then at half that rate for latency. References: `openssl speed rsa2048/rsa3072` and the raw
  * RSA-OAEP-256 decrypt rate of node:crypto.
  */
-import { spawnSync } from 'node:child_process';
 import {
   constants,
   createPublicKey,
@@ -15,10 +14,10 @@ import {
   randomBytes,
   type KeyObject,
 } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import autocannon, { type AutocannonResult } from 'autocannon';
+import autocannon from 'autocannon';
 import { stringify as toYaml } from 'yaml';
 import { startDevIssuer, type DevIssuer } from '../src/devissuer/index.js';
 import { wrapShare } from '../src/format/share-jwe.js';
@@ -28,9 +27,11 @@ import {
   cleanEnv,
   dke,
   log,
+  machineBusySeconds,
   makeTempDir,
   markdownTable,
   num,
+  processCpuSeconds,
   ratio,
   ratioText,
   removeTempDir,
@@ -89,25 +90,9 @@ export function rawRsaOaepDecrypt(bits: number, seconds: number): RawRsa {
   return { bits, perSecond: count / ((now - started) / 1000) };
 }
 
-let clockTicks: number | undefined;
-
-/** CPU seconds (user + system) a process has used so far, from /proc; undefined off Linux. */
-function processCpuSeconds(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    clockTicks ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // After "pid (comm) ", field 3 (state) is index 0: utime (14) and stime (15) are indexes 11 and 12.
-    return (Number(fields[11]) + Number(fields[12])) / clockTicks;
-  } catch {
-    return undefined;
-  }
-}
-
 // ---- load
 
-interface Scenario {
+export interface Scenario {
   readonly id: string;
   readonly label: string;
   readonly method: 'GET' | 'POST';
@@ -132,10 +117,14 @@ export interface LoadResult {
     readonly p99_9: number | undefined;
     readonly max: number | undefined;
   };
-  /** CPU used by the server, % of one core. */
+  /** CPU used by the server (every instance), % of one core. */
   readonly serverCpuPercent: number | undefined;
+  /** CPU used by the database server's processes (PostgreSQL), % of one core. */
+  readonly databaseCpuPercent: number | undefined;
   /** CPU used by this process (autocannon and the issuer), % of one core. */
   readonly clientCpuPercent: number;
+  /** CPU used on the whole machine, every process (ours and others'), % of one core. */
+  readonly machineCpuPercent: number | undefined;
 }
 
 function percentile(sorted: Float64Array, q: number): number | undefined {
@@ -143,54 +132,79 @@ function percentile(sorted: Float64Array, q: number): number | undefined {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 }
 
+/** One `dke serve` instance: its URL and pid (for its CPU). */
+export interface LoadTarget {
+  readonly url: string;
+  readonly pid: number | undefined;
+}
+
+export interface LoadExtras {
+  /** Requests per second over all targets (split evenly); default: as fast as they answer. */
+  readonly overallRate?: number;
+  /** A database server process whose CPU (with its children) is reported too. */
+  readonly databasePid?: number;
+}
+
+/**
+ * `connections` closed-loop connections (or `overallRate`) against `targets` at once: one autocannon per
+ * target with an even share of both. Latencies of all are pooled; rates and CPU are summed.
+ */
 async function load(
-  baseUrl: string,
+  targets: readonly LoadTarget[],
   scenario: Scenario,
   connections: number,
   durationSeconds: number,
-  serverPid: number | undefined,
-  overallRate?: number,
+  extras: LoadExtras = {},
 ): Promise<LoadResult> {
+  const { overallRate, databasePid } = extras;
   const latencies: number[] = [];
   let non2xx = 0;
+  const serverPids = targets.map((t) => t.pid);
   const cpuBefore = process.cpuUsage();
-  const serverBefore = processCpuSeconds(serverPid);
+  const serverBefore = processCpuSeconds(serverPids);
+  const databaseBefore = processCpuSeconds([databasePid]);
+  const machineBefore = machineBusySeconds();
   const started = performance.now();
-  const instance = autocannon({
-    url: baseUrl + scenario.path,
-    method: scenario.method,
-    headers: scenario.headers,
-    ...(scenario.body === undefined ? {} : { body: scenario.body }),
-    connections,
-    duration: durationSeconds,
-    timeout: 10,
-    ...(overallRate === undefined ? {} : { overallRate }),
-  });
-  instance.on('response', (_client, statusCode, _bytes, responseTimeMs) => {
-    if (statusCode >= 200 && statusCode < 300) latencies.push(responseTimeMs);
-    else non2xx += 1;
-  });
-  // autocannon stops itself after `duration`; this only bounds a hung run.
-  const guard = setTimeout(() => instance.stop(), (durationSeconds + 30) * 1000);
-  let result: AutocannonResult;
-  try {
-    result = await instance;
-  } finally {
-    clearTimeout(guard);
-  }
+  const results = await Promise.all(
+    targets.map(async (target) => {
+      const instance = autocannon({
+        url: target.url + scenario.path,
+        method: scenario.method,
+        headers: scenario.headers,
+        ...(scenario.body === undefined ? {} : { body: scenario.body }),
+        connections: Math.max(1, Math.round(connections / targets.length)),
+        duration: durationSeconds,
+        timeout: 10,
+        ...(overallRate === undefined ? {} : { overallRate: overallRate / targets.length }),
+      });
+      instance.on('response', (_client, statusCode, _bytes, responseTimeMs) => {
+        if (statusCode >= 200 && statusCode < 300) latencies.push(responseTimeMs);
+        else non2xx += 1;
+      });
+      // autocannon stops itself after `duration`; this only bounds a hung run.
+      const guard = setTimeout(() => instance.stop(), (durationSeconds + 30) * 1000);
+      try {
+        return await instance;
+      } finally {
+        clearTimeout(guard);
+      }
+    }),
+  );
   const wall = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
-  const serverAfter = processCpuSeconds(serverPid);
+  const percentOfWall = (before: number | undefined, after: number | undefined): number | undefined =>
+    before === undefined || after === undefined ? undefined : ((after - before) / wall) * 100;
   const sorted = Float64Array.from(latencies).sort();
-  const seconds = result.duration > 0 ? result.duration : wall;
+  const longest = Math.max(...results.map((r) => r.duration));
+  const seconds = longest > 0 ? longest : wall;
   return {
     connections,
     overallRate,
     seconds,
     ok: latencies.length,
     non2xx,
-    errors: result.errors,
-    timeouts: result.timeouts,
+    errors: results.reduce((sum, r) => sum + r.errors, 0),
+    timeouts: results.reduce((sum, r) => sum + r.timeouts, 0),
     requestsPerSecond: latencies.length / seconds,
     latencyMs: {
       p50: percentile(sorted, 0.5),
@@ -199,26 +213,31 @@ async function load(
       p99_9: percentile(sorted, 0.999),
       max: sorted.length === 0 ? undefined : sorted[sorted.length - 1],
     },
-    serverCpuPercent:
-      serverBefore === undefined || serverAfter === undefined
-        ? undefined
-        : ((serverAfter - serverBefore) / wall) * 100,
+    serverCpuPercent: percentOfWall(serverBefore, processCpuSeconds(serverPids)),
+    databaseCpuPercent: percentOfWall(databaseBefore, processCpuSeconds([databasePid])),
     clientCpuPercent: ((cpu.user + cpu.system) / 1e6 / wall) * 100,
+    machineCpuPercent: percentOfWall(machineBefore, machineBusySeconds()),
   };
 }
 
 function describeLoad(r: LoadResult): string {
   return (
     `${num(r.requestsPerSecond, 0)} req/s, p50 ${num(r.latencyMs.p50, 2)} ms, p99 ${num(r.latencyMs.p99, 2)} ms` +
-    `, server CPU ${num(r.serverCpuPercent, 0)}%${r.non2xx + r.errors > 0 ? `, ${r.non2xx} non-2xx, ${r.errors} errors` : ''}`
+    `, server CPU ${num(r.serverCpuPercent, 0)}%` +
+    (r.databaseCpuPercent === undefined ? '' : `, PostgreSQL CPU ${num(r.databaseCpuPercent, 0)}%`) +
+    `${r.non2xx + r.errors > 0 ? `, ${r.non2xx} non-2xx, ${r.errors} errors` : ''}`
   );
 }
 
-export interface ScenarioResult {
+export interface Saturation {
+  readonly saturation: readonly LoadResult[];
+  /** The best requests/s of the connection levels. */
+  readonly saturationRate: number;
+}
+
+export interface ScenarioResult extends Saturation {
   readonly id: string;
   readonly label: string;
-  readonly saturation: readonly LoadResult[];
-  readonly saturationRate: number;
   readonly halfRateTarget: number;
   /** Every attempt at half rate (fewest connections first); the last is reported. */
   readonly halfRate: readonly LoadResult[];
@@ -231,33 +250,37 @@ export interface ScenarioResult {
  */
 const HALF_RATE_CONNECTIONS = [2, 4, 8, 16, 32] as const;
 
-async function runScenario(
-  baseUrl: string,
+/** A warm-up, then `durationSeconds` closed-loop at each connection level. */
+export async function saturate(
+  targets: readonly LoadTarget[],
   scenario: Scenario,
-  options: ServiceOptions,
-  serverPid: number | undefined,
-): Promise<ScenarioResult> {
+  options: Pick<ServiceOptions, 'warmupSeconds' | 'durationSeconds' | 'connectionLevels'>,
+  databasePid?: number,
+): Promise<Saturation> {
   log(`${scenario.label}: warm-up ${options.warmupSeconds} s`);
-  await load(baseUrl, scenario, options.connectionLevels[0] ?? 8, options.warmupSeconds, serverPid);
+  await load(targets, scenario, options.connectionLevels[0] ?? 8, options.warmupSeconds);
   const saturation: LoadResult[] = [];
   for (const connections of options.connectionLevels) {
-    const result = await load(baseUrl, scenario, connections, options.durationSeconds, serverPid);
+    const result = await load(targets, scenario, connections, options.durationSeconds, { databasePid });
     log(`  ${connections} connections: ${describeLoad(result)}`);
     saturation.push(result);
   }
-  const saturationRate = Math.max(...saturation.map((r) => r.requestsPerSecond));
+  return { saturation, saturationRate: Math.max(...saturation.map((r) => r.requestsPerSecond)) };
+}
+
+async function runScenario(
+  target: LoadTarget,
+  scenario: Scenario,
+  options: ServiceOptions,
+): Promise<ScenarioResult> {
+  const { saturation, saturationRate } = await saturate([target], scenario, options);
   const halfRateTarget = Math.max(1, Math.floor(saturationRate / 2));
   const halfRate: LoadResult[] = [];
   const maxConnections = Math.max(...options.connectionLevels);
   for (const connections of HALF_RATE_CONNECTIONS.filter((c) => c <= maxConnections)) {
-    const result = await load(
-      baseUrl,
-      scenario,
-      connections,
-      options.durationSeconds,
-      serverPid,
-      halfRateTarget,
-    );
+    const result = await load([target], scenario, connections, options.durationSeconds, {
+      overallRate: halfRateTarget,
+    });
     log(`  at ${halfRateTarget} req/s (50%), ${connections} connections: ${describeLoad(result)}`);
     halfRate.push(result);
     if (result.requestsPerSecond >= 0.95 * halfRateTarget) break;
@@ -296,7 +319,10 @@ function exponentToB64url(e: number): string {
 }
 
 /** MS DKE: the published key, a 32-byte value encrypted to it, and the decrypt request. */
-async function msDkeScenarios(baseUrl: string, token: string): Promise<{ decrypt: Scenario; get: Scenario }> {
+export async function msDkeScenarios(
+  baseUrl: string,
+  token: string,
+): Promise<{ decrypt: Scenario; get: Scenario }> {
   const published = await getJson(`${baseUrl}/${MS_KEY}`);
   const key = published.key as { n: string; e: number; kid: string };
   const keyId = key.kid.split('/').pop() ?? '';
@@ -336,7 +362,10 @@ async function msDkeScenarios(baseUrl: string, token: string): Promise<{ decrypt
 }
 
 /** Native: the published key, a share wrapped to it as a JWE stanza, and the unwrap request. */
-async function nativeScenarios(baseUrl: string, token: string): Promise<{ unwrap: Scenario; get: Scenario }> {
+export async function nativeScenarios(
+  baseUrl: string,
+  token: string,
+): Promise<{ unwrap: Scenario; get: Scenario }> {
   const published = await getJson(`${baseUrl}/keys/${NATIVE_KEY}`);
   const publicKey: KeyObject = createPublicKey({
     key: published.jwk as Record<string, string> & { kty: string },
@@ -399,12 +428,30 @@ async function references(seconds: number): Promise<References> {
   return { cores, rsa2048, rsa2048Multi, rsa3072, rsa3072Multi, node2048, node3072 };
 }
 
-export async function runService(options: ServiceOptions): Promise<PhaseResult> {
-  const refs = await references(options.referenceSeconds);
-  const dir = makeTempDir(options.tmpRoot, 'dke-bench-service-');
+/** A development issuer, a config in a temporary `dir` for `database`, and the two benchmark keys with their policies. */
+export interface BenchKeyService {
+  readonly dir: string;
+  readonly issuer: DevIssuer;
+  readonly configFile: string;
+  readonly config: Record<string, unknown>;
+  /** A client-credentials token that the keys' policies allow. */
+  readonly token: string;
+  /** Stops the issuer and removes `dir` (stop the servers first). */
+  close(): Promise<void>;
+}
+
+export async function prepareKeyService(
+  tmpRoot: string,
+  logLevel: string,
+  database = 'dke.db',
+): Promise<BenchKeyService> {
+  const dir = makeTempDir(tmpRoot, 'dke-bench-service-');
   const secret = randomBytes(24).toString('base64url');
   let issuer: DevIssuer | undefined;
-  let server: ServerProcess | undefined;
+  const close = async (): Promise<void> => {
+    await issuer?.close();
+    removeTempDir(dir);
+  };
   try {
     issuer = await startDevIssuer({
       defaultAudience: AUDIENCE,
@@ -413,12 +460,12 @@ export async function runService(options: ServiceOptions): Promise<PhaseResult> 
     const configFile = path.join(dir, 'dke.yaml');
     const config = {
       server: { host: '127.0.0.1', port: 0 },
-      store: { database: 'dke.db', masterKeyFile: 'master.key' },
+      store: { database, masterKeyFile: 'master.key' },
       auth: {
         audience: AUDIENCE,
         issuers: [{ issuer: issuer.issuer, algorithms: [issuer.alg], userNameClaims: ['upn'] }],
       },
-      logging: { level: options.logLevel },
+      logging: { level: logLevel },
     };
     writeFileSync(configFile, toYaml(config));
     const cli = (args: string[]): Promise<unknown> =>
@@ -427,30 +474,67 @@ export async function runService(options: ServiceOptions): Promise<PhaseResult> 
     await cli(['key', 'policy', MS_KEY, '--users', USER]);
     await cli(['key', 'create', NATIVE_KEY, '--protocol', 'native', '--spec', 'RSA-3072']);
     await cli(['key', 'policy', NATIVE_KEY, '--users', USER]);
+    return { dir, issuer, configFile, config, token: await clientToken(issuer, secret), close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
 
-    server = await startServerProcess(configFile, { cwd: dir, env: cleanEnv(), track: trackChild });
-    log(`key service (pid ${server.child.pid ?? '?'}) on ${server.url}, issuer ${issuer.issuer}`);
-    const token = await clientToken(issuer, secret);
-    const ms = await msDkeScenarios(server.url, token);
-    const native = await nativeScenarios(server.url, token);
+export function startBenchServer(service: BenchKeyService): Promise<ServerProcess> {
+  return startServerProcess(service.configFile, { cwd: service.dir, env: cleanEnv(), track: trackChild });
+}
+
+/** `dke audit verify -c <config> --json` (the servers stopped), as an operator runs it. */
+export async function verifyAuditLog(configFile: string): Promise<{ ok: boolean; records: number }> {
+  const verify = await runOk(dke(['audit', 'verify', '-c', configFile, '--json']), {
+    timeoutMs: 120_000,
+    captureStdout: true,
+  });
+  const audit = JSON.parse(verify.stdout) as { ok?: boolean; records?: number };
+  log(
+    `audit log after the load: ${String(audit.records)} records, chain ${audit.ok === true ? 'intact' : 'BROKEN'}`,
+  );
+  return { ok: audit.ok === true, records: audit.records ?? 0 };
+}
+
+export function targetOf(server: ServerProcess): LoadTarget {
+  return { url: server.url, pid: server.child.pid };
+}
+
+/** Logs the end of a key service's stderr when it exited early (before a failure is reported). */
+export function explainExit(server: ServerProcess | undefined): void {
+  if (server !== undefined && server.child.exitCode !== null) {
+    log(`the key service exited (${String(server.child.exitCode)}); its stderr:\n${server.stderrTail()}`);
+  }
+}
+
+export async function runService(options: ServiceOptions): Promise<PhaseResult> {
+  const refs = await references(options.referenceSeconds);
+  let service: BenchKeyService | undefined;
+  let server: ServerProcess | undefined;
+  try {
+    service = await prepareKeyService(options.tmpRoot, options.logLevel);
+    server = await startBenchServer(service);
+    log(`key service (pid ${server.child.pid ?? '?'}) on ${server.url}, issuer ${service.issuer.issuer}`);
+    const ms = await msDkeScenarios(server.url, service.token);
+    const native = await nativeScenarios(server.url, service.token);
     const scenarios = [ms.decrypt, native.unwrap, native.get, ms.get];
 
     const results: ScenarioResult[] = [];
-    for (const scenario of scenarios)
-      results.push(await runScenario(server.url, scenario, options, server.child.pid));
+    for (const scenario of scenarios) results.push(await runScenario(targetOf(server), scenario, options));
 
     // Receipts (docs/audit.md) cost a checkpoint signature per group commit and two tree reads per unwrap:
     // the same native unwrap load once more with `audit.log.receipts: false`, for the ratio.
     await stopServerProcess(server);
-    writeFileSync(configFile, toYaml({ ...config, audit: { log: { receipts: false } } }));
-    server = await startServerProcess(configFile, { cwd: dir, env: cleanEnv(), track: trackChild });
-    const plain = await nativeScenarios(server.url, token);
+    writeFileSync(service.configFile, toYaml({ ...service.config, audit: { log: { receipts: false } } }));
+    server = await startBenchServer(service);
+    const plain = await nativeScenarios(server.url, service.token);
     const withReceipts = results.find((r) => r.id === 'native-unwrap');
     const withoutReceipts = await runScenario(
-      server.url,
+      targetOf(server),
       { ...plain.unwrap, id: 'native-unwrap-no-receipts', label: `${plain.unwrap.label}, receipts off` },
       options,
-      server.child.pid,
     );
     results.push(withoutReceipts);
     log(
@@ -459,24 +543,13 @@ export async function runService(options: ServiceOptions): Promise<PhaseResult> 
     );
 
     await stopServerProcess(server);
-    const verify = await runOk(dke(['audit', 'verify', '-c', configFile, '--json']), {
-      timeoutMs: 120_000,
-      captureStdout: true,
-    });
-    const audit = JSON.parse(verify.stdout) as { ok?: boolean; records?: number };
-    log(
-      `audit log after the load: ${String(audit.records)} records, chain ${audit.ok === true ? 'intact' : 'BROKEN'}`,
-    );
-    return report(options, refs, results, { ok: audit.ok === true, records: audit.records ?? 0 });
+    return report(options, refs, results, await verifyAuditLog(service.configFile));
   } catch (error) {
-    if (server !== undefined && server.child.exitCode !== null) {
-      log(`the key service exited (${String(server.child.exitCode)}); its stderr:\n${server.stderrTail()}`);
-    }
+    explainExit(server);
     throw error;
   } finally {
     if (server !== undefined) await stopServerProcess(server);
-    await issuer?.close();
-    removeTempDir(dir);
+    await service?.close();
   }
 }
 

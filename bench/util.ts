@@ -148,12 +148,25 @@ export function trackChild(child: ChildProcess): void {
   child.once('exit', () => children.delete(child));
 }
 
+const cleanups = new Set<() => void>();
+
+/**
+ * Runs `cleanup` (synchronous) from cleanupAll, after the children are killed, e.g. to stop a database
+ * server that outlives us. Returns the function that unregisters it once it was cleaned up normally.
+ */
+export function atCleanup(cleanup: () => void): () => void {
+  cleanups.add(cleanup);
+  return () => cleanups.delete(cleanup);
+}
+
 /** Synchronous on purpose: it also runs in the process 'exit' handler. */
 export function cleanupAll(): void {
   for (const child of children) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
   children.clear();
+  for (const cleanup of cleanups) cleanup();
+  cleanups.clear();
   for (const dir of temporaryDirs) rmSync(dir, { recursive: true, force: true });
   temporaryDirs.clear();
 }
@@ -282,4 +295,64 @@ export function cleanEnv(): NodeJS.ProcessEnv {
 /** `node dist/src/cli/main.js ...args`, as a user runs `dke`. */
 export function dke(args: readonly string[]): CommandSpec {
   return { file: process.execPath, args: [DKE_CLI, ...args], env: cleanEnv() };
+}
+
+// ---- CPU time of other processes
+
+let clockTicks: number | undefined;
+
+function ticksPerSecond(): number {
+  clockTicks ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+  return clockTicks;
+}
+
+/** utime, stime, cutime, cstime of one process in seconds, from /proc; undefined when it is gone. */
+function procTimes(pid: number): number[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // After "pid (comm) ", field 3 (state) is index 0: utime..cstime (fields 14-17) are indexes 11-14.
+    return fields.slice(11, 15).map((f) => Number(f) / ticksPerSecond());
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds the whole machine (every core, every process) has been busy since boot; undefined off Linux. */
+export function machineBusySeconds(): number | undefined {
+  try {
+    const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '')
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    // user nice system idle iowait irq softirq steal: everything but idle and iowait.
+    const busy = fields.slice(0, 8).reduce((sum, ticks, i) => (i === 3 || i === 4 ? sum : sum + ticks), 0);
+    return Number.isFinite(busy) ? busy / ticksPerSecond() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU seconds (user + system) that processes and their children have used so far, from /proc; undefined off
+ * Linux. Children count whether still running (their own times) or reaped (the parent's cutime/cstime), so a
+ * difference covers e.g. every PostgreSQL backend of a postmaster, including those that ended in between.
+ */
+export function processCpuSeconds(pids: readonly (number | undefined)[]): number | undefined {
+  let total = 0;
+  for (const pid of pids) {
+    const times = pid === undefined ? undefined : procTimes(pid);
+    if (times === undefined) return undefined;
+    total += times.reduce((a, b) => a + b, 0);
+    let children: string[] = [];
+    try {
+      children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean);
+    } catch {
+      /* no children file: only the process itself and its reaped children count */
+    }
+    for (const child of children)
+      total += (procTimes(Number(child)) ?? []).slice(0, 2).reduce((a, b) => a + b, 0);
+  }
+  return total;
 }
