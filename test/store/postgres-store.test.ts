@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { isDkeError } from '../../src/errors/index.js';
 import { auditRecordHash, canonicalAuditText } from '../../src/audit/index.js';
 import {
+  LATEST_SCHEMA_VERSION,
   MIGRATIONS,
   type AuditRow,
   type AuditTail,
@@ -162,7 +163,7 @@ whenPostgres('the PostgreSQL store', (adminUrl) => {
         POSTGRES_MIGRATIONS.map((m) => [m.version, m.description]),
         MIGRATIONS.map((m) => [m.version, m.description]),
       );
-      assert.equal(POSTGRES_LATEST_SCHEMA_VERSION, 5);
+      assert.equal(POSTGRES_LATEST_SCHEMA_VERSION, LATEST_SCHEMA_VERSION);
     });
 
     void test(
@@ -178,7 +179,7 @@ whenPostgres('the PostgreSQL store', (adminUrl) => {
           });
           assert.deepEqual(
             rows.map((r) => r.version),
-            [1, 2, 3, 4, 5],
+            POSTGRES_MIGRATIONS.map((m) => m.version),
           );
           // All three work on the one schema.
           await Promise.all(stores.map((s, i) => s.setMetaIfAbsent('first', `opener-${i}`)));
@@ -187,7 +188,7 @@ whenPostgres('the PostgreSQL store', (adminUrl) => {
           // Reopening migrates nothing again.
           await open();
           const count = await withClient(db.url, (c) => c.query('SELECT count(*) AS n FROM schema_version'));
-          assert.equal(Number((count.rows[0] as { n: string }).n), 5);
+          assert.equal(Number((count.rows[0] as { n: string }).n), POSTGRES_MIGRATIONS.length);
         });
       }),
     );

@@ -4,7 +4,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto, { type KeyObject } from 'node:crypto';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { auditRecordHash, StoreAuditLog } from '../../src/audit/index.js';
@@ -23,6 +23,7 @@ import { openSqliteStore, type AuditRow, type DkeStore, type SqliteStore } from 
 import { createTestDatabase, whenPostgres, type TestDatabase } from '../support/postgres.js';
 import { ALICE, appendRecords, fillStore, LOG_NAME, WITNESS_NAME, type FilledStore } from './copy-fixture.js';
 import { withTempDir } from './temp-dir.js';
+import type { PrivateKeyOperator } from '../../src/keystore/backends/operator.js';
 
 const RECORDS = 3000;
 
@@ -65,8 +66,27 @@ function checkReport(report: StoreCopyReport, facts: FilledStore): void {
   assert.match(report.rootHash, /^[0-9a-f]{64}$/);
 }
 
-const publicJwkOf = (key: KeyObject): crypto.JsonWebKey =>
-  crypto.createPublicKey(key).export({ format: 'jwk' });
+/**
+ * The operator really holds the private half of `publicJwk`: an RSA key decrypts what was encrypted to the
+ * stored public key; an EC key derives the same ECDH secret as an ephemeral key does with the stored one.
+ */
+async function assertOperatesFor(operator: PrivateKeyOperator, publicJwk: crypto.JsonWebKey): Promise<void> {
+  const stored = crypto.createPublicKey({ key: publicJwk, format: 'jwk' });
+  if (stored.asymmetricKeyType === 'rsa') {
+    const secret = crypto.randomBytes(32);
+    const ciphertext = crypto.publicEncrypt(
+      { key: stored, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+      secret,
+    );
+    assert.deepEqual(await operator.decryptRsaOaepSha256(ciphertext), secret);
+  } else {
+    const ephemeral = crypto.generateKeyPairSync('ec', {
+      namedCurve: stored.asymmetricKeyDetails?.namedCurve ?? '',
+    });
+    const expected = crypto.diffieHellman({ privateKey: ephemeral.privateKey, publicKey: stored });
+    assert.deepEqual(await operator.deriveEcdh(ephemeral.publicKey), expected);
+  }
+}
 
 /**
  * The copy works as a key store with the same master key: the sealed keys unseal (to the private halves of
@@ -79,12 +99,7 @@ async function checkServiceRunsOn(target: DkeStore, masterKey: MasterKey, facts:
   for (const { name, keyId } of facts.usable) {
     const { operator, version } = await keys.operatorFor(name, keyId, ALICE);
     assert.equal(version.keyId, keyId);
-    const { kty, crv, x, y, n, e } = publicJwkOf(operator.publicKey);
-    const expected = version.publicJwk as crypto.JsonWebKey;
-    assert.deepEqual(
-      { kty, crv, x, y, n, e },
-      { kty: expected.kty, crv: expected.crv, x: expected.x, y: expected.y, n: expected.n, e: expected.e },
-    );
+    await assertOperatesFor(operator, version.publicJwk);
   }
   await rejectsWith(
     () => keys.operatorFor(facts.unpoliced.name, facts.unpoliced.keyId, ALICE),
