@@ -162,7 +162,7 @@ whenPostgres('the PostgreSQL store', (adminUrl) => {
         POSTGRES_MIGRATIONS.map((m) => [m.version, m.description]),
         MIGRATIONS.map((m) => [m.version, m.description]),
       );
-      assert.equal(POSTGRES_LATEST_SCHEMA_VERSION, 5);
+      assert.equal(POSTGRES_LATEST_SCHEMA_VERSION, 6);
     });
 
     void test(
@@ -178,7 +178,7 @@ whenPostgres('the PostgreSQL store', (adminUrl) => {
           });
           assert.deepEqual(
             rows.map((r) => r.version),
-            [1, 2, 3, 4, 5],
+            [1, 2, 3, 4, 5, 6],
           );
           // All three work on the one schema.
           await Promise.all(stores.map((s, i) => s.setMetaIfAbsent('first', `opener-${i}`)));
@@ -187,7 +187,7 @@ whenPostgres('the PostgreSQL store', (adminUrl) => {
           // Reopening migrates nothing again.
           await open();
           const count = await withClient(db.url, (c) => c.query('SELECT count(*) AS n FROM schema_version'));
-          assert.equal(Number((count.rows[0] as { n: string }).n), 5);
+          assert.equal(Number((count.rows[0] as { n: string }).n), 6);
         });
       }),
     );

@@ -66,7 +66,7 @@ function checkReport(report: StoreCopyReport, facts: FilledStore): void {
 }
 
 const publicJwkOf = (key: KeyObject): crypto.JsonWebKey =>
-  crypto.createPublicKey(key).export({ format: 'jwk' });
+  (key.type === 'public' ? key : crypto.createPublicKey(key)).export({ format: 'jwk' });
 
 /**
  * The copy works as a key store with the same master key: the sealed keys unseal (to the private halves of
