@@ -71,23 +71,37 @@ describe(
       const answers: { phase: string; answer: HttpAnswer; share: Buffer }[] = [];
       let phase = 'before';
       let stop = false;
+      let paused = false;
+      let inFlight = 0;
       const worker = async (offset: number): Promise<void> => {
         for (let i = offset; !stop; i += 4) {
+          if (paused) {
+            await new Promise((resolve) => setTimeout(resolve, 5));
+            continue;
+          }
           const { share, stanza } = stanzas[i % stanzas.length] as (typeof stanzas)[number];
+          inFlight += 1;
           const answer = await h.request('POST', '/keys/docs/unwrap', { body: { stanza }, token: alice });
+          inFlight -= 1;
           answers.push({ phase, answer, share });
         }
       };
       const workers = [0, 1, 2, 3].map(worker);
       await until(() => answers.filter((a) => a.answer.status === 200).length >= 20, 'the load runs');
 
-      // "Pull the device" in the middle of the load: its files go away, the module is finalized underneath.
+      // "Pull the device" in the middle of the load: its files go away, the module is finalized underneath
+      // the service. The clients hold back for that moment only: C_Finalize while another thread is inside
+      // the module is undefined in PKCS#11 and crashes the software tokens (a real device removal shows up as
+      // CKR_DEVICE_REMOVED from the calls instead), so the finalize happens between operations.
+      paused = true;
+      await until(() => inFlight === 0, 'the requests in flight finish');
       const p11 = new pkcs11js.PKCS11();
       p11.load(token.config.module);
       const tokenDir = token.tokenDir as string;
       fs.renameSync(tokenDir, `${tokenDir}.away`);
       p11.C_Finalize();
       phase = 'pulled';
+      paused = false;
       await until(() => answers.some((a) => a.answer.status === 503), 'unwraps answer 503');
       await until(async () => {
         const health = await h.request('GET', '/healthz');
