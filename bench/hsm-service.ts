@@ -8,20 +8,8 @@
 import { operatorRates, type Row as OperatorRow } from './hsm.js';
 import { createToken, missingToken, type TestToken } from '../test/support/tokens.js';
 import { stopServerProcess, type ServerProcess } from '../test/support/server-process.js';
-import {
-  explainExit,
-  msDkeScenarios,
-  NATIVE_P256_KEY,
-  nativeScenarios,
-  prepareKeyService,
-  saturate,
-  startBenchServer,
-  targetOf,
-  verifyAuditLog,
-  type LoadResult,
-  type Saturation,
-  type Scenario,
-} from './service.js';
+import * as keyService from './service.js';
+import type { Saturation, Scenario } from './service.js';
 import { atCleanup, log, markdownTable, num, ratio, type PhaseResult } from './util.js';
 
 export interface HsmServiceOptions {
@@ -51,27 +39,33 @@ async function measure(
   token: TestToken | undefined,
   options: HsmServiceOptions,
 ): Promise<BackendResult> {
-  const service = await prepareKeyService(options.tmpRoot, options.logLevel, 'dke.db', {
+  const service = await keyService.prepareKeyService(options.tmpRoot, options.logLevel, 'dke.db', {
     pkcs11: token?.config,
     nativeP256: true,
   });
   let server: ServerProcess | undefined;
   try {
-    server = await startBenchServer(service);
+    server = await keyService.startBenchServer(service);
     log(`hsm: ${backend} keys, key service on ${server.url}`);
     const scenarios: Scenario[] = [
-      (await msDkeScenarios(server.url, service.token)).decrypt,
-      (await nativeScenarios(server.url, service.token)).unwrap,
-      (await nativeScenarios(server.url, service.token, { name: NATIVE_P256_KEY, spec: 'P-256' })).unwrap,
+      (await keyService.msDkeScenarios(server.url, service.token)).decrypt,
+      (await keyService.nativeScenarios(server.url, service.token)).unwrap,
+      (
+        await keyService.nativeScenarios(server.url, service.token, {
+          name: keyService.NATIVE_P256_KEY,
+          spec: 'P-256',
+        })
+      ).unwrap,
     ];
     const endpoints: Saturation[] = [];
-    for (const scenario of scenarios) endpoints.push(await saturate([targetOf(server)], scenario, options));
+    for (const scenario of scenarios)
+      endpoints.push(await keyService.saturate([keyService.targetOf(server)], scenario, options));
     await stopServerProcess(server);
-    const audit = await verifyAuditLog(service.configFile);
+    const audit = await keyService.verifyAuditLog(service.configFile);
     if (!audit.ok) throw new Error(`hsm: the audit log of the ${backend}-key service does not verify`);
     return { backend, endpoints, audit };
   } catch (error) {
-    explainExit(server);
+    keyService.explainExit(server);
     throw error;
   } finally {
     if (server !== undefined) await stopServerProcess(server);
@@ -111,10 +105,6 @@ export async function runHsmService(options: HsmServiceOptions): Promise<PhaseRe
   }
 }
 
-function best(s: Saturation | undefined): LoadResult | undefined {
-  return s?.saturation.find((r) => r.requestsPerSecond === s.saturationRate);
-}
-
 function report(
   options: HsmServiceOptions,
   software: BackendResult,
@@ -128,9 +118,9 @@ function report(
     return [
       endpoint,
       num(s?.saturationRate, 0),
-      num(best(s)?.latencyMs.p99, 1),
+      num(keyService.bestLevel(s)?.latencyMs.p99, 1),
       num(t?.saturationRate, 0),
-      num(best(t)?.latencyMs.p99, 1),
+      num(keyService.bestLevel(t)?.latencyMs.p99, 1),
       tokenShare === undefined ? '–' : `${num(tokenShare, 3)}`,
     ];
   });

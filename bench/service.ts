@@ -246,6 +246,11 @@ export interface Saturation {
   readonly saturationRate: number;
 }
 
+/** The connection level that reached `saturationRate` (its latencies go with that rate). */
+export function bestLevel(s: Saturation | undefined): LoadResult | undefined {
+  return s?.saturation.find((r) => r.requestsPerSecond === s.saturationRate);
+}
+
 export interface ScenarioResult extends Saturation {
   readonly id: string;
   readonly label: string;
@@ -261,7 +266,30 @@ export interface ScenarioResult extends Saturation {
  */
 const HALF_RATE_CONNECTIONS = [2, 4, 8, 16, 32] as const;
 
-/** A warm-up, then `durationSeconds` closed-loop at each connection level. */
+/**
+ * Waits until every target has answered one more request of `scenario`. When autocannon stops, the requests
+ * it abandoned are still queued in the service (for the private-key operation: in the key backend's pool,
+ * first come first served), so the answer to this one comes after theirs. Without it a slow backend (keys in
+ * a token) would carry one level's backlog into the next level's measurement.
+ */
+async function drain(targets: readonly LoadTarget[], scenario: Scenario): Promise<void> {
+  const started = performance.now();
+  await Promise.all(
+    targets.map(async (target) => {
+      const response = await fetch(target.url + scenario.path, {
+        method: scenario.method,
+        headers: scenario.headers,
+        ...(scenario.body === undefined ? {} : { body: scenario.body }),
+        signal: AbortSignal.timeout(600_000),
+      });
+      await response.arrayBuffer();
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  if (seconds >= 1) log(`  drained the previous load's queue in ${seconds.toFixed(1)} s`);
+}
+
+/** A warm-up, then `durationSeconds` closed-loop at each connection level, each after a drained queue. */
 export async function saturate(
   targets: readonly LoadTarget[],
   scenario: Scenario,
@@ -272,10 +300,12 @@ export async function saturate(
   await load(targets, scenario, options.connectionLevels[0] ?? 8, options.warmupSeconds);
   const saturation: LoadResult[] = [];
   for (const connections of options.connectionLevels) {
+    await drain(targets, scenario);
     const result = await load(targets, scenario, connections, options.durationSeconds, { databasePid });
     log(`  ${connections} connections: ${describeLoad(result)}`);
     saturation.push(result);
   }
+  await drain(targets, scenario);
   return { saturation, saturationRate: Math.max(...saturation.map((r) => r.requestsPerSecond)) };
 }
 
