@@ -2,9 +2,11 @@
  * Private-key operations per second through the key-backend seam (docs/hsm.md "Performance"): software keys
  * (node:crypto) against keys in NSS's softoken and in SoftHSM2, in the same run, the same way the service
  * calls them (an operator, many operations in flight). `node dist/bench/hsm.js [seconds] [concurrency]`.
- * Needs the tokens of scripts/ensure-tokens.sh; a missing token's rows say so.
+ * Needs the tokens of scripts/ensure-tokens.sh; a missing token's rows say so. The bench's hsm phase
+ * (bench/hsm-service.ts) reports the same rates through `operatorRates`.
  */
 import crypto, { type KeyObject } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
 import { generateHolderKey, type KeySpec } from '../src/crypto/holder-keys.js';
 import {
   Pkcs11KeyBackend,
@@ -16,10 +18,15 @@ import { wrapShare } from '../src/format/share-jwe.js';
 import { unwrapShareWith } from '../src/format/share-jwe-operator.js';
 import { createToken, missingToken, type TokenKind } from '../test/support/tokens.js';
 
-const seconds = Number(process.argv[2] ?? 3);
-const concurrency = Number(process.argv[3] ?? 8);
+export interface OperatorRun {
+  readonly seconds: number;
+  /** Operations in flight at once. */
+  readonly concurrency: number;
+  readonly specs: readonly KeySpec[];
+  readonly tokens: readonly TokenKind[];
+}
 
-interface Row {
+export interface Row {
   readonly backend: string;
   readonly operation: string;
   readonly perSecond: number | string;
@@ -58,7 +65,10 @@ function spkiPrefix(curve: string): string {
   throw new Error(`no SPKI prefix for ${curve}`);
 }
 
-async function rate(operation: () => Promise<unknown>): Promise<number> {
+async function rate(
+  { seconds, concurrency }: OperatorRun,
+  operation: () => Promise<unknown>,
+): Promise<number> {
   const end = Date.now() + seconds * 1000;
   let done = 0;
   await Promise.all(
@@ -73,7 +83,7 @@ async function rate(operation: () => Promise<unknown>): Promise<number> {
 }
 
 /** A whole native unwrap (share JWE through the operator), as POST /keys/{name}/unwrap does it. */
-async function measureUnwrap(backend: string, operator: PrivateKeyOperator): Promise<Row> {
+async function measureUnwrap(run: OperatorRun, backend: string, operator: PrivateKeyOperator): Promise<Row> {
   const jwes = await Promise.all(
     Array.from({ length: 64 }, () =>
       wrapShare(crypto.randomBytes(32), operator.publicKey, {
@@ -86,42 +96,43 @@ async function measureUnwrap(backend: string, operator: PrivateKeyOperator): Pro
   return {
     backend,
     operation: `${operator.spec} native share unwrap (JWE)`,
-    perSecond: await rate(() => unwrapShareWith(jwes[i++ % jwes.length] as string, operator)),
+    perSecond: await rate(run, () => unwrapShareWith(jwes[i++ % jwes.length] as string, operator)),
   };
 }
 
-async function measure(backend: string, operator: PrivateKeyOperator): Promise<Row> {
+async function measure(run: OperatorRun, backend: string, operator: PrivateKeyOperator): Promise<Row> {
   if (operator.spec.startsWith('RSA-')) {
     const next = oaepInput(operator.publicKey);
     return {
       backend,
       operation: `${operator.spec} OAEP-SHA256 decrypt`,
-      perSecond: await rate(() => operator.decryptRsaOaepSha256(next())),
+      perSecond: await rate(run, () => operator.decryptRsaOaepSha256(next())),
     };
   }
   const next = ecdhInput(operator.publicKey);
   return {
     backend,
     operation: `${operator.spec} ECDH derive`,
-    perSecond: await rate(() => operator.deriveEcdh(next())),
+    perSecond: await rate(run, () => operator.deriveEcdh(next())),
   };
 }
 
 const SPECS: readonly KeySpec[] = ['RSA-2048', 'RSA-3072', 'P-256', 'P-384'];
 
-async function main(): Promise<void> {
+/** Rates of `run.specs` with software keys, then with keys in each of `run.tokens`. */
+export async function operatorRates(run: OperatorRun): Promise<Row[]> {
   const rows: Row[] = [];
-  for (const spec of SPECS) {
+  for (const spec of run.specs) {
     const key = generateHolderKey(spec);
     const der = key.export({ format: 'der', type: 'pkcs8' });
     const handles = Array.from({ length: HANDLES_PER_KEY }, () =>
       crypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }),
     );
     const operator = new SoftwareKeyOperator(spec, handles);
-    rows.push(await measure('software (node:crypto)', operator));
-    if (spec !== 'RSA-2048') rows.push(await measureUnwrap('software (node:crypto)', operator));
+    rows.push(await measure(run, 'software (node:crypto)', operator));
+    if (spec !== 'RSA-2048') rows.push(await measureUnwrap(run, 'software (node:crypto)', operator));
   }
-  for (const kind of ['nss', 'softhsm'] as TokenKind[]) {
+  for (const kind of run.tokens) {
     const name = kind === 'nss' ? 'pkcs11: NSS softoken' : 'pkcs11: SoftHSM2';
     const missing = missingToken(kind);
     if (missing !== undefined) {
@@ -131,7 +142,7 @@ async function main(): Promise<void> {
     const token = createToken(kind);
     const backend = Pkcs11KeyBackend.open(token.config);
     try {
-      for (const spec of SPECS) {
+      for (const spec of run.specs) {
         if (kind === 'softhsm' && spec.startsWith('RSA-')) {
           rows.push({
             backend: name,
@@ -142,17 +153,24 @@ async function main(): Promise<void> {
         }
         const key = await backend.generateKey(spec, `opendke/bench-${spec}/v1`);
         const operator = await backend.operator(key.ref, key.keyId, spec);
-        rows.push(await measure(name, operator));
-        if (spec !== 'RSA-2048') rows.push(await measureUnwrap(name, operator));
+        rows.push(await measure(run, name, operator));
+        if (spec !== 'RSA-2048') rows.push(await measureUnwrap(run, name, operator));
       }
     } finally {
       await backend.close();
       token.remove();
     }
   }
+  return rows;
+}
+
+async function main(): Promise<void> {
+  const seconds = Number(process.argv[2] ?? 3);
+  const concurrency = Number(process.argv[3] ?? 8);
+  const rows = await operatorRates({ seconds, concurrency, specs: SPECS, tokens: ['nss', 'softhsm'] });
   console.log(`| Backend | Operation | per second (${concurrency} in flight, ${seconds} s) |`);
   console.log('| --- | --- | ---: |');
   for (const row of rows) console.log(`| ${row.backend} | ${row.operation} | ${row.perSecond} |`);
 }
 
-await main();
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

@@ -1,7 +1,7 @@
 /**
  * The OpenDKE benchmark suite (docs/benchmarks.md): `npm run bench -- [options]`.
  *
- * Prints the machine, runs the selected phases (files, service, audit, stores), writes every number as JSON to
+ * Prints the machine, runs the selected phases (files, service, audit, stores, hsm), writes every number as JSON to
  * bench/results/<time>.json, the markdown report to bench/results/<time>.md and to stdout (progress goes to
  * stderr), and optionally to --markdown FILE (e.g. docs/benchmarks-results.md).
  */
@@ -12,6 +12,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runAudit } from './audit.js';
 import { runFiles } from './files.js';
+import { runHsmService } from './hsm-service.js';
 import { machineInfo, machineMarkdown } from './machine.js';
 import { runService } from './service.js';
 import { runStores } from './stores.js';
@@ -27,7 +28,7 @@ import {
   type TargetCheck,
 } from './util.js';
 
-const PHASES = ['files', 'service', 'audit', 'stores'] as const;
+const PHASES = ['files', 'service', 'audit', 'stores', 'hsm'] as const;
 type Phase = (typeof PHASES)[number];
 
 const USAGE = `usage: npm run bench -- [options]
@@ -35,8 +36,9 @@ const USAGE = `usage: npm run bench -- [options]
   --size SIZE            file throughput test size (default 1G; K/M/G are binary)
   --rss-large SIZE       size of the extra peak-RSS run of dke encrypt/decrypt (default 10G; 0 skips it)
   --quick                skip the large RSS run, 3 s load phases, 1 s openssl speed runs
-  --only LIST            phases to run, comma-separated: files,service,audit,stores (default all);
-                         stores = the key service and audit appends on SQLite vs PostgreSQL (1 and 2 instances)
+  --only LIST            phases to run, comma-separated: files,service,audit,stores,hsm (default all);
+                         stores = the key service and audit appends on SQLite vs PostgreSQL (1 and 2 instances);
+                         hsm = the key service with software keys vs keys in an NSS softoken token
   --runs N               timed runs per file row and per audit verify, best counts (default 3)
   --audit-records N      audit records to verify (default 1000000)
   --duration SECONDS     each service/stores load phase and audit append run (default 10; 3 with --quick)
@@ -130,7 +132,7 @@ function gitDescription(): string | undefined {
 
 async function runPhase(phase: Phase, settings: Settings): Promise<PhaseResult> {
   const referenceSeconds = settings.quick ? 1 : 3;
-  // The service and stores phases load the key service alike.
+  // The service, stores and hsm phases load the key service alike.
   const load = {
     tmpRoot: settings.tmpRoot,
     durationSeconds: settings.durationSeconds,
@@ -153,6 +155,8 @@ async function runPhase(phase: Phase, settings: Settings): Promise<PhaseResult> 
       return runAudit({ records: settings.auditRecords, runs: settings.runs, tmpRoot: settings.tmpRoot });
     case 'stores':
       return runStores(load);
+    case 'hsm':
+      return runHsmService(load);
   }
 }
 

@@ -21,6 +21,7 @@ import autocannon from 'autocannon';
 import { stringify as toYaml } from 'yaml';
 import { startDevIssuer, type DevIssuer } from '../src/devissuer/index.js';
 import { wrapShare } from '../src/format/share-jwe.js';
+import type { Pkcs11Config } from '../src/keystore/backends/index.js';
 import { opensslRsa, type RsaSpeed } from './openssl.js';
 import { startServerProcess, stopServerProcess, type ServerProcess } from '../test/support/server-process.js';
 import {
@@ -59,6 +60,16 @@ const CLIENT_ID = 'dke-bench';
 const USER = 'bench@opendke.invalid';
 const MS_KEY = 'bench-msdke';
 const NATIVE_KEY = 'bench-native';
+/** Made only when asked (`KeyServiceSetup.nativeP256`): the hsm phase compares ECDH too. */
+export const NATIVE_P256_KEY = 'bench-native-p256';
+
+/** Where `prepareKeyService` generates its keys: software by default, or a PKCS#11 token (docs/hsm.md). */
+export interface KeyServiceSetup {
+  /** `keys.backends.pkcs11` of the service config; the keys are then created with `--backend pkcs11`. */
+  readonly pkcs11?: Pkcs11Config;
+  /** Also a native P-256 key, NATIVE_P256_KEY. */
+  readonly nativeP256?: boolean;
+}
 const P99_TARGET_MS = 10;
 
 // ---- references
@@ -235,6 +246,11 @@ export interface Saturation {
   readonly saturationRate: number;
 }
 
+/** The connection level that reached `saturationRate` (its latencies go with that rate). */
+export function bestLevel(s: Saturation | undefined): LoadResult | undefined {
+  return s?.saturation.find((r) => r.requestsPerSecond === s.saturationRate);
+}
+
 export interface ScenarioResult extends Saturation {
   readonly id: string;
   readonly label: string;
@@ -250,7 +266,30 @@ export interface ScenarioResult extends Saturation {
  */
 const HALF_RATE_CONNECTIONS = [2, 4, 8, 16, 32] as const;
 
-/** A warm-up, then `durationSeconds` closed-loop at each connection level. */
+/**
+ * Waits until every target has answered one more request of `scenario`. When autocannon stops, the requests
+ * it abandoned are still queued in the service (for the private-key operation: in the key backend's pool,
+ * first come first served), so the answer to this one comes after theirs. Without it a slow backend (keys in
+ * a token) would carry one level's backlog into the next level's measurement.
+ */
+async function drain(targets: readonly LoadTarget[], scenario: Scenario): Promise<void> {
+  const started = performance.now();
+  await Promise.all(
+    targets.map(async (target) => {
+      const response = await fetch(target.url + scenario.path, {
+        method: scenario.method,
+        headers: scenario.headers,
+        ...(scenario.body === undefined ? {} : { body: scenario.body }),
+        signal: AbortSignal.timeout(600_000),
+      });
+      await response.arrayBuffer();
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  if (seconds >= 1) log(`  drained the previous load's queue in ${seconds.toFixed(1)} s`);
+}
+
+/** A warm-up, then `durationSeconds` closed-loop at each connection level, each after a drained queue. */
 export async function saturate(
   targets: readonly LoadTarget[],
   scenario: Scenario,
@@ -261,10 +300,12 @@ export async function saturate(
   await load(targets, scenario, options.connectionLevels[0] ?? 8, options.warmupSeconds);
   const saturation: LoadResult[] = [];
   for (const connections of options.connectionLevels) {
+    await drain(targets, scenario);
     const result = await load(targets, scenario, connections, options.durationSeconds, { databasePid });
     log(`  ${connections} connections: ${describeLoad(result)}`);
     saturation.push(result);
   }
+  await drain(targets, scenario);
   return { saturation, saturationRate: Math.max(...saturation.map((r) => r.requestsPerSecond)) };
 }
 
@@ -365,8 +406,9 @@ export async function msDkeScenarios(
 export async function nativeScenarios(
   baseUrl: string,
   token: string,
+  key: { readonly name: string; readonly spec: string } = { name: NATIVE_KEY, spec: 'RSA-3072' },
 ): Promise<{ unwrap: Scenario; get: Scenario }> {
-  const published = await getJson(`${baseUrl}/keys/${NATIVE_KEY}`);
+  const published = await getJson(`${baseUrl}/keys/${key.name}`);
   const publicKey: KeyObject = createPublicKey({
     key: published.jwk as Record<string, string> & { kty: string },
     format: 'jwk',
@@ -377,10 +419,10 @@ export async function nativeScenarios(
     keyId: String(published.keyId),
   });
   const unwrap: Scenario = {
-    id: 'native-unwrap',
-    label: 'native unwrap (RSA-3072, POST /keys/{name}/unwrap)',
+    id: key.name === NATIVE_KEY ? 'native-unwrap' : `native-unwrap-${key.spec}`,
+    label: `native unwrap (${key.spec}, POST /keys/{name}/unwrap)`,
     method: 'POST',
-    path: `/keys/${NATIVE_KEY}/unwrap`,
+    path: `/keys/${key.name}/unwrap`,
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: JSON.stringify({ stanza }),
   };
@@ -396,7 +438,7 @@ export async function nativeScenarios(
       id: 'native-get',
       label: 'native public key (GET /keys/{name})',
       method: 'GET',
-      path: `/keys/${NATIVE_KEY}`,
+      path: `/keys/${key.name}`,
       headers: {},
     },
   };
@@ -444,6 +486,7 @@ export async function prepareKeyService(
   tmpRoot: string,
   logLevel: string,
   database = 'dke.db',
+  setup: KeyServiceSetup = {},
 ): Promise<BenchKeyService> {
   const dir = makeTempDir(tmpRoot, 'dke-bench-service-');
   const secret = randomBytes(24).toString('base64url');
@@ -466,14 +509,23 @@ export async function prepareKeyService(
         issuers: [{ issuer: issuer.issuer, algorithms: [issuer.alg], userNameClaims: ['upn'] }],
       },
       logging: { level: logLevel },
+      ...(setup.pkcs11 === undefined ? {} : { keys: { backends: { pkcs11: setup.pkcs11 } } }),
     };
     writeFileSync(configFile, toYaml(config));
     const cli = (args: string[]): Promise<unknown> =>
       runOk(dke([...args, '-c', configFile]), { timeoutMs: 60_000 });
-    await cli(['key', 'create', MS_KEY, '--protocol', 'ms-dke', '--spec', 'RSA-2048']);
-    await cli(['key', 'policy', MS_KEY, '--users', USER]);
-    await cli(['key', 'create', NATIVE_KEY, '--protocol', 'native', '--spec', 'RSA-3072']);
-    await cli(['key', 'policy', NATIVE_KEY, '--users', USER]);
+    const backend = setup.pkcs11 === undefined ? [] : ['--backend', 'pkcs11'];
+    const keys: [string, string, string][] = [
+      [MS_KEY, 'ms-dke', 'RSA-2048'],
+      [NATIVE_KEY, 'native', 'RSA-3072'],
+      ...(setup.nativeP256 === true
+        ? [[NATIVE_P256_KEY, 'native', 'P-256'] as [string, string, string]]
+        : []),
+    ];
+    for (const [name, protocol, spec] of keys) {
+      await cli(['key', 'create', name, '--protocol', protocol, '--spec', spec, ...backend]);
+      await cli(['key', 'policy', name, '--users', USER]);
+    }
     return { dir, issuer, configFile, config, token: await clientToken(issuer, secret), close };
   } catch (error) {
     await close();

@@ -14,6 +14,7 @@ import { createTestDatabase, TestCluster } from '../test/support/postgres.js';
 import { stopServerProcess, type ServerProcess } from '../test/support/server-process.js';
 import { APPEND_CONCURRENCY, appendFromProcesses, type Appends } from './audit-append.js';
 import {
+  bestLevel,
   explainExit,
   msDkeScenarios,
   nativeScenarios,
@@ -150,10 +151,6 @@ export async function runStores(options: StoresOptions): Promise<PhaseResult> {
 
 // ---- report
 
-function best(s: Saturation): LoadResult | undefined {
-  return s.saturation.find((r) => r.requestsPerSecond === s.saturationRate);
-}
-
 function report(options: StoresOptions, results: readonly ConfigurationResult[]): PhaseResult {
   const base = results[0];
   const rate = (value: number | undefined, baseValue: number | undefined): [string, string] => [
@@ -178,9 +175,9 @@ function report(options: StoresOptions, results: readonly ConfigurationResult[])
     results.map((r) => [
       r.configuration.label,
       ...rate(r.msDecrypt.saturationRate, base?.msDecrypt.saturationRate),
-      p50p99(best(r.msDecrypt)),
+      p50p99(bestLevel(r.msDecrypt)),
       ...rate(r.nativeUnwrap.saturationRate, base?.nativeUnwrap.saturationRate),
-      p50p99(best(r.nativeUnwrap)),
+      p50p99(bestLevel(r.nativeUnwrap)),
       ...rate(r.appends.perSecond, base?.appends.perSecond),
     ]),
   );
