@@ -11,7 +11,13 @@ import { fromB64url } from '../crypto/encoding.js';
 import { wrapAlgFor } from '../crypto/holder-keys.js';
 import { DkeError } from '../errors/index.js';
 import { isBackendUnavailable, type PrivateKeyOperator } from '../keystore/backends/operator.js';
-import { readShareHeader, SHARE_LENGTH, type ShareBinding, type ShareHeader } from './share-jwe.js';
+import {
+  assertShareBinding,
+  readShareHeader,
+  SHARE_LENGTH,
+  type ShareBinding,
+  type ShareHeader,
+} from './share-jwe.js';
 
 const CEK_BYTES = 32;
 const IV_BYTES = 12;
@@ -30,12 +36,7 @@ export async function unwrapShareWith(
   expected?: Partial<ShareBinding>,
 ): Promise<{ share: Buffer; header: ShareHeader }> {
   const header = readShareHeader(jwe);
-  if (expected?.keyId !== undefined && header.kid !== expected.keyId) {
-    throw new DkeError('ERR_HOLDER_BINDING_MISMATCH', { detail: 'JWE kid differs from the stanza key id' });
-  }
-  if (expected?.objectId !== undefined && !header.objectId.equals(expected.objectId)) {
-    throw new DkeError('ERR_HOLDER_BINDING_MISMATCH', { detail: 'JWE oid differs from the object id' });
-  }
+  assertShareBinding(header, expected);
   if (wrapAlgFor(operator.publicKey, 2048) !== header.alg) {
     throw unwrapFailed('JWE alg does not match the key type');
   }

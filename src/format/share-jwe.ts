@@ -96,6 +96,16 @@ function decodeProtected(encoded: string, fail: (why: string) => DkeError): Reco
   return value as Record<string, unknown>;
 }
 
+/** The authenticated header names the expected key id and object id (when given), else ERR_HOLDER_BINDING_MISMATCH. */
+export function assertShareBinding(header: ShareHeader, expected?: Partial<ShareBinding>): void {
+  if (expected?.keyId !== undefined && header.kid !== expected.keyId) {
+    throw new DkeError('ERR_HOLDER_BINDING_MISMATCH', { detail: 'JWE kid differs from the stanza key id' });
+  }
+  if (expected?.objectId !== undefined && !header.objectId.equals(expected.objectId)) {
+    throw new DkeError('ERR_HOLDER_BINDING_MISMATCH', { detail: 'JWE oid differs from the object id' });
+  }
+}
+
 /**
  * Unwraps a share with a holder's private key. If `expected` is given, the authenticated header must
  * name that object id and key id. Any failure is ERR_HOLDER_UNWRAP_FAILED or ERR_HOLDER_BINDING_MISMATCH;
@@ -107,12 +117,7 @@ export async function unwrapShare(
   expected?: Partial<ShareBinding>,
 ): Promise<{ share: Buffer; header: ShareHeader }> {
   const header = readShareHeader(jwe);
-  if (expected?.keyId !== undefined && header.kid !== expected.keyId) {
-    throw new DkeError('ERR_HOLDER_BINDING_MISMATCH', { detail: 'JWE kid differs from the stanza key id' });
-  }
-  if (expected?.objectId !== undefined && !header.objectId.equals(expected.objectId)) {
-    throw new DkeError('ERR_HOLDER_BINDING_MISMATCH', { detail: 'JWE oid differs from the object id' });
-  }
+  assertShareBinding(header, expected);
   if (wrapAlgFor(privateKey, 2048) !== header.alg) {
     throw new DkeError('ERR_HOLDER_UNWRAP_FAILED', { detail: 'JWE alg does not match the key type' });
   }
