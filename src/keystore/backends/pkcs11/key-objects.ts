@@ -29,16 +29,21 @@ const PRIVATE_COMMON: Template = [
   { type: ck.CKA_EXTRACTABLE, value: false },
 ];
 
+/** CKA_ID (our key id) and CKA_LABEL, on both objects of a pair. */
+function namingTemplate(id: Buffer, label: string): Template {
+  return [
+    { type: ck.CKA_ID, value: id },
+    { type: ck.CKA_LABEL, value: label },
+  ];
+}
+
 /** Mechanism and templates to generate a key pair of `spec` in the token. */
 export function generationTemplates(
   spec: KeySpec,
   id: Buffer,
   label: string,
 ): { mechanism: Mechanism; publicTemplate: Template; privateTemplate: Template } {
-  const naming: Template = [
-    { type: ck.CKA_ID, value: id },
-    { type: ck.CKA_LABEL, value: label },
-  ];
+  const naming = namingTemplate(id, label);
   const curve = curveOfSpec(spec);
   if (curve !== undefined) {
     return {
@@ -80,10 +85,7 @@ export function importTemplates(
   label: string,
 ): { privateTemplate: Template; publicTemplate: Template } {
   const jwk = key.export({ format: 'jwk' });
-  const naming: Template = [
-    { type: ck.CKA_ID, value: id },
-    { type: ck.CKA_LABEL, value: label },
-  ];
+  const naming = namingTemplate(id, label);
   const curve = curveOfSpec(spec);
   if (curve !== undefined) {
     return {
