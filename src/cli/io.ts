@@ -1,14 +1,26 @@
 /**
- * CLI input and output. Output files are written atomically (src/fs/atomic-file.ts): into a 0600
+ * CLI input and output. Regular files and character devices are read and written with synchronous calls
+ * on the main thread: the chunk cipher keeps libuv's thread pool busy (src/format/chunk-cipher.ts), and an
+ * asynchronous read or write would queue behind its jobs and stall the pipeline (measured: 1 GiB took 1.5 s
+ * instead of 0.5 s). A page-cache copy of 1 MiB blocks for about 0.1 ms, while the pool keeps working.
+ * Output files are written atomically (src/fs/atomic-file.ts): into a 0600
  * temporary file beside the target, moved into place only after the whole stream succeeded, and removed
  * on any failure or interrupt, so a failed decrypt never leaves partial plaintext behind. Devices and
  * pipes (/dev/null, FIFOs) are written directly, and `-` means stdin/stdout. A regular input file that
  * changes while it is read fails the run (ERR_INPUT_CHANGED) before any output is committed.
  */
-import { createReadStream, createWriteStream, promises as fs, type BigIntStats, type Stats } from 'node:fs';
+import {
+  createReadStream,
+  createWriteStream,
+  promises as fs,
+  readSync,
+  writeSync,
+  type BigIntStats,
+  type Stats,
+} from 'node:fs';
 import type { Writable } from 'node:stream';
 import { DkeError, isDkeError } from '../errors/index.js';
-import { writeAll, writeFileAtomically } from '../fs/atomic-file.js';
+import { writeFileAtomically } from '../fs/atomic-file.js';
 import { ioError } from '../fs/io-error.js';
 import { removeTemporariesOnExit } from './temporary-cleanup.js';
 
@@ -20,7 +32,8 @@ export interface Input {
   readonly name: string;
 }
 
-const READ_CHUNK = 256 * 1024;
+/** Bytes per read: one default chunk (1 MiB). */
+const READ_CHUNK = 1024 * 1024;
 
 export async function openInput(file: string | undefined): Promise<Input> {
   if (file === undefined || file === '-')
@@ -33,7 +46,7 @@ export async function openInput(file: string | undefined): Promise<Input> {
   }
   if (stats.isDirectory()) throw new DkeError('ERR_IO', { message: `cannot read ${file}: is a directory` });
   const stream = stats.isFile()
-    ? readFileReusing(file)
+    ? readFileSynchronously(file)
     : createReadStream(file, { highWaterMark: READ_CHUNK });
   return { stream, size: stats.isFile() ? stats.size : undefined, name: file };
 }
@@ -57,12 +70,11 @@ function inputChanged(file: string): DkeError {
 }
 
 /**
- * Reads a regular file into two alternating buffers, starting the next read before yielding the current
- * piece so disk reads overlap the caller's crypto. A piece is valid until the next one is requested.
- * The end is only reported once the bytes read match the size at open and the file shows no change
- * since (fstat), so a file grown, shrunk or rewritten meanwhile never ends as a mixed-content output.
+ * Reads a regular file into one reused buffer: a piece is valid until the next one is requested. The end
+ * is only reported once the bytes read match the size at open and the file shows no change since (fstat),
+ * so a file grown, shrunk or rewritten meanwhile never ends as a mixed-content output.
  */
-async function* readFileReusing(file: string): AsyncGenerator<Buffer> {
+async function* readFileSynchronously(file: string): AsyncGenerator<Buffer> {
   const handle = await fs.open(file, 'r').catch((cause: unknown) => {
     throw ioError(`cannot read ${file}`, cause);
   });
@@ -70,45 +82,53 @@ async function* readFileReusing(file: string): AsyncGenerator<Buffer> {
     handle.stat({ bigint: true }).catch((cause: unknown) => {
       throw ioError(`cannot read ${file}`, cause);
     });
-  const readInto = (buffer: Buffer): Promise<{ bytesRead: number }> => {
-    const read = handle.read(buffer, 0, READ_CHUNK, null).catch((cause: unknown) => {
-      throw ioError(`cannot read ${file}`, cause);
-    });
-    read.catch(() => undefined); // observed when awaited, after the consumer took the previous piece
-    return read;
-  };
-  const buffers = [Buffer.allocUnsafeSlow(READ_CHUNK), Buffer.allocUnsafeSlow(READ_CHUNK)];
-  let current = 0;
-  let pending: Promise<{ bytesRead: number }> | undefined;
+  const buffer = Buffer.allocUnsafeSlow(READ_CHUNK);
   try {
     const atOpen = await fstat();
     if (!atOpen.isFile())
       throw new DkeError('ERR_IO', { message: `cannot read ${file}: not a regular file` });
     let total = 0n;
-    pending = readInto(buffers[0] as Buffer);
     for (;;) {
-      const { bytesRead } = await pending;
+      let bytesRead: number;
+      try {
+        bytesRead = readSync(handle.fd, buffer, 0, READ_CHUNK, null);
+      } catch (cause) {
+        throw ioError(`cannot read ${file}`, cause);
+      }
       if (bytesRead === 0) {
         if (total !== atOpen.size || !unchanged(atOpen, await fstat())) throw inputChanged(file);
         return;
       }
       total += BigInt(bytesRead);
       if (total > atOpen.size) throw inputChanged(file); // grew: no need to read on
-      const piece = (buffers[current] as Buffer).subarray(0, bytesRead);
-      current = 1 - current;
-      pending = readInto(buffers[current] as Buffer);
-      yield piece;
+      yield buffer.subarray(0, bytesRead);
     }
   } finally {
-    await pending?.catch(() => undefined);
     await handle.close();
   }
 }
 
-/**
- * Writes a stream of reused buffers with one write in flight while the next buffer is produced: the
- * source may reuse a buffer once the consumer has asked for the buffer after the next (batch-stream.ts).
- */
+/** Writes all of `data` to a file or device, looping over short writes (see the module comment). */
+function writeAllSynchronously(fd: number, data: Uint8Array): void {
+  for (let offset = 0; offset < data.length;) offset += writeSync(fd, data, offset, data.length - offset);
+}
+
+/** Writes every buffer of `source` synchronously to `fd`; `name` is for the error message. */
+async function writeEachSynchronously(
+  source: AsyncIterable<Uint8Array>,
+  fd: number,
+  name: string,
+): Promise<void> {
+  for await (const chunk of source) {
+    try {
+      writeAllSynchronously(fd, chunk);
+    } catch (cause) {
+      throw ioError(`cannot write ${name}`, cause);
+    }
+  }
+}
+
+/** Writes a stream of buffers with one write in flight while the next buffer is produced. */
 async function writeOverlapped(
   source: AsyncIterable<Uint8Array>,
   write: (chunk: Uint8Array) => Promise<void>,
@@ -179,7 +199,16 @@ export async function writeOutput(
   if (existing !== undefined && !existing.isFile()) {
     if (existing.isDirectory())
       throw new DkeError('ERR_IO', { message: `cannot write ${target}: is a directory` });
-    const device = createWriteStream(target, { flags: 'w' }); // device or pipe: nothing to rename
+    // A device or pipe: nothing to rename. Character devices (/dev/null) take synchronous writes; a FIFO
+    // or socket could block the process on a slow reader, so it gets a stream.
+    if (existing.isCharacterDevice()) {
+      const handle = await fs.open(target, 'w').catch((cause: unknown) => {
+        throw ioError(`cannot write ${target}`, cause);
+      });
+      await writeEachSynchronously(source, handle.fd, target).finally(() => handle.close());
+      return;
+    }
+    const device = createWriteStream(target, { flags: 'w' });
     await writeEach(source, device, target).finally(() => device.destroy());
     return;
   }
@@ -196,14 +225,10 @@ async function writeAtomically(
 ): Promise<void> {
   removeTemporariesOnExit();
   try {
-    await writeFileAtomically(
-      target,
-      (handle) => writeOverlapped(source, (chunk) => writeAll(handle, chunk)),
-      {
-        replace: options.force,
-        mode: options.mode,
-      },
-    );
+    await writeFileAtomically(target, (handle) => writeEachSynchronously(source, handle.fd, target), {
+      replace: options.force,
+      mode: options.mode,
+    });
   } catch (error) {
     if (isDkeError(error)) throw error;
     if ((error as NodeJS.ErrnoException).code === 'EEXIST')

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { cliPath } from '../support/paths.js';
 import { EXIT } from '../../src/errors/index.js';
 import { openInput, writeOutput } from '../../src/cli/io.js';
-import { encryptReusing } from '../../src/client/encrypt.js';
+import { encryptIterable } from '../../src/client/encrypt.js';
 import {
   assertCliError,
   ecKeys,
@@ -110,7 +110,7 @@ test('to an output file: the error, and neither the file nor a temporary is left
   await fs.mkdir(out);
   await fs.writeFile(file, patternBytes(2_000_000, 4));
   const input = await openInput(file);
-  // Grows the file after the first piece was handed on (deterministic: reads are 256 KiB).
+  // Grows the file after the first piece was handed on (deterministic: reads are 1 MiB).
   async function* growingAfterFirstPiece(): AsyncGenerator<Uint8Array> {
     let first = true;
     for await (const piece of input.stream) {
@@ -120,7 +120,7 @@ test('to an output file: the error, and neither the file nor a temporary is left
     }
   }
   await assert.rejects(
-    writeOutput(encryptReusing(growingAfterFirstPiece(), await localHolders(2)), path.join(out, 'sealed'), {
+    writeOutput(encryptIterable(growingAfterFirstPiece(), await localHolders(2)), path.join(out, 'sealed'), {
       force: false,
       mode: 0o644,
     }),

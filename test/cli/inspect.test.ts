@@ -54,7 +54,7 @@ void describe('dke inspect', { concurrency: 4 }, () => {
     const text = result.stdout.toString();
     assert.match(text, /^format: +OpenDKE v1 /m);
     assert.match(text, new RegExp(`^object id: +${header.objectId.toString('base64url')}$`, 'm'));
-    assert.match(text, /^chunk size: +65536 bytes$/m);
+    assert.match(text, /^chunk size: +1048576 bytes$/m);
     assert.match(
       text,
       new RegExp(

@@ -72,7 +72,7 @@ void describe('dke encrypt and decrypt', { concurrency: 4 }, () => {
     assert.deepEqual(await leftoversOf('report.pdf.dke', 'report.out.pdf'), []);
   });
 
-  void test('stdin to stdout, a 3 MiB input (many internal batches) and the empty input', async () => {
+  void test('stdin to stdout, a 3 MiB input (several chunks) and the empty input', async () => {
     for (const plaintext of [patternBytes(3 * 1024 * 1024 + 5, 2), Buffer.alloc(0)]) {
       const encrypted = await cli(['encrypt', '--holder', 'a.key', '--holder', 'b.key'], plaintext);
       assert.equal(encrypted.code, 0, encrypted.stderr);

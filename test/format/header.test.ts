@@ -77,7 +77,7 @@ void test('a real header has exactly the layout of docs/format.md §3', async ()
   assert.equal(headerBytes.subarray(0, 7).toString('hex'), '4f70656e444b45');
   assert.equal(headerBytes[layout.version], 1);
   assert.ok(headerBytes.subarray(layout.objectId, layout.objectId + 16).equals(header.objectId));
-  assert.equal(headerBytes[layout.chunkLog2], 16, 'writers use chunk_log2 16');
+  assert.equal(headerBytes[layout.chunkLog2], 20, 'writers use chunk_log2 20');
   assert.equal(headerBytes[layout.holderCount], 2);
   for (const [i, s] of layout.stanzas.entries()) {
     const expected = header.stanzas[i] as Stanza;

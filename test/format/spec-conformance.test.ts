@@ -151,7 +151,7 @@ void test('encrypt() writes exactly the format: default chunk size, holder order
     const plaintext = patternBytes(length, length);
     const decoded = await specDecode(await encryptToBuffer(plaintext, holders), keys);
     assert.ok(decoded.plaintext.equals(plaintext), `size ${length}`);
-    assert.equal(decoded.chunkLog2, 16);
+    assert.equal(decoded.chunkLog2, 20);
     assert.deepEqual(
       decoded.stanzas.map((s) => [s.type, s.kid, s.locator]),
       holders.map((h) => ['local', h.keyId, '']),

@@ -101,8 +101,8 @@ void test('every header byte, one bit flipped: always a DkeError of the code its
   }
 });
 
-// A multi-chunk object at the small chunk size: 20 full chunks and a partial one (more than one batch of
-// 16 chunks, so later chunks are opened by the worker pool).
+// A multi-chunk object at the small chunk size: 20 full chunks and a partial one (more than the 16 chunks
+// the pipeline keeps in flight at this size, so a failure is found while later chunks are being opened).
 const CHUNKS = 21;
 const plaintext = patternBytes(20 * SMALL_C + 100, 7);
 const object = await encryptToBuffer(plaintext, holders, { chunkLog2: SMALL_LOG2 });

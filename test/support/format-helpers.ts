@@ -23,8 +23,8 @@ import { LocalKeyHolder } from '../../src/holders/local-key.js';
 import { serializeKeyFile } from '../../src/holders/key-file.js';
 import { cliPath, testdataDir } from './paths.js';
 
-/** The default plaintext chunk size of writers (2^16). */
-export const C = 65536;
+/** The default plaintext chunk size of writers (2^20, docs/format.md §6). */
+export const C = 2 ** 20;
 /** The small chunk size tests use to make chunk boundaries cheap (2^12). */
 export const SMALL_LOG2 = 12;
 export const SMALL_C = 2 ** SMALL_LOG2;
