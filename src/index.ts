@@ -2,10 +2,11 @@
 export {
   encrypt,
   encryptIterable,
+  encryptReusing,
   prepareObject,
   type EncryptOptions,
 } from './client/encrypt.js';
-export { decrypt, decryptIterable, type DecryptOptions } from './client/decrypt.js';
+export { decrypt, decryptIterable, decryptReusing, type DecryptOptions } from './client/decrypt.js';
 export { readHeader } from './client/read-header.js';
 export type { Holder, HolderContext, Stanza } from './holders/holder.js';
 export { LocalKeyHolder } from './holders/local-key.js';

@@ -1,25 +1,28 @@
 /**
- * The payload pump shared by encryption and decryption: cuts the input into chunks, keeps several chunks
- * sealing or opening at once on libuv's thread pool (chunk-cipher.ts), and yields the results strictly in
- * chunk order. A chunk is yielded only once it and every chunk before it succeeded; a failed chunk ends
- * the stream with its error and nothing after it is released.
+ * The payload pump shared by encryption and decryption. The main thread cuts the input into chunks and
+ * hands them to a few worker threads (chunk-workers.ts), which seal or open them while the main thread
+ * reads on and writes the results, strictly in chunk order. A chunk is released only once it and every
+ * chunk before it succeeded; a failed chunk ends the stream with its error and nothing after it is
+ * released. An object of one chunk is done on the main thread, without starting workers.
+ *
+ * Buffers are recycled, so memory is flat whatever the object's size: at most `window` + 1 input and
+ * `window` + 3 output buffers of one chunk each. A yielded buffer stays valid until the consumer asks for
+ * the buffer after the next (so it can write one while the next is produced); copy it to keep it.
  *
  * A finished chunk is released at once even while the input is slow to deliver the next piece, so a
  * stalled pipe still gets every chunk that authenticated. Ending early (a failed chunk, a consumer that
  * gives up) waits for the read already in flight, then closes the input.
- *
- * Memory is bounded by the window, not the object: two input pieces (rechunk), the in-flight jobs' input
- * copies and outputs, and the young garbage that GarbageBudget collects.
  */
+import os from 'node:os';
 import { DkeError } from '../errors/index.js';
 import { TAG_LENGTH } from '../format/constants.js';
-import { openChunk, sealChunk, type ChunkKey } from '../format/chunk-cipher.js';
-import { GarbageBudget } from './memory.js';
-import { rechunk, type Piece } from './rechunk.js';
+import { runChunkJob, type ChunkOperation, type ChunkResult } from './chunk-job.js';
+import { runOnWorker } from './chunk-workers.js';
+import { PieceReader, type FilledPiece } from './piece-reader.js';
 
-/** Bytes of chunks in flight: 8 MiB keeps both cores busy at 1 MiB chunks (docs/benchmarks.md). */
-export const IN_FLIGHT_BYTES = 8 * 2 ** 20;
-/** More jobs than this only queue on the thread pool (4 threads) without adding speed. */
+/** Bytes of chunks in flight: 4 MiB keeps two workers busy at 1 MiB chunks (docs/benchmarks.md). */
+export const IN_FLIGHT_BYTES = 4 * 2 ** 20;
+/** Below this many chunks in flight small chunks spend their time in messages, not in the cipher. */
 const MAX_IN_FLIGHT = 16;
 
 /**
@@ -31,9 +34,15 @@ export function chunksInFlight(chunkSize: number): number {
   return Math.max(1, Math.min(MAX_IN_FLIGHT, Math.floor(IN_FLIGHT_BYTES / chunkSize)));
 }
 
+/** Worker threads for the cipher: one per core the process may use, at most four. */
+export function cipherThreads(): number {
+  return Math.max(1, Math.min(4, os.availableParallelism()));
+}
+
 export interface ChunkPipelineOptions {
-  readonly op: 'seal' | 'open';
-  readonly key: ChunkKey;
+  readonly op: ChunkOperation;
+  /** The payload key; the caller wipes it once the pipeline has ended. */
+  readonly key: Buffer;
   readonly chunkSize: number;
   readonly source: AsyncIterable<Uint8Array>;
   /** Bytes already read past the header (decryption). */
@@ -41,39 +50,74 @@ export interface ChunkPipelineOptions {
 }
 
 /** The framing rules of docs/format.md §6 that a sealed last chunk must meet before it is opened. */
-function checkSealedLast(piece: Piece, index: number): void {
-  if (piece.data.length < TAG_LENGTH)
+function checkSealedLast(length: number, index: number): void {
+  if (length < TAG_LENGTH)
     throw new DkeError('ERR_DECRYPTION_FAILED', { detail: 'last chunk shorter than a tag' });
   // Only the very first chunk may be empty (the empty object); a later empty last chunk is invalid.
-  if (piece.data.length === TAG_LENGTH && index > 0)
+  if (length === TAG_LENGTH && index > 0)
     throw new DkeError('ERR_DECRYPTION_FAILED', { detail: 'empty last chunk after data' });
+}
+
+interface Filled {
+  readonly buffer: ArrayBuffer;
+  readonly piece: FilledPiece;
+}
+
+interface InFlight {
+  readonly index: number;
+  readonly result: Promise<ChunkResult>;
 }
 
 export async function* chunkPipeline(options: ChunkPipelineOptions): AsyncGenerator<Buffer> {
   const { op, key, chunkSize } = options;
   const window = chunksInFlight(chunkSize);
-  const pieceSize = op === 'seal' ? chunkSize : chunkSize + TAG_LENGTH;
-  const pending: Promise<Buffer>[] = [];
-  const budget = new GarbageBudget();
-  const pieces = rechunk(options.source, pieceSize, options.initial)[Symbol.asyncIterator]();
-  const takeHead = async (): Promise<Buffer> => {
-    const result = await (pending.shift() as Promise<Buffer>);
-    budget.spend(result.length);
-    return result;
+  const inputSize = op === 'seal' ? chunkSize : chunkSize + TAG_LENGTH;
+  const outputSize = op === 'seal' ? chunkSize + TAG_LENGTH : chunkSize;
+  const freeInputs: ArrayBuffer[] = [];
+  const freeOutputs: ArrayBuffer[] = [];
+  const held: ArrayBuffer[] = []; // yielded, possibly still being written by the consumer
+  const pending: InFlight[] = [];
+  const reader = new PieceReader(options.source, options.initial);
+
+  const startFill = (): Promise<Filled> => {
+    const buffer = freeInputs.pop() ?? new ArrayBuffer(inputSize);
+    const filled = reader.fill(new Uint8Array(buffer)).then((piece) => ({ buffer, piece }));
+    filled.catch(() => undefined); // observed when awaited, perhaps after a yield
+    return filled;
   };
+  const takeHead = async (): Promise<Buffer> => {
+    const { index, result } = pending.shift() as InFlight;
+    const { input, output, length, failed } = await result;
+    freeInputs.push(input);
+    if (length === undefined) {
+      freeOutputs.push(output);
+      throw failed?.authentication === true
+        ? new DkeError('ERR_DECRYPTION_FAILED', { detail: `chunk ${index} failed authentication` })
+        : new DkeError('ERR_INTERNAL', { detail: `chunk ${index} could not be processed` });
+    }
+    held.push(output);
+    if (held.length > 2) freeOutputs.push(held.shift() as ArrayBuffer); // the consumer is past it
+    return Buffer.from(output, 0, length);
+  };
+
+  let filling: Promise<Filled> | undefined = startFill();
   let index = 0;
-  let nextPiece: Promise<IteratorResult<Piece>> | undefined;
   try {
-    nextPiece = pieces.next();
-    nextPiece.catch(() => undefined); // observed when awaited, perhaps after a yield
     for (;;) {
-      // A finished head chunk is released while the input is slow to come (a stalled pipe still gets
-      // every chunk that authenticated), otherwise the next piece is started first.
+      if (filling === undefined) {
+        if (pending.length === 0) break;
+        yield await takeHead();
+        continue;
+      }
+      if (pending.length >= window) {
+        yield await takeHead();
+        continue;
+      }
       const head = pending[0];
       if (head !== undefined) {
         const first = await Promise.race([
-          nextPiece.then(() => 'piece' as const),
-          head.then(
+          filling.then(() => 'input' as const),
+          head.result.then(
             () => 'chunk' as const,
             () => 'chunk' as const,
           ),
@@ -83,28 +127,37 @@ export async function* chunkPipeline(options: ChunkPipelineOptions): AsyncGenera
           continue;
         }
       }
-      const piece = await nextPiece;
-      if (piece.done === true) break;
-      if (op === 'open' && piece.value.last) checkSealedLast(piece.value, index);
-      // The job copies the piece when called, so rechunk may reuse its buffer for the next piece.
-      const job =
-        op === 'seal'
-          ? sealChunk(key, index, piece.value.last, piece.value.data)
-          : openChunk(key, index, piece.value.last, piece.value.data);
-      job.catch(() => undefined); // observed in order by takeHead(); a later failure must not go unhandled
-      pending.push(job);
+      const { buffer, piece } = await filling;
+      filling = undefined;
+      if (op === 'open' && piece.last) checkSealedLast(piece.length, index);
+      const job = {
+        id: index,
+        index,
+        last: piece.last,
+        length: piece.length,
+        input: buffer,
+        output: freeOutputs.pop() ?? new ArrayBuffer(outputSize),
+      };
+      if (index === 0 && piece.last) {
+        pending.push({ index, result: Promise.resolve(runChunkJob(op, key, job)) });
+      } else {
+        const result = runOnWorker(cipherThreads(), op, key, job);
+        result.catch(() => undefined); // observed in order by takeHead()
+        pending.push({ index, result });
+      }
       index++;
-      nextPiece = pieces.next();
-      nextPiece.catch(() => undefined);
-      if (pending.length >= window) yield await takeHead();
+      if (!piece.last) filling = startFill();
     }
-    while (pending.length > 0) yield await takeHead();
   } finally {
     // Stopped early (a failure, the consumer gave up): let the jobs finish, release none of them.
-    // The input may have a read in flight (the next piece was requested before this chunk was released):
-    // the input is closed once that read ends, as it would be after any read.
-    await Promise.allSettled(pending.splice(0));
-    await nextPiece?.catch(() => undefined);
-    await pieces.return?.(undefined);
+    await Promise.allSettled(pending.splice(0).map((job) => job.result));
+    await filling?.catch(() => undefined);
+    await reader.close();
+    for (const buffer of [...freeInputs, ...freeOutputs]) new Uint8Array(buffer).fill(0);
   }
+}
+
+/** Copies each buffer of a reusing iterable, for consumers that keep references (streams, arrays). */
+export async function* copied(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  for await (const chunk of source) yield Buffer.from(chunk);
 }

@@ -9,8 +9,7 @@ import { deriveObjectKeys, verifyHeaderKeys } from '../format/key-schedule.js';
 import { readShareHeader } from '../format/share-jwe.js';
 import { describeStanza, type Holder } from '../holders/holder.js';
 import { readHeader } from './read-header.js';
-import { importChunkKey } from '../format/chunk-cipher.js';
-import { chunkPipeline } from './chunk-pipeline.js';
+import { chunkPipeline, copied } from './chunk-pipeline.js';
 
 /** Holder types this implementation knows; others are reported as unsupported. */
 export const KNOWN_HOLDER_TYPES: readonly string[] = ['local', 'remote'];
@@ -96,10 +95,11 @@ async function unwrapAll(header: Header, holders: Holder[]): Promise<Buffer[]> {
 }
 
 /**
- * The plaintext as an async generator: each yielded buffer is authenticated and the caller's to keep.
- * A failure later in the stream still means the whole output is invalid (docs/format.md §7).
+ * The plaintext as an async generator of reused buffers: each is valid only until the buffer after the next
+ * is requested. Every yielded byte is authenticated; a failure later in the stream still means the whole
+ * output is invalid (docs/format.md §7). Use decryptIterable() or decrypt() to keep references.
  */
-export async function* decryptIterable(
+export async function* decryptReusing(
   source: AsyncIterable<Uint8Array>,
   holders: readonly Holder[],
   options: DecryptOptions = {},
@@ -113,25 +113,32 @@ export async function* decryptIterable(
     const shares = await unwrapAll(header, assignHolders(header, holders, options));
     const keys = deriveObjectKeys(shares, header.objectId);
     for (const share of shares) share.fill(0);
-    let key;
     try {
       verifyHeaderKeys(keys, header.commitment, serializeUnauthenticated(header), header.mac);
-      key = await importChunkKey(keys.payloadKey, 'open');
+      options.onHeader?.(header);
+      yield* chunkPipeline({
+        op: 'open',
+        key: keys.payloadKey,
+        chunkSize: 2 ** header.chunkLog2,
+        source: rest.stream,
+        initial: rest.buffered,
+      });
     } finally {
       keys.payloadKey.fill(0);
       keys.macKey.fill(0);
     }
-    options.onHeader?.(header);
-    yield* chunkPipeline({
-      op: 'open',
-      key,
-      chunkSize: 2 ** header.chunkLog2,
-      source: rest.stream,
-      initial: rest.buffered,
-    });
   } finally {
     await iterator.return?.();
   }
+}
+
+/** The plaintext as an async generator of independent buffers. */
+export function decryptIterable(
+  source: AsyncIterable<Uint8Array>,
+  holders: readonly Holder[],
+  options?: DecryptOptions,
+): AsyncGenerator<Buffer> {
+  return copied(decryptReusing(source, holders, options));
 }
 
 export function decrypt(

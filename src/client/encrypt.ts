@@ -15,8 +15,7 @@ import {
 import { serializeUnauthenticated } from '../format/header.js';
 import { deriveObjectKeys, headerMac } from '../format/key-schedule.js';
 import type { Holder } from '../holders/holder.js';
-import { importChunkKey } from '../format/chunk-cipher.js';
-import { chunkPipeline } from './chunk-pipeline.js';
+import { chunkPipeline, copied } from './chunk-pipeline.js';
 
 export interface EncryptOptions {
   /** log2 of the plaintext chunk size; default 16 (64 KiB). */
@@ -79,18 +78,31 @@ export async function prepareObject(
 }
 
 /**
- * The encrypted object as an async generator: the header, then the sealed chunks in order. Each yielded
- * buffer is the caller's to keep.
+ * The encrypted object as an async generator: the header, then the sealed chunks. Buffers are reused for
+ * flat memory: a yielded buffer is valid only until the buffer after the next is requested (the CLI
+ * writes one while the next is sealed). Use encryptIterable() or encrypt() to keep references.
  */
-export async function* encryptIterable(
+export async function* encryptReusing(
   source: AsyncIterable<Uint8Array>,
   holders: readonly Holder[],
   options: EncryptOptions = {},
 ): AsyncGenerator<Buffer> {
   const prepared = await prepareObject(holders, options);
-  const key = await importChunkKey(prepared.payloadKey, 'seal').finally(() => prepared.payloadKey.fill(0));
   yield prepared.header;
-  yield* chunkPipeline({ op: 'seal', key, chunkSize: prepared.chunkSize, source });
+  try {
+    yield* chunkPipeline({ op: 'seal', key: prepared.payloadKey, chunkSize: prepared.chunkSize, source });
+  } finally {
+    prepared.payloadKey.fill(0);
+  }
+}
+
+/** The encrypted object as an async generator of independent buffers. */
+export function encryptIterable(
+  source: AsyncIterable<Uint8Array>,
+  holders: readonly Holder[],
+  options?: EncryptOptions,
+): AsyncGenerator<Buffer> {
+  return copied(encryptReusing(source, holders, options));
 }
 
 /** Library entry point: a Readable of the OpenDKE object for a plaintext stream. */

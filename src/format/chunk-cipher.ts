@@ -1,26 +1,14 @@
 /**
  * STREAM-style chunked AES-256-GCM (docs/format.md §6). The nonce is an 11-byte big-endian chunk counter
  * and a last-chunk flag byte, so reordering, dropping, duplicating or truncating chunks fails to verify.
- *
- * The AEAD runs through WebCrypto: Node runs each AES-GCM job on libuv's thread pool, so chunks in flight
- * use every core while the caller reads and writes. WebCrypto's output is ciphertext || tag, exactly a
- * sealed chunk, and its decrypt releases nothing unless the tag verified. Each job copies its input when
- * the call is made, so the caller may reuse its buffer as soon as the call returns.
+ * Pure functions on one chunk each, writing into a caller's buffer, so chunks can be processed on several
+ * threads with recycled buffers (src/client/chunk-workers.ts).
  */
-import { webcrypto } from 'node:crypto';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { DkeError } from '../errors/index.js';
 import { NONCE_LENGTH, TAG_LENGTH } from './constants.js';
 
 const MAX_COUNTER = 2 ** 53 - 1; // far beyond any real file; keeps the counter an exact JS number
-
-export type ChunkKey = webcrypto.CryptoKey;
-
-/** The payload key as a non-extractable WebCrypto key; the caller zeroes its copy of the bytes. */
-export function importChunkKey(payloadKey: Uint8Array, use: 'seal' | 'open'): Promise<ChunkKey> {
-  return webcrypto.subtle.importKey('raw', payloadKey, { name: 'AES-GCM' }, false, [
-    use === 'seal' ? 'encrypt' : 'decrypt',
-  ]);
-}
 
 /** nonce = chunk index as 11 big-endian bytes || 0x01 for the last chunk, 0x00 otherwise. */
 export function chunkNonce(index: number, last: boolean): Buffer {
@@ -34,34 +22,50 @@ export function chunkNonce(index: number, last: boolean): Buffer {
   return nonce;
 }
 
-/** Seals one chunk: ciphertext || tag. */
-export async function sealChunk(
-  key: ChunkKey,
+/** Seals one chunk into `target` at `offset` (ciphertext then tag); returns the bytes written. */
+export function sealChunkInto(
+  key: Uint8Array,
   index: number,
   last: boolean,
   plaintext: Uint8Array,
-): Promise<Buffer> {
-  const params = { name: 'AES-GCM', iv: chunkNonce(index, last), tagLength: TAG_LENGTH * 8 };
-  try {
-    return Buffer.from(await webcrypto.subtle.encrypt(params, key, plaintext));
-  } catch (cause) {
-    throw new DkeError('ERR_INTERNAL', { detail: `sealing chunk ${index} failed`, cause });
+  target: Uint8Array,
+  offset = 0,
+): number {
+  const cipher = createCipheriv('aes-256-gcm', key, chunkNonce(index, last));
+  let at = offset;
+  for (const part of [cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]) {
+    target.set(part, at);
+    at += part.length;
   }
+  return at - offset;
 }
 
-/** Opens one chunk; any failure is the vague ERR_DECRYPTION_FAILED. Returns nothing unauthenticated. */
-export async function openChunk(
-  key: ChunkKey,
+/**
+ * Opens one chunk into `target` (at least the plaintext's length); returns the plaintext length. Any
+ * failure is the vague ERR_DECRYPTION_FAILED, and nothing unauthenticated reaches `target`.
+ */
+export function openChunkInto(
+  key: Uint8Array,
   index: number,
   last: boolean,
   sealed: Uint8Array,
-): Promise<Buffer> {
+  target: Uint8Array,
+): number {
   if (sealed.length < TAG_LENGTH)
     throw new DkeError('ERR_DECRYPTION_FAILED', { detail: 'chunk shorter than tag' });
-  const params = { name: 'AES-GCM', iv: chunkNonce(index, last), tagLength: TAG_LENGTH * 8 };
+  const decipher = createDecipheriv('aes-256-gcm', key, chunkNonce(index, last));
+  decipher.setAuthTag(sealed.subarray(sealed.length - TAG_LENGTH));
+  const head = decipher.update(sealed.subarray(0, sealed.length - TAG_LENGTH));
+  let tail: Buffer;
   try {
-    return Buffer.from(await webcrypto.subtle.decrypt(params, key, sealed));
+    tail = decipher.final();
   } catch {
+    head.fill(0);
     throw new DkeError('ERR_DECRYPTION_FAILED', { detail: `chunk ${index} failed authentication` });
   }
+  // Only now, authenticated, does the plaintext reach the caller; the cipher's own copy is wiped.
+  target.set(head, 0);
+  target.set(tail, head.length);
+  head.fill(0);
+  return head.length + tail.length;
 }

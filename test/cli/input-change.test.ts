@@ -10,7 +10,7 @@ import path from 'node:path';
 import { cliPath } from '../support/paths.js';
 import { EXIT } from '../../src/errors/index.js';
 import { openInput, writeOutput } from '../../src/cli/io.js';
-import { encryptIterable } from '../../src/client/encrypt.js';
+import { encryptReusing } from '../../src/client/encrypt.js';
 import {
   assertCliError,
   ecKeys,
@@ -120,7 +120,7 @@ test('to an output file: the error, and neither the file nor a temporary is left
     }
   }
   await assert.rejects(
-    writeOutput(encryptIterable(growingAfterFirstPiece(), await localHolders(2)), path.join(out, 'sealed'), {
+    writeOutput(encryptReusing(growingAfterFirstPiece(), await localHolders(2)), path.join(out, 'sealed'), {
       force: false,
       mode: 0o644,
     }),

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { decryptIterable } from '../../src/client/decrypt.js';
+import { decryptReusing } from '../../src/client/decrypt.js';
 import { encryptToBuffer, cleartextHolders, pieces } from '../support/format-helpers.js';
 
 const MiB = 2 ** 20;
@@ -29,7 +29,7 @@ void test('decrypting an object of 16 MiB chunks reserves at most about four chu
   const chunkSize = 2 ** 24;
   const object = await encryptToBuffer(Buffer.alloc(chunkSize + 1, 7), holders, { chunkLog2: 24 });
   const before = await liveBufferBytes();
-  const iterator = decryptIterable(pieces(object), holders)[Symbol.asyncIterator]();
+  const iterator = decryptReusing(pieces(object), holders)[Symbol.asyncIterator]();
   const first = await iterator.next();
   const grown = (await liveBufferBytes()) - before;
   // Two input and two output buffers of one chunk each (64 MiB), plus the input copy (16 MiB).

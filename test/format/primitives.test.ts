@@ -16,7 +16,7 @@ import {
 } from 'node:crypto';
 import { CompactEncrypt, decodeProtectedHeader } from 'jose';
 import { keyIdOf, wrapAlgFor } from '../../src/crypto/holder-keys.js';
-import { chunkNonce, importChunkKey, openChunk, type ChunkKey } from '../../src/format/chunk-cipher.js';
+import { chunkNonce, openChunkInto } from '../../src/format/chunk-cipher.js';
 import { deriveObjectKeys, headerMac, verifyHeaderKeys } from '../../src/format/key-schedule.js';
 import { readShareHeader, unwrapShare, wrapShare } from '../../src/format/share-jwe.js';
 import type { ErrorCode } from '../../src/errors/index.js';
@@ -267,33 +267,39 @@ void test('chunk nonce: 11-byte big-endian index then the last-chunk flag', () =
   }
 });
 
-void test('openChunk opens exactly AES-256-GCM(payload key, nonce(i, last)) with no AAD; anything else fails', async () => {
-  const rawKey = randomBytes(32);
-  const key = await importChunkKey(rawKey, 'open');
+void test('openChunkInto opens exactly AES-256-GCM(payload key, nonce(i, last)) with no AAD; anything else fails and writes nothing', () => {
+  const key = randomBytes(32);
   const seal = (index: number, last: boolean, plaintext: Buffer): Buffer => {
     const nonce = Buffer.alloc(12);
     nonce.writeUIntBE(index, 5, 6);
     nonce[11] = last ? 1 : 0;
-    const cipher = createCipheriv('aes-256-gcm', rawKey, nonce);
+    const cipher = createCipheriv('aes-256-gcm', key, nonce);
     return Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
   };
   const plaintext = randomBytes(1000);
   const sealed = seal(7, false, plaintext);
-  assert.deepEqual(Buffer.from(await openChunk(key, 7, false, sealed)), plaintext);
-  assert.equal((await openChunk(key, 0, true, seal(0, true, Buffer.alloc(0)))).length, 0);
-  const fails = async (k: ChunkKey, index: number, last: boolean, data: Buffer): Promise<void> => {
-    await assert.rejects(openChunk(k, index, last, data), (e: unknown) => {
-      assertDkeError(e, 'ERR_DECRYPTION_FAILED');
-      return true;
-    });
+  const target = Buffer.alloc(1000);
+  assert.equal(openChunkInto(key, 7, false, sealed, target), 1000);
+  assert.ok(target.equals(plaintext));
+  assert.equal(openChunkInto(key, 0, true, seal(0, true, Buffer.alloc(0)), target), 0);
+  const fails = (k: Buffer, index: number, last: boolean, data: Buffer): void => {
+    const untouched = Buffer.alloc(2000, 0x5a);
+    assert.throws(
+      () => openChunkInto(k, index, last, data, untouched),
+      (e: unknown) => {
+        assertDkeError(e, 'ERR_DECRYPTION_FAILED');
+        return true;
+      },
+    );
+    assert.ok(untouched.equals(Buffer.alloc(2000, 0x5a)), 'nothing unauthenticated written');
   };
-  await fails(key, 8, false, sealed);
-  await fails(key, 7, true, sealed);
-  await fails(await importChunkKey(randomBytes(32), 'open'), 7, false, sealed);
-  await fails(key, 7, false, sealed.subarray(0, sealed.length - 1));
-  await fails(key, 7, false, Buffer.concat([sealed, Buffer.alloc(1)]));
-  await fails(key, 7, false, sealed.subarray(0, 15));
+  fails(key, 8, false, sealed);
+  fails(key, 7, true, sealed);
+  fails(randomBytes(32), 7, false, sealed);
+  fails(key, 7, false, sealed.subarray(0, sealed.length - 1));
+  fails(key, 7, false, Buffer.concat([sealed, Buffer.alloc(1)]));
+  fails(key, 7, false, sealed.subarray(0, 15));
   const flipped = Buffer.from(sealed);
   flipped[0] = (flipped[0] as number) ^ 1;
-  await fails(key, 7, false, flipped);
+  fails(key, 7, false, flipped);
 });

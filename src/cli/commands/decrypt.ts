@@ -1,7 +1,7 @@
 /** `dke decrypt`: OpenDKE file → plaintext, with every holder's key (local files or trusted key services). */
 import { collect } from '../output.js';
 import type { Command } from 'commander';
-import { decryptIterable } from '../../client/decrypt.js';
+import { decryptReusing } from '../../client/decrypt.js';
 import { openInput, writeOutput } from '../io.js';
 import { withProgress } from '../progress.js';
 import { loadIdentities, remoteResolver, tokenSourceFrom } from '../holder-args.js';
@@ -68,7 +68,7 @@ export function registerDecrypt(program: Command): void {
       const tokens = await tokenSourceFrom(options);
       const source = await openInput(input);
       const ciphertext = withProgress(source.stream, source.size, 'decrypting');
-      const plaintext = decryptIterable(ciphertext, holders, {
+      const plaintext = decryptReusing(ciphertext, holders, {
         resolveHolder: remoteResolver(options.keyService, tokens, receipts),
       });
       await writeOutput(plaintext, options.output, { force: options.force === true, mode: 0o600 });

@@ -2,7 +2,7 @@
 import { collect } from '../output.js';
 import type { Command } from 'commander';
 import { DkeError } from '../../errors/index.js';
-import { encryptIterable } from '../../client/encrypt.js';
+import { encryptReusing } from '../../client/encrypt.js';
 import { openInput, writeOutput } from '../io.js';
 import { withProgress } from '../progress.js';
 import { resolveHolder } from '../holder-args.js';
@@ -43,7 +43,7 @@ export function registerEncrypt(program: Command): void {
       for (const spec of options.holder) holders.push(await resolveHolder(spec, passphrase));
       const source = await openInput(input);
       const plaintext = withProgress(source.stream, source.size, 'encrypting');
-      await writeOutput(encryptIterable(plaintext, holders), options.output, {
+      await writeOutput(encryptReusing(plaintext, holders), options.output, {
         force: options.force === true,
         mode: 0o644,
       });
