@@ -338,16 +338,16 @@ export function rawAesGcm(total: number, runs: number): RawAesResult {
  * in-memory object of up to 256 MiB, repeated to `total` bytes: no process start-up, no file I/O. The
  * ceiling of what `dke encrypt`/`decrypt` can reach on this machine.
  */
-export async function rawPipeline(total: number, runs: number): Promise<RawAesResult> {
-  const objectBytes = Math.max(CHUNK, Math.min(256 * MiB, Math.floor(total / CHUNK) * CHUNK));
+export async function rawPipeline(total: number, runs: number, chunkSize = CHUNK): Promise<RawAesResult> {
+  const objectBytes = Math.max(chunkSize, Math.min(256 * MiB, Math.floor(total / chunkSize) * chunkSize));
   const passes = Math.max(1, Math.round(total / objectBytes));
   const key = randomBytes(32);
-  const block = randomBytes(CHUNK);
+  const block = randomBytes(chunkSize);
   async function* plaintext(): AsyncGenerator<Buffer> {
-    for (let at = 0; at < objectBytes; at += CHUNK) yield await Promise.resolve(block);
+    for (let at = 0; at < objectBytes; at += chunkSize) yield await Promise.resolve(block);
   }
   const sealed: Buffer[] = [];
-  for await (const chunk of chunkPipeline({ op: 'seal', key, chunkSize: CHUNK, source: plaintext() }))
+  for await (const chunk of chunkPipeline({ op: 'seal', key, chunkSize: chunkSize, source: plaintext() }))
     sealed.push(Buffer.from(chunk));
   async function* ciphertext(): AsyncGenerator<Buffer> {
     for (const chunk of sealed) yield await Promise.resolve(chunk);
@@ -358,13 +358,20 @@ export async function rawPipeline(total: number, runs: number): Promise<RawAesRe
       const started = performance.now();
       for (let pass = 0; pass < passes; pass += 1) {
         const source = op === 'seal' ? plaintext() : ciphertext();
-        for await (const chunk of chunkPipeline({ op, key, chunkSize: CHUNK, source })) void chunk;
+        for await (const chunk of chunkPipeline({ op, key, chunkSize: chunkSize, source })) void chunk;
       }
       best = Math.min(best, (performance.now() - started) / 1000);
     }
     return (passes * objectBytes) / MB / best;
   };
   return { encryptMbPerSecond: await time('seal'), decryptMbPerSecond: await time('open') };
+}
+
+/** Chunk sizes the sweep compares (docs/format.md §6, "Why 1 MiB"). */
+const CHUNK_SWEEP_LOG2 = [16, 18, 20, 22] as const;
+
+interface ChunkSweepRow extends RawAesResult {
+  readonly chunkSize: number;
 }
 
 interface LargeRss {
@@ -464,7 +471,16 @@ export async function runFiles(options: FilesOptions): Promise<PhaseResult> {
       large = await largeRss(dir, dkeT, options.rssLarge);
     }
 
-    return report({ size, runs, measurements, raw, pooled, speed1, speedN, cores, large, verified });
+    log('chunk-size sweep of the pipeline in memory (256 MiB each)');
+    const sweep: ChunkSweepRow[] = [];
+    for (const log2 of CHUNK_SWEEP_LOG2) {
+      sweep.push({
+        chunkSize: 2 ** log2,
+        ...(await rawPipeline(Math.min(size, 256 * MiB), runs, 2 ** log2)),
+      });
+    }
+
+    return report({ size, runs, measurements, raw, pooled, sweep, speed1, speedN, cores, large, verified });
   } finally {
     for (const tool of tools) await tool.close?.().catch(() => undefined);
     removeTempDir(dir);
@@ -479,6 +495,7 @@ interface FilesData {
   readonly measurements: readonly Measurement[];
   readonly raw: RawAesResult;
   readonly pooled: RawAesResult;
+  readonly sweep: readonly ChunkSweepRow[];
   readonly speed1: AesSpeed | undefined;
   readonly speedN: AesSpeed | undefined;
   readonly cores: number;
@@ -682,6 +699,17 @@ function report(data: FilesData): PhaseResult {
     '#### Peak RSS (`/usr/bin/time -f %M`)',
     '',
     rssTable,
+    '',
+    '#### Chunk size (the pipeline in memory, best of the runs)',
+    '',
+    markdownTable(
+      ['Chunk size', 'encrypt MB/s', 'decrypt MB/s'],
+      data.sweep.map((row) => [
+        formatSize(row.chunkSize),
+        num(row.encryptMbPerSecond),
+        num(row.decryptMbPerSecond),
+      ]),
+    ),
   ].join('\n');
   return {
     phase: 'files',
