@@ -196,6 +196,15 @@ export async function startServer(
       storeHealth: () => service.store.probeHealth(),
       tokenHealth: () => service.tokenHealth(),
       transparency,
+      ...(config.console?.enabled === true && server.publicBaseUrl !== undefined
+        ? {
+            console: {
+              config: config.console,
+              sessionKey: master.masterKey.consoleSessionKey,
+              publicBaseUrl: server.publicBaseUrl,
+            },
+          }
+        : {}),
       options: {
         ...(server.publicBaseUrl === undefined ? {} : { publicBaseUrl: server.publicBaseUrl }),
         ...(tls === undefined ? {} : { tls }),
