@@ -119,73 +119,97 @@ function row(page: Page, name: string) {
   return page.locator('tbody tr', { has: page.getByRole('rowheader', { name, exact: true }) });
 }
 
-test('admin: sign in, create keys, set a policy, disable; CSRF-less change refused', { skip }, async () => {
-  const page = await newPage();
-  await signIn(page, 'admin', 'sign-in');
-  await page.getByText('Signed in as ada@example.test (admin)').waitFor();
-  // Navigation: Keys is live, the other pages are named as coming, not links.
-  await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Keys' }).waitFor();
-  assert.equal(await page.getByRole('navigation').getByRole('link').count(), 1);
+test(
+  'admin: sign in, create keys, set a policy, disable, rotate, revoke, destroy; CSRF-less change refused',
+  { skip },
+  async () => {
+    const page = await newPage();
+    await signIn(page, 'admin', 'sign-in');
+    await page.getByText('Signed in as ada@example.test (admin)').waitFor();
+    // Navigation: Keys is live, the other pages are named as coming, not links.
+    await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Keys' }).waitFor();
+    assert.equal(await page.getByRole('navigation').getByRole('link').count(), 1);
 
-  // Create with the keyboard only: type the name, Enter submits.
-  await page.getByLabel('Name', { exact: true }).focus();
-  await page.keyboard.type('finance');
-  await page.keyboard.press('Enter');
-  await page.getByRole('status').getByText('Key finance created.').waitFor();
-  await page.getByLabel('Name', { exact: true }).fill('contoso');
-  await page.getByLabel('Protocol').selectOption('ms-dke');
-  await page.getByRole('button', { name: 'Create key' }).click();
-  await page.getByRole('status').getByText('Key contoso created.').waitFor();
-  assert.equal(await row(page, 'contoso').locator('code').textContent(), `${origin}/contoso`);
+    // Create with the keyboard only: type the name, Enter submits.
+    await page.getByLabel('Name', { exact: true }).focus();
+    await page.keyboard.type('finance');
+    await page.keyboard.press('Enter');
+    await page.getByRole('status').getByText('Key finance created.').waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('contoso');
+    await page.getByLabel('Protocol').selectOption('ms-dke');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    await page.getByRole('status').getByText('Key contoso created.').waitFor();
+    assert.equal(await row(page, 'contoso').locator('code').textContent(), `${origin}/contoso`);
 
-  await row(page, 'finance').getByRole('button', { name: 'Manage finance' }).click();
-  // A policy the service refuses: its message is shown, nothing saved.
-  await page.getByLabel('users').fill('\uff41lice@example.test');
-  await page.getByRole('button', { name: 'Save policy' }).click();
-  await page.getByRole('alert').getByText(/NFKC/).waitFor();
-  await page.getByLabel('users').fill('alice@example.test\n\n');
-  await page.getByLabel('groups').fill('dke-readers');
-  await page.getByRole('button', { name: 'Save policy' }).click();
-  await page.getByRole('status').getByText('Policy of finance saved.').waitFor();
-  await row(page, 'finance')
-    .filter({ hasText: /users: alice@example\.test; groups: dke-readers/ })
-    .waitFor();
+    await row(page, 'finance').getByRole('button', { name: 'Manage finance' }).click();
+    // A policy the service refuses: its message is shown, nothing saved.
+    await page.getByLabel('users').fill('\uff41lice@example.test');
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    await page.getByRole('alert').getByText(/NFKC/).waitFor();
+    await page.getByLabel('users').fill('alice@example.test\n\n');
+    await page.getByLabel('groups').fill('dke-readers');
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    await page.getByRole('status').getByText('Policy of finance saved.').waitFor();
+    await row(page, 'finance')
+      .filter({ hasText: /users: alice@example\.test; groups: dke-readers/ })
+      .waitFor();
 
-  await page.getByRole('button', { name: 'Disable' }).click();
-  await page.getByRole('status').getByText('Key finance disabled.').waitFor();
-  await row(page, 'finance').locator('.state', { hasText: 'disabled' }).waitFor();
-  await screenshot(page, 'keys');
+    await page.getByRole('button', { name: 'Disable' }).click();
+    await page.getByRole('status').getByText('Key finance disabled.').waitFor();
+    await row(page, 'finance').locator('.state', { hasText: 'disabled' }).waitFor();
+    await screenshot(page, 'keys');
 
-  // The same change without the CSRF token, from inside the signed-in page: refused, nothing changed.
-  const forged = await pageFetch(page, '/console/api/keys/finance/enable', false);
-  assert.deepEqual(forged, { status: 403, error: 'ERR_CSRF' });
-  await page.reload();
-  await row(page, 'finance').locator('.state', { hasText: 'disabled' }).waitFor();
-  await signOut(page);
-  await page.close();
+    // The same change without the CSRF token, from inside the signed-in page: refused, nothing changed.
+    const forged = await pageFetch(page, '/console/api/keys/finance/enable', false);
+    assert.deepEqual(forged, { status: 403, error: 'ERR_CSRF' });
+    await page.reload();
+    await row(page, 'finance').locator('.state', { hasText: 'disabled' }).waitFor();
 
-  const records = await auditRecords();
-  const ok = records
-    .filter((r) => r.subject === 'ada' && r.result === 'ok')
-    .map((r) => `${r.action} ${r.keyName ?? ''}`);
-  for (const done of [
-    'admin.key.create finance',
-    'admin.key.create contoso',
-    'admin.policy.set finance',
-    'admin.key.disable finance',
-  ]) {
-    assert.ok(ok.includes(done), `${done} in ${ok.join(', ')}`);
-  }
-  assert.ok(
-    records.some(
-      (r) =>
-        r.subject === 'ada' &&
-        r.result === 'denied' &&
-        r.reason === 'ERR_CSRF' &&
-        r.action === 'admin.key.enable',
-    ),
-  );
-});
+    // Rotate, revoke one object and destroy (typed confirmation) on the other key.
+    await row(page, 'contoso').getByRole('button', { name: 'Manage contoso' }).click();
+    await page.getByRole('button', { name: 'Rotate' }).click();
+    await page.getByRole('status').getByText('Key contoso rotated.').waitFor();
+    await row(page, 'contoso').filter({ hasText: 'v2 active, 2 in all' }).waitFor();
+    await page.getByLabel('Object id').fill('AAAAAAAAAAAAAAAAAAAAAA');
+    await page.getByRole('button', { name: 'Revoke object' }).click();
+    await page.getByRole('status').getByText('Object revoked for contoso.').waitFor();
+    const destroy = page.getByRole('button', { name: 'Destroy key' });
+    assert.equal(await destroy.isDisabled(), true);
+    await page.getByLabel('Type the key name').fill('contos');
+    assert.equal(await destroy.isDisabled(), true);
+    await page.getByLabel('Type the key name').fill('contoso');
+    await destroy.click();
+    await page.getByRole('status').getByText('Key contoso destroyed.').waitFor();
+    await row(page, 'contoso').locator('.state', { hasText: 'destroyed' }).waitFor();
+    await signOut(page);
+    await page.close();
+
+    const records = await auditRecords();
+    const ok = records
+      .filter((r) => r.subject === 'ada' && r.result === 'ok')
+      .map((r) => `${r.action} ${r.keyName ?? ''}`);
+    for (const done of [
+      'admin.key.rotate contoso',
+      'admin.object.revoke contoso',
+      'admin.key.destroy contoso',
+      'admin.key.create finance',
+      'admin.key.create contoso',
+      'admin.policy.set finance',
+      'admin.key.disable finance',
+    ]) {
+      assert.ok(ok.includes(done), `${done} in ${ok.join(', ')}`);
+    }
+    assert.ok(
+      records.some(
+        (r) =>
+          r.subject === 'ada' &&
+          r.result === 'denied' &&
+          r.reason === 'ERR_CSRF' &&
+          r.action === 'admin.key.enable',
+      ),
+    );
+  },
+);
 
 test('auditor: reads keys, a change is refused 403 and audited', { skip }, async () => {
   const page = await newPage();
