@@ -317,3 +317,32 @@ function writeFileSyncJson(file: string, value: unknown): void {
   // JSON.stringify drops undefined fields: `clientId: undefined` above means "not given".
   writeFileSync(file, JSON.stringify(value));
 }
+
+test('under an https public URL: __Host- cookies, Secure, Path=/, and HSTS', async () => {
+  const httpsDir = mkdtempSync(path.join(tmpdir(), 'opendke-console-https-'));
+  const port = await freePort();
+  const file = writeConsoleConfig(httpsDir, issuer, port, 'https://dke.example.test');
+  const tlsServer = await startServer(loadConfig({ file, env: {} }), {
+    logDestination: { write: () => true },
+  });
+  try {
+    const start = await fetch(`${tlsServer.url}/console/login`, { redirect: 'manual' });
+    assert.equal(start.status, 302);
+    const login = start.headers.getSetCookie().find((c) => c.startsWith('__Host-opendke-login=')) ?? '';
+    assert.match(login, /; Path=\/(;|$)/);
+    assert.match(login, /; Secure/);
+    assert.match(login, /; HttpOnly/);
+    assert.doesNotMatch(login, /Domain=/i);
+    assert.equal(
+      new URL(start.headers.get('location') ?? '').searchParams.get('redirect_uri'),
+      'https://dke.example.test/console/callback',
+    );
+    const page = await fetch(`${tlsServer.url}/console/`);
+    assert.match(page.headers.get('strict-transport-security') ?? '', /max-age=31536000/);
+    // The plain-http console of the other tests sends no HSTS.
+    assert.equal((await fetch(`${server.url}/console/`)).headers.get('strict-transport-security'), null);
+  } finally {
+    await tlsServer.close();
+    rmSync(httpsDir, { recursive: true, force: true });
+  }
+});
