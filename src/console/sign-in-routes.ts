@@ -5,8 +5,9 @@
  * callback answers a small page that moves on to /console/ by itself (meta refresh, a link as fallback),
  * a same-site navigation that carries the session cookie.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DkeError } from '../errors/index.js';
+import { problemOf } from '../service/http-errors.js';
 import type { FastifyInstance as DkeApp } from 'fastify';
 import type { ConsoleConfig } from './config.js';
 import type { ConsoleOidc } from './oidc.js';
@@ -42,6 +43,28 @@ const CONTINUE_PAGE = `<!doctype html>
 <body><p>Signed in. <a href="/console/">Continue to the console</a>.</p></body></html>
 `;
 
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/**
+ * Sign-in errors reach a person in a browser, not a program: a page with the public message and code (the
+ * detail goes to the log, as everywhere) and a way back.
+ */
+function signInErrorPage(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const answer = problemOf(error);
+  const detail = (error as { detail?: unknown }).detail;
+  request.log.info({ code: answer.code, detail }, 'console sign-in refused');
+  void reply
+    .code(answer.status)
+    .type('text/html; charset=utf-8')
+    .send(
+      `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>Sign-in failed - OpenDKE console</title></head>\n` +
+        `<body><h1>Sign-in failed</h1><p role="alert">${escapeHtml(answer.message)} (${answer.code})</p>\n` +
+        `<p><a href="/console/">Back to the console</a></p></body></html>\n`,
+    );
+}
+
 function cookieOptions(cookies: CookieNames, sameSite: 'lax' | 'strict', maxAge: number) {
   return { path: cookies.path, httpOnly: true, secure: cookies.secure, sameSite, maxAge };
 }
@@ -50,7 +73,7 @@ export function registerSignInRoutes(app: DkeApp, deps: SignInDeps): void {
   const { cookies } = deps;
   const readCookie = (request: FastifyRequest, name: string): string | undefined => request.cookies[name];
 
-  app.get('/console/login', { schema: { querystring: { type: 'object' } } }, async (_request, reply) => {
+  app.get('/console/login', { errorHandler: signInErrorPage }, async (_request, reply) => {
     const { url, login } = await deps.oidc.begin();
     void reply.setCookie(
       cookies.login,
@@ -60,7 +83,7 @@ export function registerSignInRoutes(app: DkeApp, deps: SignInDeps): void {
     return reply.redirect(url.href, 302);
   });
 
-  app.get('/console/callback', async (request: FastifyRequest, reply: FastifyReply) => {
+  app.get('/console/callback', { errorHandler: signInErrorPage }, async (request, reply) => {
     const login = await openLoginState(deps.sessionKey, readCookie(request, cookies.login));
     void reply.clearCookie(cookies.login, { path: cookies.path, secure: cookies.secure });
     if (login === undefined) {

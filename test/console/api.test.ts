@@ -5,7 +5,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { DevIssuer } from '../../src/devissuer/index.js';
@@ -137,7 +137,11 @@ test('sign-in cookies: Lax short-lived login state, Strict HttpOnly session', as
   // A callback without the login-state cookie (another browser, or expired) is refused.
   const stray = await fetch(`${server.url}/console/callback?code=x&state=y`, { redirect: 'manual' });
   assert.equal(stray.status, 400);
-  assert.equal(((await stray.json()) as { error: string }).error, 'ERR_CONSOLE_SIGNIN_FAILED');
+  assert.match(stray.headers.get('content-type') ?? '', /text\/html/);
+  assert.match(stray.headers.get('content-security-policy') ?? '', /default-src 'none'/);
+  const page = await stray.text();
+  assert.match(page, /sign in again \(ERR_CONSOLE_SIGNIN_FAILED\)/);
+  assert.match(page, /<a href="\/console\/">/);
 });
 
 test('an admin manages keys; every change is audited like the admin API, with the console user', async () => {
@@ -344,5 +348,25 @@ test('under an https public URL: __Host- cookies, Secure, Path=/, and HSTS', asy
   } finally {
     await tlsServer.close();
     rmSync(httpsDir, { recursive: true, force: true });
+  }
+});
+
+test('an unreachable issuer: sign-in answers 503 with a page, the rest of the service serves on', async () => {
+  const downDir = mkdtempSync(path.join(tmpdir(), 'opendke-console-down-'));
+  const port = await freePort();
+  const file = writeConsoleConfig(downDir, issuer, port, `http://localhost:${port}`);
+  const config = JSON.parse(readFileSync(file, 'utf8')) as { console: { issuer: string } };
+  config.console.issuer = `http://127.0.0.1:${await freePort()}`; // nothing listens there
+  writeFileSync(file, JSON.stringify(config));
+  const down = await startServer(loadConfig({ file, env: {} }), { logDestination: { write: () => true } });
+  try {
+    const login = await fetch(`${down.url}/console/login`, { redirect: 'manual' });
+    assert.equal(login.status, 503);
+    assert.match(await login.text(), /ERR_CONSOLE_ISSUER_UNAVAILABLE/);
+    assert.equal((await fetch(`${down.url}/healthz`)).status, 200);
+    assert.equal((await fetch(`${down.url}/console/`)).status, 200);
+  } finally {
+    await down.close();
+    rmSync(downDir, { recursive: true, force: true });
   }
 });
