@@ -16,3 +16,5 @@ elif [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock
   npm_config_build_from_source=true npm ci --no-audit --no-fund >&2
 fi
 npx tsc -p tsconfig.json
+# The console's pages (web/console → dist/console, docs/console.md): built here, never fetched at run time.
+npx vite build --config web/console/vite.config.ts

@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.."
 sh scripts/ensure-deps.sh
 # Software PKCS#11 tokens for the HSM backend tests (docs/hsm.md "Testing"); the tests make their own tokens.
 sh scripts/ensure-tokens.sh
+# Headless Chromium for the console's end-to-end tests (test/console/browser.test.ts).
+sh scripts/ensure-chromium.sh
 npx eslint .
 npx prettier --check . >/dev/null || { npx prettier --check .; exit 1; }
 

@@ -32,9 +32,11 @@ test('npm start walk-through: encrypt, decrypt with a receipt, refuse one holder
     'checkpoint cosigned by the witness',
     'audit log verifies against the checkpoint the witness cosigned',
     'incident report written, headed by the integrity statement',
+    'the console is served at /console/',
   ]) {
     assert.ok(stdout.includes(`\u2713 ${step}`), `missing step: ${step}`);
   }
+  assert.match(stdout, /Console: http:\/\/127\.0\.0\.1:\d+\/console\/ {2}sign in as admin \/ [A-Za-z0-9_-]+/);
   assert.match(stdout, /native\.unwrap\tallowed\talice@example\.test/);
   assert.match(stdout, /native\.unwrap\tdenied\talice@example\.test\tcustomer@v1\tERR_KEY_DISABLED/);
   assert.match(stdout, /\u2014 provider\.example\/witness [A-Za-z0-9+/=]+/);

@@ -14,6 +14,7 @@ import { applyEnvOverrides } from './env.js';
 import { configSchema, type ServiceConfig } from './schema.js';
 import { checkWitnessConfig } from '../witness/witness.js';
 import { isPostgresUrl } from '../store/postgres/connection.js';
+import { checkConsoleConfig } from '../console/config.js';
 
 export interface LoadConfigOptions {
   /** Config file; without it only defaults and the environment apply. */
@@ -105,6 +106,16 @@ function resolvePaths(config: ServiceConfig, baseDir: string, fromEnv: Map<strin
             }),
       },
     },
+    ...(config.console === undefined
+      ? {}
+      : {
+          console: {
+            ...config.console,
+            ...(config.console.clientSecretFile === undefined
+              ? {}
+              : { clientSecretFile: path.resolve(baseDir, config.console.clientSecretFile) }),
+          },
+        }),
     server: {
       ...server,
       ...(server.tls === undefined
@@ -150,6 +161,7 @@ export function loadConfig(options: LoadConfigOptions = {}): ServiceConfig {
   checkAuditLogConfig(raw.audit.log);
   if (raw.keys.backends.pkcs11 !== undefined) validatePkcs11Config(raw.keys.backends.pkcs11);
   if (raw.audit.witness !== undefined) checkWitnessConfig(raw.audit.witness);
+  if (raw.console !== undefined) checkConsoleConfig(raw.console, raw.server.publicBaseUrl);
   const baseDir = options.file === undefined ? process.cwd() : path.dirname(path.resolve(options.file));
   return resolvePaths(raw, baseDir, fromEnv);
 }

@@ -5,6 +5,9 @@
 import { MAX_TOKEN_LENGTH } from '../auth/bearer.js';
 import type { Pkcs11Config } from '../keystore/backends/pkcs11/config.js';
 import { POOL_DEFAULTS, SSL_MODES, type SslMode } from '../store/postgres/connection.js';
+import { consoleConfigSchema, type ConsoleConfig } from '../console/config.js';
+
+export type { ConsoleConfig };
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -140,6 +143,8 @@ export interface ServiceConfig {
   /** Passed to src/auth's createAuthenticator; required by `dke serve`, unused by offline CLI commands. */
   readonly auth?: unknown;
   readonly logging: LoggingConfig;
+  /** The browser console at /console/ (docs/console.md); off by default. */
+  readonly console?: ConsoleConfig;
 }
 
 export const DEFAULTS = {
@@ -297,6 +302,7 @@ export function configSchema(authSchema: object): object {
         },
       },
       auth: authSchema,
+      console: consoleConfigSchema,
       audit: {
         type: 'object',
         additionalProperties: false,

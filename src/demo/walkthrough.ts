@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { startDevIssuer } from '../devissuer/index.js';
 import { loadConfig } from '../config/index.js';
 import { startServer, type RunningServer } from '../service/server.js';
@@ -21,6 +22,7 @@ import { startServer, type RunningServer } from '../service/server.js';
 const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const AUDIENCE = 'api://opendke-demo';
 const USER = 'alice@example.test';
+const CONSOLE_CLIENT = 'opendke-console';
 
 interface Run {
   readonly code: number;
@@ -63,6 +65,29 @@ async function cosignedCheckpoint(serviceUrl: string, witnessName: string): Prom
   }
 }
 
+/** A free loopback port: the console's redirect URI names it before the service starts. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Keeps the services up for the console until Ctrl-C (only on a terminal; tests and pipes end at once). */
+function untilInterrupted(): Promise<void> {
+  if (process.stdout.isTTY !== true || process.env.DKE_DEMO_EXIT === '1') return Promise.resolve();
+  process.stdout.write('\nThe key service keeps running for the console; press Ctrl-C to stop.\n');
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
+
 function expect(condition: boolean, what: string): void {
   if (!condition) throw new Error(`walk-through step failed: ${what}`);
   process.stdout.write(`  \u2713 ${what}\n`);
@@ -72,10 +97,27 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'opendke-demo-'));
   say(`Working in ${dir}`);
   const secret = randomBytes(24).toString('base64url');
+  const consolePassword = randomBytes(9).toString('base64url');
+  const port = await freePort();
+  const consoleBase = `http://127.0.0.1:${port}`;
   const issuer = await startDevIssuer({
     defaultAudience: AUDIENCE,
     clients: [
       { clientId: 'alice-laptop', clientSecret: secret, claims: { sub: 'alice', preferred_username: USER } },
+      // The console signs in with authorization code + PKCE: a public client, no secret.
+      { clientId: CONSOLE_CLIENT, redirectUris: [`${consoleBase}/console/callback`] },
+    ],
+    users: [
+      {
+        username: 'admin',
+        password: consolePassword,
+        claims: { preferred_username: 'admin@example.test', roles: ['opendke-admin'] },
+      },
+      {
+        username: 'auditor',
+        password: consolePassword,
+        claims: { preferred_username: 'auditor@example.test', roles: ['opendke-auditor'] },
+      },
     ],
   });
   process.stdout.write(`DEVELOPMENT OIDC issuer (loopback only, not for production): ${issuer.issuer}\n`);
@@ -85,12 +127,28 @@ async function main(): Promise<void> {
     // Nothing is read from a claim the config does not name: the user name is in preferred_username.
     issuers: [{ issuer: issuer.issuer, algorithms: [issuer.alg], userNameClaims: ['preferred_username'] }],
   };
-  const writeConfig = (file: string, name: string, audit: Record<string, unknown>): string => {
+  // The customer's service also serves the console (docs/console.md) on a fixed port, its public base URL.
+  const consoleConfig = {
+    enabled: true,
+    issuer: issuer.issuer,
+    clientId: CONSOLE_CLIENT,
+    adminValues: ['opendke-admin'],
+    auditorValues: ['opendke-auditor'],
+  };
+  const writeConfig = (
+    file: string,
+    name: string,
+    audit: Record<string, unknown>,
+    withConsole = false,
+  ): string => {
     writeFileSync(
       path.join(dir, file),
       JSON.stringify(
         {
-          server: { host: '127.0.0.1', port: 0 },
+          server: withConsole
+            ? { host: '127.0.0.1', port, publicBaseUrl: consoleBase }
+            : { host: '127.0.0.1', port: 0 },
+          ...(withConsole ? { console: consoleConfig } : {}),
           store: {
             database: path.join(dir, `${name}.db`),
             masterKeyFile: path.join(dir, `${name}.master.key`),
@@ -112,7 +170,7 @@ async function main(): Promise<void> {
   let witness: RunningServer | undefined;
   try {
     say('The customer starts its key service; its audit log gets a signing key (the vkey others pin)');
-    server = await start(writeConfig('dke.json', 'customer', { log: customerLog }));
+    server = await start(writeConfig('dke.json', 'customer', { log: customerLog }, true));
     const logVkey = (await dke(dir, ['audit', 'key', '-c', 'dke.json'])).stdout.trim();
 
     say(
@@ -127,11 +185,19 @@ async function main(): Promise<void> {
     const witnessVkey = (await dke(dir, ['audit', 'witness-key', '-c', 'witness.json'])).stdout.trim();
     await server.close();
     server = await start(
-      writeConfig('dke.json', 'customer', {
-        log: { ...customerLog, witnesses: [{ url: `${witness.url}/witness`, vkey: witnessVkey }] },
-      }),
+      writeConfig(
+        'dke.json',
+        'customer',
+        { log: { ...customerLog, witnesses: [{ url: `${witness.url}/witness`, vkey: witnessVkey }] } },
+        true,
+      ),
     );
     process.stdout.write(`Customer key service (SQLite store, master key created 0600): ${server.url}\n`);
+    const consoleLogin =
+      `Console: ${consoleBase}/console/  sign in as admin / ${consolePassword}` +
+      ` (or auditor / ${consolePassword}) at the DEVELOPMENT issuer\n`;
+    process.stdout.write(consoleLogin);
+    expect((await fetch(`${consoleBase}/console/`)).status === 200, 'the console is served at /console/');
     say('The customer creates its key in the key service and allows one user');
     await dke(dir, ['key', 'create', 'customer', '-c', 'dke.json']);
     await dke(dir, ['key', 'policy', 'customer', '--users', USER, '-c', 'dke.json']);
@@ -287,6 +353,8 @@ async function main(): Promise<void> {
     const report = await dke(dir, ['audit', 'report', '-c', 'dke.json']);
     expect(report.code === 0, 'incident report written, headed by the integrity statement');
     say(`Done. Everything is in ${dir}`);
+    process.stdout.write(consoleLogin);
+    await untilInterrupted();
   } finally {
     await server?.close();
     await witness?.close();

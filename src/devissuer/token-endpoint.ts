@@ -1,35 +1,14 @@
 /**
- * DEVELOPMENT ONLY. The OAuth 2.0 client-credentials grant (RFC 6749 §4.4) with client_secret_basic and
- * client_secret_post authentication; the audience comes from `audience` / `resource` (RFC 8707) or the
- * client's default.
+ * DEVELOPMENT ONLY. The token endpoint's checks: the client-credentials grant (RFC 6749 §4.4) for
+ * confidential clients (client_secret_basic, client_secret_post), and the authorization-code grant
+ * (§4.1.3) with PKCE for public clients (client_id only) and confidential ones. The audience of access
+ * tokens comes from `audience` / `resource` (RFC 8707) or the client's default.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { verifierMatches, type CodeStore, type PendingCode } from './authorize.js';
+import { OAuthError, type DevClient } from './types.js';
 
-export interface DevClient {
-  readonly clientId: string;
-  readonly clientSecret: string;
-  /** Claims put into every token of this client (sub, upn, preferred_username, groups, roles, ...). */
-  readonly claims?: Readonly<Record<string, unknown>>;
-  /** Audience used when the request names none. */
-  readonly audience?: string;
-}
-
-/** An OAuth error answer (RFC 6749 §5.2). */
-export class OAuthError extends Error {
-  constructor(
-    readonly status: number,
-    readonly error: string,
-    readonly description: string,
-  ) {
-    super(description);
-  }
-}
-
-export interface TokenRequest {
-  readonly client: DevClient;
-  readonly audience: string;
-  readonly scope: string | undefined;
-}
+export { OAuthError, type DevClient };
 
 function secretsEqual(a: string, b: string): boolean {
   // Comparing digests keeps the comparison constant-time whatever the lengths.
@@ -63,13 +42,28 @@ function basicCredentials(header: string | undefined): { id: string; secret: str
   }
 }
 
-/** Authenticates the client and checks the grant; returns what the token is to be issued for. */
-export function checkTokenRequest(
+/** A client-credentials grant: what the access token is to be issued for. */
+export interface TokenRequest {
+  readonly grant: 'client_credentials';
+  readonly client: DevClient;
+  readonly audience: string;
+  readonly scope: string | undefined;
+}
+
+/** An authorization-code grant whose code, redirect URI and PKCE verifier all matched. */
+export interface CodeTokenRequest {
+  readonly grant: 'authorization_code';
+  readonly client: DevClient;
+  readonly audience: string | undefined;
+  readonly code: PendingCode;
+}
+
+/** The client the request authenticates as (a public client: by client_id alone). */
+function authenticateClient(
   clients: ReadonlyMap<string, DevClient>,
   authorization: string | undefined,
   params: ReadonlyMap<string, string>,
-  defaultAudience: string | undefined,
-): TokenRequest {
+): DevClient {
   const basic = basicCredentials(authorization);
   const postId = params.get('client_id');
   const postSecret = params.get('client_secret');
@@ -81,21 +75,54 @@ export function checkTokenRequest(
   if (basic && postId !== undefined && postId !== basic.id) {
     throw new OAuthError(400, 'invalid_request', 'client_id does not match the Basic credentials');
   }
-  if (id === undefined || secret === undefined)
-    throw new OAuthError(401, 'invalid_client', 'client authentication required');
+  if (id === undefined) throw new OAuthError(401, 'invalid_client', 'client authentication required');
   const client = clients.get(id);
+  if (client !== undefined && client.clientSecret === undefined && secret === undefined) return client;
+  if (secret === undefined) throw new OAuthError(401, 'invalid_client', 'client authentication required');
   // Compare against a dummy for unknown clients too, so timing does not reveal which client ids exist.
   if (!secretsEqual(secret, client?.clientSecret ?? '\u0000unknown-client') || !client) {
     throw new OAuthError(401, 'invalid_client', 'client authentication failed');
   }
+  return client;
+}
 
+/** Authenticates the client and checks the grant; returns what the token is to be issued for. */
+export function checkTokenRequest(
+  clients: ReadonlyMap<string, DevClient>,
+  authorization: string | undefined,
+  params: ReadonlyMap<string, string>,
+  defaultAudience: string | undefined,
+  codes?: CodeStore,
+): TokenRequest | CodeTokenRequest {
+  const client = authenticateClient(clients, authorization, params);
   const grantType = params.get('grant_type');
+  if (grantType === 'authorization_code' && codes !== undefined) {
+    // Taken (so spent) before anything else is checked: a code is good for one attempt only.
+    const code = codes.take(params.get('code') ?? '');
+    if (code === undefined || code.clientId !== client.clientId) {
+      throw new OAuthError(400, 'invalid_grant', 'unknown, expired or already used code');
+    }
+    if (params.get('redirect_uri') !== code.redirectUri) {
+      throw new OAuthError(400, 'invalid_grant', 'redirect_uri does not match the authorization request');
+    }
+    if (!verifierMatches(params.get('code_verifier'), code.codeChallenge)) {
+      throw new OAuthError(400, 'invalid_grant', 'code_verifier does not match the code_challenge');
+    }
+    return { grant: 'authorization_code', client, audience: client.audience ?? defaultAudience, code };
+  }
   if (grantType !== 'client_credentials') {
-    throw new OAuthError(400, 'unsupported_grant_type', 'only grant_type=client_credentials is supported');
+    throw new OAuthError(
+      400,
+      'unsupported_grant_type',
+      'only grant_type=client_credentials and authorization_code are supported',
+    );
+  }
+  if (client.clientSecret === undefined) {
+    throw new OAuthError(400, 'unauthorized_client', 'a public client cannot use client credentials');
   }
   const audience = params.get('audience') ?? params.get('resource') ?? client.audience ?? defaultAudience;
   if (audience === undefined || audience.trim() === '') {
     throw new OAuthError(400, 'invalid_target', 'no audience: pass audience or resource');
   }
-  return { client, audience, scope: params.get('scope') };
+  return { grant: 'client_credentials', client, audience, scope: params.get('scope') };
 }

@@ -90,6 +90,21 @@ export const ERRORS = {
     message: 'too many failed authentication attempts, retry later',
   },
 
+  // --- console (docs/console.md) ---
+  ERR_CONSOLE_SIGNIN_REQUIRED: { status: 401, exit: EXIT.DENIED, message: 'sign in to the console' },
+  ERR_CONSOLE_SIGNIN_FAILED: { status: 400, exit: EXIT.DENIED, message: 'console sign-in failed' },
+  ERR_CONSOLE_ROLE_REQUIRED: {
+    status: 403,
+    exit: EXIT.DENIED,
+    message: 'no console role: ask for the admin or auditor role',
+  },
+  ERR_CSRF: { status: 403, exit: EXIT.DENIED, message: 'missing or invalid CSRF token or origin' },
+  ERR_CONSOLE_ISSUER_UNAVAILABLE: {
+    status: 503,
+    exit: EXIT.REMOTE,
+    message: 'the sign-in issuer is unreachable, retry later',
+  },
+
   // --- key service: key store (docs/keys.md) ---
   ERR_KEY_NOT_FOUND: { status: 404, exit: EXIT.KEY, message: 'unknown key' },
   ERR_KEY_EXISTS: { status: 409, exit: EXIT.KEY, message: 'a key with this name exists' },

@@ -21,12 +21,15 @@ const CHECK_PLAINTEXT = Buffer.from('opendke master key check', 'utf8');
 
 export class MasterKey {
   private readonly sealingKey: Buffer;
+  /** The console's session-sealing key (src/console/session.ts): every instance with this master key shares it. */
+  readonly consoleSessionKey: Buffer;
   /** Short, non-secret fingerprint for logs and error details (which master key is this?). */
   readonly fingerprint: string;
 
   private constructor(bytes: Buffer) {
     // Derived keys keep the raw master key out of every cipher call and leave room for other uses.
     this.sealingKey = hkdf(bytes, 'opendke/keystore/aes-256-gcm/v1');
+    this.consoleSessionKey = hkdf(bytes, 'opendke/console-session/a256gcm/v1');
     this.fingerprint = hkdf(bytes, 'opendke/master-key-fingerprint/v1').subarray(0, 8).toString('hex');
   }
 

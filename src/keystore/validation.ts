@@ -10,7 +10,7 @@ export const MAX_CACHE_SECONDS = 365 * 24 * 3600;
  * Names that would collide with the key service's own routes: Microsoft DKE keys live at `/{name}`, so
  * a key called `metrics` or `admin` would be unreachable or shadow a route. Refused in any letter case.
  */
-export const RESERVED_KEY_NAMES: readonly string[] = ['keys', 'admin', 'healthz', 'metrics'];
+export const RESERVED_KEY_NAMES: readonly string[] = ['keys', 'admin', 'healthz', 'metrics', 'console'];
 
 /** A name for a new key: valid and not reserved. */
 export function assertNewKeyName(name: unknown): asserts name is string {

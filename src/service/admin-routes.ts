@@ -13,12 +13,11 @@ import type { KeyBackendKind } from '../keystore/backends/operator.js';
 import type { FastifyRequest } from 'fastify';
 import { DkeError } from '../errors/index.js';
 import { MAX_AUDIT_FIELD_CHARS } from '../audit/index.js';
-import { normalizePolicy } from '../policy/evaluate.js';
-import type { AuditQuery, KeyAdmin, KeyPolicy, KeyProtocol, Principal } from './contracts.js';
+import type { AuditQuery, KeyAdmin, KeyPolicy, Principal } from './contracts.js';
 import type { KeySpec } from '../crypto/holder-keys.js';
 import type { DkeApp, RouteContext } from './app.js';
-import { assertNewKeyName } from '../keystore/validation.js';
-import { appendOrFail, keyTarget, runAudited, type AuditTarget } from './audited-action.js';
+import type { AuditTarget } from './audited-action.js';
+import { createKeyActions, type Actor, type CreateKeyRequest } from './key-actions.js';
 import {
   auditQuerystring,
   cacheBody,
@@ -43,15 +42,6 @@ interface NameParams {
 }
 interface RevocationParams extends NameParams {
   readonly objectId: string;
-}
-interface CreateKeyBody {
-  readonly name: string;
-  readonly protocol?: KeyProtocol;
-  readonly spec?: KeySpec;
-  readonly cacheSeconds?: number;
-  readonly policy?: KeyPolicy;
-  readonly privateKeyPem?: string;
-  readonly backend?: KeyBackendKind;
 }
 interface AuditQuerystring {
   readonly key?: string;
@@ -97,17 +87,25 @@ function urlTarget(request: FastifyRequest): AuditTarget {
 export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAdmin): void {
   /** Admins admitted by the onRequest hook below, for their audited call. */
   const admitted = new WeakMap<FastifyRequest, Principal>();
+  const actions = createKeyActions(ctx.audit, admin);
 
-  function auditEvent(request: FastifyRequest, principal: Principal, action: string, target: AuditTarget) {
+  function actorOf(request: FastifyRequest, principal: Principal): Actor {
     return {
-      action,
       issuer: principal.issuer,
       subject: principal.subject,
       ...(principal.userName === undefined ? {} : { userName: principal.userName }),
-      ...target,
       clientAddress: request.ip,
       requestId: request.id,
     };
+  }
+
+  /** The admitted admin of this request (the onRequest hook ran for every /admin route). */
+  function admittedActor(request: FastifyRequest): Actor {
+    const principal = admitted.get(request);
+    if (principal === undefined) {
+      throw new DkeError('ERR_INTERNAL', { detail: 'admin call without an admitted admin' });
+    }
+    return actorOf(request, principal);
   }
 
   // Authenticate → admin check (refusals audited as `denied`), before the body is parsed or validated.
@@ -118,26 +116,17 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
     if (action === undefined) throw new DkeError('ERR_INTERNAL', { detail: `${url} has no adminAction` });
     const principal = await ctx.authenticator.authenticate(request.headers.authorization);
     if (!principal.isAdmin) {
-      const event = auditEvent(request, principal, action, urlTarget(request));
-      await appendOrFail(ctx.audit, { ...event, result: 'denied', reason: 'ERR_ADMIN_REQUIRED' });
+      await actions.refuse(actorOf(request, principal), action, urlTarget(request), 'ERR_ADMIN_REQUIRED');
       throw new DkeError('ERR_ADMIN_REQUIRED');
     }
     admitted.set(request, principal);
   });
 
-  /** The admitted admin's call, audited (runAudited); `action` defaults to the route's. */
-  async function adminCall<T>(
-    request: FastifyRequest,
-    target: AuditTarget,
-    run: () => T | Promise<T>,
-    after?: (result: T) => AuditTarget,
-    action: string | undefined = request.routeOptions.config.adminAction,
-  ): Promise<T> {
-    const principal = admitted.get(request);
-    if (principal === undefined || action === undefined) {
-      throw new DkeError('ERR_INTERNAL', { detail: 'admin call without an admitted admin' });
-    }
-    return runAudited(ctx.audit, auditEvent(request, principal, action, target), run, after);
+  /** The admitted admin's call under the route's action, audited (runAudited). */
+  function adminCall<T>(request: FastifyRequest, target: AuditTarget, run: () => T | Promise<T>): Promise<T> {
+    const action = request.routeOptions.config.adminAction;
+    if (action === undefined) throw new DkeError('ERR_INTERNAL', { detail: 'admin route without an action' });
+    return actions.call(admittedActor(request), action, target, run);
   }
 
   app.get(
@@ -148,45 +137,24 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
         response: { 200: { type: 'object', properties: { keys: { type: 'array', items: keyInfoSchema } } } },
       },
     },
-    (request) => adminCall(request, {}, async () => ({ keys: await admin.list() })),
+    async (request) => ({ keys: await actions.list(admittedActor(request)) }),
   );
 
-  app.post<{ Body: CreateKeyBody }>(
+  app.post<{ Body: CreateKeyRequest }>(
     '/admin/keys',
     // A caller without the role is refused before the body is read: audited as `admin.key.create`.
     {
       config: { adminAction: 'admin.key.create' },
       schema: { body: createKeyBody, response: { 201: keyInfoSchema } },
     },
-    async (request, reply) => {
-      const { name, protocol, spec, cacheSeconds, policy, privateKeyPem, backend } = request.body;
-      const action = privateKeyPem === undefined ? 'admin.key.create' : 'admin.key.import';
-      const info = await adminCall(
-        request,
-        { keyName: name },
-        async () => {
-          assertNewKeyName(name);
-          // Validate the policy before the key exists, so a bad policy leaves nothing behind.
-          const normalized = policy === undefined ? undefined : normalizePolicy(policy);
-          const options = { protocol, spec, cacheSeconds, backend };
-          const created =
-            privateKeyPem === undefined
-              ? await admin.create(name, options)
-              : await admin.import(name, privateKeyPem, options);
-          return normalized === undefined ? created : admin.setPolicy(name, normalized);
-        },
-        keyTarget,
-        action,
-      );
-      return reply.code(201).send(info);
-    },
+    async (request, reply) =>
+      reply.code(201).send(await actions.create(admittedActor(request), request.body)),
   );
 
   app.get<{ Params: NameParams }>(
     '/admin/keys/:name',
     { config: { adminAction: 'admin.key.get' }, schema: { params: nameParams, response: keyReply } },
-    (request) =>
-      adminCall(request, { keyName: request.params.name }, () => admin.describe(request.params.name)),
+    (request) => actions.describe(admittedActor(request), request.params.name),
   );
 
   app.post<{
@@ -198,25 +166,17 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
       config: { adminAction: 'admin.key.rotate' },
       schema: { params: nameParams, body: rotateKeyBody, response: keyReply },
     },
-    (request) => {
-      const { spec, privateKeyPem, backend } = request.body ?? {};
-      return adminCall(
-        request,
-        { keyName: request.params.name },
-        () => admin.rotate(request.params.name, { spec, pem: privateKeyPem, backend }),
-        keyTarget,
-      );
-    },
+    (request) => actions.rotate(admittedActor(request), request.params.name, request.body ?? {}),
   );
 
-  for (const [verb, run] of [
-    ['disable', (name: string) => admin.disable(name)],
-    ['enable', (name: string) => admin.enable(name)],
+  for (const [verb, enabled] of [
+    ['disable', false],
+    ['enable', true],
   ] as const) {
     app.post<{ Params: NameParams }>(
       `/admin/keys/:name/${verb}`,
       { config: { adminAction: `admin.key.${verb}` }, schema: { params: nameParams, response: keyReply } },
-      (request) => adminCall(request, { keyName: request.params.name }, () => run(request.params.name)),
+      (request) => actions.setEnabled(admittedActor(request), request.params.name, enabled),
     );
   }
 
@@ -226,14 +186,7 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
       config: { adminAction: 'admin.key.destroy' },
       schema: { params: nameParams, body: destroyKeyBody, response: keyReply },
     },
-    (request) =>
-      adminCall(request, { keyName: request.params.name }, () => {
-        // Irreversible: the caller repeats the name, so a mistyped URL cannot shred a key.
-        if (request.body.confirm !== request.params.name) {
-          throw new DkeError('ERR_BAD_REQUEST', { message: 'confirm must repeat the key name' });
-        }
-        return admin.destroy(request.params.name);
-      }),
+    (request) => actions.destroy(admittedActor(request), request.params.name, request.body.confirm),
   );
 
   app.put<{ Params: NameParams; Body: KeyPolicy }>(
@@ -242,10 +195,7 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
       config: { adminAction: 'admin.policy.set' },
       schema: { params: nameParams, body: policySchema, response: keyReply },
     },
-    (request) =>
-      adminCall(request, { keyName: request.params.name }, () =>
-        admin.setPolicy(request.params.name, normalizePolicy(request.body)),
-      ),
+    (request) => actions.setPolicy(admittedActor(request), request.params.name, request.body),
   );
 
   app.put<{ Params: NameParams; Body: { cacheSeconds: number } }>(
@@ -255,18 +205,13 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
       schema: { params: nameParams, body: cacheBody, response: keyReply },
     },
     (request) =>
-      adminCall(request, { keyName: request.params.name }, () =>
-        admin.setCacheSeconds(request.params.name, request.body.cacheSeconds),
-      ),
+      actions.setCacheSeconds(admittedActor(request), request.params.name, request.body.cacheSeconds),
   );
 
   app.get<{ Params: NameParams }>(
     '/admin/keys/:name/revocations',
     { config: { adminAction: 'admin.revocation.list' }, schema: { params: nameParams } },
-    (request) =>
-      adminCall(request, { keyName: request.params.name }, async () => ({
-        revoked: await admin.listRevokedObjects(request.params.name),
-      })),
+    (request) => actions.listRevocations(admittedActor(request), request.params.name),
   );
 
   const revocationReply = {
@@ -285,14 +230,8 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
       config: { adminAction: 'admin.object.revoke' },
       schema: { params: revocationParams, response: revocationReply },
     },
-    (request) => {
-      const { name, objectId } = request.params;
-      return adminCall(request, { keyName: name, objectId }, async () => ({
-        objectId,
-        revoked: true,
-        changed: await admin.revokeObject(name, objectId),
-      }));
-    },
+    (request) =>
+      actions.setRevoked(admittedActor(request), request.params.name, request.params.objectId, true),
   );
   app.delete<{ Params: RevocationParams }>(
     '/admin/keys/:name/revocations/:objectId',
@@ -300,14 +239,8 @@ export function registerAdminRoutes(app: DkeApp, ctx: RouteContext, admin: KeyAd
       config: { adminAction: 'admin.object.unrevoke' },
       schema: { params: revocationParams, response: revocationReply },
     },
-    (request) => {
-      const { name, objectId } = request.params;
-      return adminCall(request, { keyName: name, objectId }, async () => ({
-        objectId,
-        revoked: false,
-        changed: await admin.unrevokeObject(name, objectId),
-      }));
-    },
+    (request) =>
+      actions.setRevoked(admittedActor(request), request.params.name, request.params.objectId, false),
   );
 
   app.get<{ Querystring: AuditQuerystring }>(

@@ -30,6 +30,7 @@ import type { LogTransparency } from './log-transparency.js';
 import { registerMsDkeRoutes } from '../protocols/ms-dke/routes.js';
 import { registerWitnessRoutes } from '../protocols/witness/routes.js';
 import type { Witness } from '../witness/witness.js';
+import { registerConsole, type ConsoleDeps } from '../console/plugin.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -80,6 +81,8 @@ export interface AppDeps {
   readonly tokenHealth?: () => TokenHealthSummary | undefined;
   /** Our log's checkpoints, receipts and witnesses; without it none of that is served. */
   readonly transparency?: LogTransparency;
+  /** The browser console at /console/ (docs/console.md); needs `admin`. Without it, no console. */
+  readonly console?: ConsoleDeps;
 }
 
 /** What route modules receive. */
@@ -204,7 +207,8 @@ export function buildApp(deps: AppDeps): DkeApp {
     } else {
       request.log.info({ code: answer.code, detail }, 'request refused');
     }
-    if (answer.status === 401) {
+    // A console request without a session is not a failed authentication (no token was offered).
+    if (answer.status === 401 && answer.code !== 'ERR_CONSOLE_SIGNIN_REQUIRED') {
       const invalid = answer.code === 'ERR_AUTH_INVALID';
       answer = authGuard.authFailed(request.ip, answer.code, verifiedTokenOf(error)) ?? {
         ...answer,
@@ -236,6 +240,9 @@ export function buildApp(deps: AppDeps): DkeApp {
   registerNativeRoutes(app, ctx);
   if (deps.transparency !== undefined) registerTransparencyRoutes(app, deps.transparency);
   if (deps.admin !== undefined) registerAdminRoutes(app, ctx, deps.admin);
+  if (deps.admin !== undefined && deps.console !== undefined) {
+    registerConsole(app, deps.audit, deps.admin, deps.console);
+  }
   // Last: MS DKE owns the catch-all `/{keyName}` routes; static routes above win over them.
   registerMsDkeRoutes(app, ctx);
   if (deps.witness !== undefined) registerWitnessRoutes(app, ctx, deps.witness);

@@ -52,6 +52,9 @@ function readPem(file: string, what: string): Buffer {
  */
 function warnOnAudienceMismatch(logger: Logger, audience: string, publicBaseUrl: string | undefined): void {
   if (publicBaseUrl === undefined) return;
+  // Plain http on loopback is a development set-up (npm start's console): Office cannot reach it anyway.
+  const base = new URL(publicBaseUrl);
+  if (base.protocol === 'http:' && isLoopbackIp(base.hostname)) return;
   let sameHost = false;
   try {
     sameHost = new URL(audience).host === new URL(publicBaseUrl).host;
@@ -196,6 +199,15 @@ export async function startServer(
       storeHealth: () => service.store.probeHealth(),
       tokenHealth: () => service.tokenHealth(),
       transparency,
+      ...(config.console?.enabled === true && server.publicBaseUrl !== undefined
+        ? {
+            console: {
+              config: config.console,
+              sessionKey: master.masterKey.consoleSessionKey,
+              publicBaseUrl: server.publicBaseUrl,
+            },
+          }
+        : {}),
       options: {
         ...(server.publicBaseUrl === undefined ? {} : { publicBaseUrl: server.publicBaseUrl }),
         ...(tls === undefined ? {} : { tls }),

@@ -1,4 +1,4 @@
-/** The development issuer: loopback only, discovery, JWKS, and the client-credentials token endpoint. */
+/** The development issuer: loopback only, discovery, JWKS, and the client-credentials token endpoint (authorization code: devissuer-code.test.ts). */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createAuthenticator } from '../../src/auth/index.js';
@@ -54,7 +54,9 @@ test('discovery document and JWKS', async () => {
   assert.equal(doc.issuer, iss.issuer);
   assert.equal(doc.jwks_uri, iss.jwksUri);
   assert.equal(doc.token_endpoint, iss.tokenEndpoint);
-  assert.deepEqual(doc.grant_types_supported, ['client_credentials']);
+  assert.deepEqual(doc.grant_types_supported, ['client_credentials', 'authorization_code']);
+  assert.equal(doc.authorization_endpoint, iss.authorizationEndpoint);
+  assert.deepEqual(doc.code_challenge_methods_supported, ['S256']);
   const jwks = (await (await fetch(iss.jwksUri)).json()) as { keys: Record<string, unknown>[] };
   assert.equal(jwks.keys.length, 1);
   assert.equal(jwks.keys[0]?.kid, iss.kid);

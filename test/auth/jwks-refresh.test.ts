@@ -33,7 +33,7 @@ test('rotation: a new kid triggers a refresh once the cooldown has passed', asyn
   const auth = createAuthenticator(authConfigFor([issuerConfigFor(iss, { jwksCooldownSeconds: 1 })]));
   const before = await validToken(iss);
   await auth.authenticate(bearer(before));
-  assert.deepEqual(iss.stats, { discovery: 1, jwks: 1, token: 0 });
+  assert.deepEqual(iss.stats, { discovery: 1, jwks: 1, token: 0, authorize: 0 });
 
   await iss.rotateKey();
   const rotated = await validToken(iss);
@@ -67,7 +67,7 @@ test('a flood of unknown-kid tokens costs the issuer at most one key-set fetch p
   // Concurrent first requests share one discovery and one key-set fetch.
   const results = await Promise.allSettled(flood.slice(0, 20).map((t) => auth.authenticate(bearer(t))));
   assert.ok(results.every((r) => r.status === 'rejected'));
-  assert.deepEqual(iss.stats, { discovery: 1, jwks: 1, token: 0 });
+  assert.deepEqual(iss.stats, { discovery: 1, jwks: 1, token: 0, authorize: 0 });
   // Later ones, sequential or concurrent, are refused from the cache.
   for (const t of flood.slice(20, 30)) await rejectsWith(auth.authenticate(bearer(t)), 'ERR_AUTH_INVALID');
   await Promise.allSettled(flood.slice(30).map((t) => auth.authenticate(bearer(t))));
@@ -111,7 +111,7 @@ test('jwksUri skips discovery', async () => {
   const iss = await issuer();
   const auth = createAuthenticator(authConfigFor([issuerConfigFor(iss, { jwksUri: iss.jwksUri })]));
   await auth.authenticate(bearer(await validToken(iss)));
-  assert.deepEqual(iss.stats, { discovery: 0, jwks: 1, token: 0 });
+  assert.deepEqual(iss.stats, { discovery: 0, jwks: 1, token: 0, authorize: 0 });
 });
 
 test('discovery naming another issuer is refused, and not retried within the cooldown', async () => {

@@ -161,7 +161,7 @@ describe('admin API', () => {
   });
 
   it('refuses key names that collide with routes', async () => {
-    for (const name of ['keys', 'admin', 'healthz', 'metrics', 'Metrics']) {
+    for (const name of ['keys', 'admin', 'healthz', 'metrics', 'Metrics', 'console']) {
       const answer = await h.request('POST', '/admin/keys', {
         token: admin,
         body: { name, protocol: 'ms-dke' },

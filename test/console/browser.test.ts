@@ -1,0 +1,245 @@
+/**
+ * End to end in headless Chromium against a real `dke serve` (child process) and the real development
+ * issuer. The console is browsed at http://localhost:<port> while the issuer is http://127.0.0.1:<port>:
+ * two different sites, so the sign-in really crosses sites and the Strict session cookie must survive the
+ * callback (docs/console.md, "Sessions").
+ *
+ * DKE_CONSOLE_SCREENSHOTS=1 saves a screenshot of each live page to docs/console/ (for docs/console.md).
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Page } from 'playwright-core';
+import type { DevIssuer } from '../../src/devissuer/index.js';
+import { openAuditStore } from '../../src/keystore/index.js';
+import type { AuditRecord } from '../../src/service/contracts.js';
+import { browserSkipReason, launchBrowser, type Browser } from '../support/browser.js';
+import {
+  freePort,
+  startConsoleIssuer,
+  USERS,
+  writeConsoleConfig,
+  type TestUser,
+} from '../support/console.js';
+import { startServerProcess, stopServerProcess, type ServerProcess } from '../support/server-process.js';
+
+const skip = browserSkipReason();
+const SCREENSHOTS = process.env.DKE_CONSOLE_SCREENSHOTS === '1';
+/** docs/console, from dist/test/console. */
+const SHOTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../docs/console');
+
+let dir: string;
+let issuer: DevIssuer;
+let service: ServerProcess;
+let browser: Browser;
+let origin: string;
+const cspViolations: string[] = [];
+
+before(async () => {
+  if (skip !== undefined) return;
+  dir = mkdtempSync(path.join(tmpdir(), 'opendke-console-e2e-'));
+  const port = await freePort();
+  origin = `http://localhost:${port}`;
+  issuer = await startConsoleIssuer(origin);
+  service = await startServerProcess(writeConsoleConfig(dir, issuer, port, origin), { cwd: dir });
+  browser = await launchBrowser();
+});
+after(async () => {
+  if (skip !== undefined) return;
+  await browser.close();
+  await stopServerProcess(service);
+  await issuer.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function auditRecords(): Promise<AuditRecord[]> {
+  const store = await openAuditStore({ dbPath: path.join(dir, 'dke.db') });
+  try {
+    return (await store.audit.query({ limit: 10_000 })).sort((a, b) => a.seq - b.seq);
+  } finally {
+    await store.close();
+  }
+}
+
+async function screenshot(page: Page, name: string): Promise<void> {
+  if (!SCREENSHOTS) return;
+  mkdirSync(SHOTS_DIR, { recursive: true });
+  await page.screenshot({ path: path.join(SHOTS_DIR, `${name}.png`), fullPage: true });
+}
+
+async function newPage(): Promise<Page> {
+  const page = await browser.context.newPage();
+  page.on('console', (message) => {
+    if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text());
+  });
+  return page;
+}
+
+/** From the console's start page through the issuer's form and back, as `user`. */
+async function signIn(page: Page, user: TestUser, shot?: string): Promise<void> {
+  await page.goto(`${origin}/console/`);
+  const signInLink = page.getByRole('link', { name: 'Sign in' });
+  await signInLink.waitFor();
+  if (shot !== undefined) await screenshot(page, shot);
+  await signInLink.click();
+  await page.waitForURL(`${issuer.issuer}/authorize?**`);
+  await page.getByLabel('User name').fill(USERS[user].username);
+  await page.getByLabel('Password').fill(USERS[user].password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  // The callback page moves on to /console/ by itself; the session cookie must come along.
+  await page.waitForURL(`${origin}/console/`);
+  await page.getByText('Signed in as').waitFor();
+}
+
+async function signOut(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('link', { name: 'Sign in' }).waitFor();
+}
+
+/** A change request from inside the page (same origin, the session cookie attached by the browser). */
+function pageFetch(page: Page, url: string, csrf: boolean): Promise<{ status: number; error: string }> {
+  return page.evaluate(
+    async ({ url, csrf }) => {
+      const headers: Record<string, string> = {};
+      if (csrf) {
+        const session = (await (await fetch('/console/api/session')).json()) as { csrfToken: string };
+        headers['x-csrf-token'] = session.csrfToken;
+      }
+      const answer = await fetch(url, { method: 'POST', headers });
+      return { status: answer.status, error: ((await answer.json()) as { error: string }).error };
+    },
+    { url, csrf },
+  );
+}
+
+function row(page: Page, name: string) {
+  return page.locator('tbody tr', { has: page.getByRole('rowheader', { name, exact: true }) });
+}
+
+test(
+  'admin: sign in, create keys, set a policy, disable, rotate, revoke, destroy; CSRF-less change refused',
+  { skip },
+  async () => {
+    const page = await newPage();
+    await signIn(page, 'admin', 'sign-in');
+    await page.getByText('Signed in as ada@example.test (admin)').waitFor();
+    // Navigation: Keys is live, the other pages are named as coming, not links.
+    await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Keys' }).waitFor();
+    assert.equal(await page.getByRole('navigation').getByRole('link').count(), 1);
+
+    // Create with the keyboard only: type the name, Enter submits.
+    await page.getByLabel('Name', { exact: true }).focus();
+    await page.keyboard.type('finance');
+    await page.keyboard.press('Enter');
+    await page.getByRole('status').getByText('Key finance created.').waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('contoso');
+    await page.getByLabel('Protocol').selectOption('ms-dke');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    await page.getByRole('status').getByText('Key contoso created.').waitFor();
+    assert.equal(await row(page, 'contoso').locator('code').textContent(), `${origin}/contoso`);
+
+    await row(page, 'finance').getByRole('button', { name: 'Manage finance' }).click();
+    // A policy the service refuses: its message is shown, nothing saved.
+    await page.getByLabel('users').fill('\uff41lice@example.test');
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    await page.getByRole('alert').getByText(/NFKC/).waitFor();
+    await page.getByLabel('users').fill('alice@example.test\n\n');
+    await page.getByLabel('groups').fill('dke-readers');
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    await page.getByRole('status').getByText('Policy of finance saved.').waitFor();
+    await row(page, 'finance')
+      .filter({ hasText: /users: alice@example\.test; groups: dke-readers/ })
+      .waitFor();
+
+    await page.getByRole('button', { name: 'Disable' }).click();
+    await page.getByRole('status').getByText('Key finance disabled.').waitFor();
+    await row(page, 'finance').locator('.state', { hasText: 'disabled' }).waitFor();
+    await screenshot(page, 'keys');
+
+    // The same change without the CSRF token, from inside the signed-in page: refused, nothing changed.
+    const forged = await pageFetch(page, '/console/api/keys/finance/enable', false);
+    assert.deepEqual(forged, { status: 403, error: 'ERR_CSRF' });
+    await page.reload();
+    await row(page, 'finance').locator('.state', { hasText: 'disabled' }).waitFor();
+
+    // Rotate, revoke one object and destroy (typed confirmation) on the other key.
+    await row(page, 'contoso').getByRole('button', { name: 'Manage contoso' }).click();
+    await page.getByRole('button', { name: 'Rotate' }).click();
+    await page.getByRole('status').getByText('Key contoso rotated.').waitFor();
+    await row(page, 'contoso').filter({ hasText: 'v2 active, 2 in all' }).waitFor();
+    await page.getByLabel('Object id').fill('AAAAAAAAAAAAAAAAAAAAAA');
+    await page.getByRole('button', { name: 'Revoke object' }).click();
+    await page.getByRole('status').getByText('Object revoked for contoso.').waitFor();
+    const destroy = page.getByRole('button', { name: 'Destroy key' });
+    assert.equal(await destroy.isDisabled(), true);
+    await page.getByLabel('Type the key name').fill('contos');
+    assert.equal(await destroy.isDisabled(), true);
+    await page.getByLabel('Type the key name').fill('contoso');
+    await destroy.click();
+    await page.getByRole('status').getByText('Key contoso destroyed.').waitFor();
+    await row(page, 'contoso').locator('.state', { hasText: 'destroyed' }).waitFor();
+    await signOut(page);
+    await page.close();
+
+    const records = await auditRecords();
+    const ok = records
+      .filter((r) => r.subject === 'ada' && r.result === 'ok')
+      .map((r) => `${r.action} ${r.keyName ?? ''}`);
+    for (const done of [
+      'admin.key.rotate contoso',
+      'admin.object.revoke contoso',
+      'admin.key.destroy contoso',
+      'admin.key.create finance',
+      'admin.key.create contoso',
+      'admin.policy.set finance',
+      'admin.key.disable finance',
+    ]) {
+      assert.ok(ok.includes(done), `${done} in ${ok.join(', ')}`);
+    }
+    assert.ok(
+      records.some(
+        (r) =>
+          r.subject === 'ada' &&
+          r.result === 'denied' &&
+          r.reason === 'ERR_CSRF' &&
+          r.action === 'admin.key.enable',
+      ),
+    );
+  },
+);
+
+test('auditor: reads keys, a change is refused 403 and audited', { skip }, async () => {
+  const page = await newPage();
+  await signIn(page, 'auditor');
+  await page.getByText('Signed in as audrey@example.test (auditor)').waitFor();
+  await row(page, 'finance').waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Create key' }).count(), 0);
+  await row(page, 'finance').getByRole('button', { name: 'Manage finance' }).click();
+  assert.equal(await page.getByRole('button', { name: 'Enable' }).count(), 0);
+  const attempt = await pageFetch(page, '/console/api/keys/finance/enable', true);
+  assert.deepEqual(attempt, { status: 403, error: 'ERR_ADMIN_REQUIRED' });
+  await signOut(page);
+  await page.close();
+  const denied = (await auditRecords()).filter((r) => r.subject === 'audrey' && r.result === 'denied');
+  assert.deepEqual(
+    denied.map((r) => [r.action, r.keyName, r.reason]),
+    [['admin.key.enable', 'finance', 'ERR_ADMIN_REQUIRED']],
+  );
+});
+
+test('a user without a role sees nothing but a page saying so', { skip }, async () => {
+  const page = await newPage();
+  await signIn(page, 'nobody');
+  await page.getByRole('alert').getByText('your account has no console role').waitFor();
+  assert.equal(await page.locator('table').count(), 0);
+  assert.equal(await page.getByText('finance').count(), 0);
+  await screenshot(page, 'no-role');
+  const keys = await page.evaluate(async () => (await fetch('/console/api/keys')).status);
+  assert.equal(keys, 403);
+  await signOut(page);
+  await page.close();
+  assert.deepEqual(cspViolations, []);
+});

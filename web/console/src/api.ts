@@ -1,0 +1,100 @@
+/** The console's JSON API (docs/console.md): same origin, session cookie, CSRF token on every change. */
+
+export type Role = 'admin' | 'auditor';
+
+export interface SessionInfo {
+  readonly user: { readonly issuer: string; readonly subject: string; readonly userName?: string };
+  readonly roles: readonly Role[];
+  readonly csrfToken: string;
+  readonly expiresAt: string;
+}
+
+export interface Policy {
+  readonly users: readonly string[];
+  readonly groups: readonly string[];
+  readonly roles: readonly string[];
+  readonly tenants: readonly string[];
+}
+
+export interface KeyVersion {
+  readonly version: number;
+  readonly keyId: string;
+  readonly spec: string;
+  readonly backend: string;
+  readonly createdAt: string;
+  readonly destroyed: boolean;
+}
+
+export interface KeyView {
+  readonly name: string;
+  readonly protocol: 'native' | 'ms-dke';
+  readonly state: 'enabled' | 'disabled' | 'destroyed';
+  readonly activeVersion: number;
+  readonly backend?: string;
+  readonly policy: Policy;
+  readonly versions: readonly KeyVersion[];
+  readonly createdAt: string;
+  readonly labelUrl?: string;
+}
+
+/** An error answer of the API: its registry code and public message. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+let csrfToken = '';
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (method !== 'GET') headers['x-csrf-token'] = csrfToken;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const answer = await fetch(`/console/api${path}`, {
+    method,
+    headers,
+    credentials: 'same-origin',
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const json = (await answer.json().catch(() => ({}))) as Record<string, unknown>;
+  if (!answer.ok) {
+    const code = typeof json.error === 'string' ? json.error : `HTTP ${answer.status}`;
+    const message = typeof json.message === 'string' ? json.message : answer.statusText;
+    throw new ApiError(answer.status, code, message);
+  }
+  return json as T;
+}
+
+/** The signed-in user, or undefined when nobody is signed in. */
+export async function loadSession(): Promise<SessionInfo | undefined> {
+  try {
+    const session = await call<SessionInfo>('GET', '/session');
+    csrfToken = session.csrfToken;
+    return session;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) return undefined;
+    throw error;
+  }
+}
+
+const key = (name: string): string => `/keys/${encodeURIComponent(name)}`;
+
+export const api = {
+  signOut: (): Promise<unknown> => call<unknown>('POST', '/logout'),
+  listKeys: (): Promise<{ keys: KeyView[] }> => call<{ keys: KeyView[] }>('GET', '/keys'),
+  createKey: (name: string, protocol: string): Promise<KeyView> =>
+    call<KeyView>('POST', '/keys', { name, protocol }),
+  rotate: (name: string): Promise<KeyView> => call<KeyView>('POST', `${key(name)}/rotate`),
+  setEnabled: (name: string, enabled: boolean): Promise<KeyView> =>
+    call<KeyView>('POST', `${key(name)}/${enabled ? 'enable' : 'disable'}`),
+  setPolicy: (name: string, policy: Policy): Promise<KeyView> =>
+    call<KeyView>('PUT', `${key(name)}/policy`, policy),
+  revoke: (name: string, objectId: string): Promise<{ changed: boolean }> =>
+    call<{ changed: boolean }>('PUT', `${key(name)}/revocations/${encodeURIComponent(objectId)}`),
+  destroy: (name: string, confirm: string): Promise<KeyView> =>
+    call<KeyView>('POST', `${key(name)}/destroy`, { confirm }),
+};
