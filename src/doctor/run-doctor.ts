@@ -180,13 +180,14 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
       ...ca,
     });
     findings.push(checkChallenge(answer, baseUrl, auth?.audience));
-  } else if (auth === undefined) {
+  } else if (names.length > 0 || auth === undefined) {
+    // The challenge needs a key id the service serves: an enabled MS DKE key that answered.
     findings.push(
       finding(
         'audience:challenge',
         'skip',
-        'audience not checked: no config and no MS DKE key answered',
-        'give --config, or --key <name> of an enabled MS DKE key',
+        'the 401 challenge was not checked: no enabled MS DKE key answered with a key id',
+        auth === undefined ? 'give --config, or --key <name> of an enabled MS DKE key' : null,
       ),
     );
   }

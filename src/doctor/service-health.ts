@@ -77,6 +77,17 @@ const WITNESSES: Readonly<Record<string, Pick<Finding, 'status' | 'summary' | 'f
 export function checkHealth(answer: ProbeResult): Finding[] {
   if (!answer.ok) return [];
   const health = parseHealth(answer.body);
+  if (answer.status === 404) {
+    // A proxy may expose only the key routes: not a fault, but the store's health stays unknown.
+    return [
+      finding(
+        'health:store',
+        'warn',
+        'GET /healthz answered 404: store health unknown (does the proxy forward only the key routes?)',
+        'let the proxy forward /healthz (for monitoring too), or run doctor against the service directly with --url',
+      ),
+    ];
+  }
   if (health === undefined || typeof health.store !== 'string') {
     return [
       finding(
