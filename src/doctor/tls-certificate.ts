@@ -109,7 +109,7 @@ export function checkCertificate(url: URL, tls: TlsInfo | undefined, now: number
       finding(
         'tls:expiry',
         'fail',
-        `certificate expired ${dates.notAfter} (${-daysLeft} days ago)`,
+        `certificate expired ${dates.notAfter} (${Math.floor((now - notAfter) / DAY_MS)} days ago)`,
         CHAIN_FIXES.CERT_HAS_EXPIRED ?? null,
         { ...dates, daysLeft },
       ),

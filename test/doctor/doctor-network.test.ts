@@ -13,6 +13,8 @@ import { after, before, describe, it } from 'node:test';
 import type { IssuerConfig } from '../../src/auth/index.js';
 import type { ServiceConfig } from '../../src/config/index.js';
 import { runDoctor, type DoctorReport, type Finding } from '../../src/doctor/index.js';
+import { probe } from '../../src/doctor/http-probe.js';
+import { checkCertificate } from '../../src/doctor/tls-certificate.js';
 import { repoRoot } from '../support/paths.js';
 import { startHarness, type Harness } from '../service/harness.js';
 
@@ -98,6 +100,28 @@ describe('runDoctor: TLS of the service', () => {
     assert.match(chain.summary, /DEPTH_ZERO_SELF_SIGNED_CERT/);
     assert.match(chain.fix ?? '', /self-signed: Office does not trust it/);
     assert.equal(report.ok, false);
+  });
+
+  it('the same certificate seen near and past its end, and before its start: warn, fail, fail', async () => {
+    const answer = await probe(`${h.server.url}/healthz`, { timeoutMs: 5000, ca: CA });
+    assert.ok(answer.ok);
+    const url = new URL(h.server.url);
+    const notAfter = Date.parse('2126-10-30T23:51:44Z');
+    const expiry = (now: number): Finding => {
+      const found = checkCertificate(url, answer.tls, now).find((f) => f.id === 'tls:expiry');
+      assert.ok(found);
+      return found;
+    };
+    const soon = expiry(notAfter - 5.5 * 86_400_000);
+    assert.equal(soon.status, 'warn');
+    assert.match(soon.summary, /^certificate expires in 5 days/);
+    assert.equal(expiry(notAfter - 30 * 86_400_000).status, 'ok');
+    const expired = expiry(notAfter + 2.5 * 86_400_000);
+    assert.equal(expired.status, 'fail');
+    assert.match(expired.summary, /expired 2126-10-30T23:51:44\.000Z \(2 days ago\)/);
+    const early = expiry(Date.parse('2026-01-01T00:00:00Z'));
+    assert.equal(early.status, 'fail');
+    assert.match(early.summary, /not valid before 2026-11-23T23:51:44\.000Z/);
   });
 
   it('a certificate for another host fails the host check', async () => {
