@@ -6,6 +6,7 @@
  * audited like any admin call.
  */
 import { existsSync } from 'node:fs';
+import { isFetchableUrl } from '../auth/loopback.js';
 import type { ServiceConfig } from '../config/index.js';
 import { isDkeError } from '../errors/index.js';
 import { storedVerifierKey } from '../keystore/note-signing-keys.js';
@@ -126,6 +127,14 @@ export async function readAdminInventory(
   options: { timeoutMs: number; ca?: string },
 ): Promise<KeyInventory | InventoryProblem> {
   const where = `${baseUrl}/admin/keys`;
+  if (!isFetchableUrl(where)) {
+    // A bearer token over plain http to another machine is a token given away.
+    return {
+      severity: 'warn',
+      problem: `the admin token is not sent to ${where}: plain http to a host that is not loopback`,
+    };
+  }
+  // The certificate is verified here (not merely inspected): the token goes only to the real service.
   const answer = await probe(where, {
     timeoutMs: options.timeoutMs,
     headers: { authorization: `Bearer ${token}` },

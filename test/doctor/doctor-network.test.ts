@@ -156,6 +156,36 @@ describe('runDoctor: a service that does not answer', () => {
   });
 });
 
+describe('runDoctor: the admin token', () => {
+  it('is never sent over plain http to a host that is not loopback', async () => {
+    const received: string[] = [];
+    const server = createHttpServer((req, res) => {
+      received.push(req.headers.authorization ?? '');
+      res.writeHead(404).end();
+    });
+    const local = await listen(server);
+    try {
+      // dke.invalid never resolves (RFC 6761): the guard refuses before any connection.
+      const report = await runDoctor({
+        url: 'http://dke.invalid',
+        adminToken: 'secret-token',
+        timeoutMs: 500,
+      });
+      assert.equal(findingOf(report, 'keys').status, 'warn');
+      assert.match(
+        findingOf(report, 'keys').summary,
+        /the admin token is not sent to http:\/\/dke\.invalid\/admin\/keys/,
+      );
+      await runDoctor({ url: local, adminToken: 'loopback-token', timeoutMs: 2000 });
+      assert.ok(received.includes('Bearer loopback-token'), 'sent to loopback');
+      assert.ok(!received.some((value) => value.includes('secret-token')));
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
 describe('runDoctor: issuers', () => {
   let h: Harness;
   const servers: { close: () => Promise<void> }[] = [];
