@@ -2,11 +2,11 @@
  * Each MS DKE key as Office meets it: GET <label URL> answered in the exact shape (src/doctor/ms-dke-answer.ts),
  * and the label URL to put in the sensitivity label printed with it.
  */
-import type { KeySummary } from './key-inventory.js';
+import type { KeyInventory, KeySummary } from './key-inventory.js';
 import { probe } from './http-probe.js';
 import { checkKeyAnswer } from './ms-dke-answer.js';
 import { labelUrl } from './public-url.js';
-import { finding, worse, type Finding, type FindingStatus } from './types.js';
+import { finding, plural, worse, type Finding, type FindingStatus } from './types.js';
 
 export interface KeyProbeOptions {
   readonly baseUrl: string;
@@ -114,4 +114,61 @@ export async function checkMsDkeKey(
     keyId: report.keyId,
     finding: finding(id, status, `${label}: ${first?.text ?? 'problem'}${more}`, first?.fix ?? null, details),
   };
+}
+
+export interface MsDkeKeysResult {
+  readonly findings: readonly Finding[];
+  /** An enabled key that answered with its key id: where the decrypt route's challenge can be asked for. */
+  readonly challengeKey: { readonly name: string; readonly keyId: string } | undefined;
+  /** How many keys were to be checked. */
+  readonly checkedNames: number;
+}
+
+/** The MS DKE keys to check: the inventory's (destroyed ones aside) and those named by the caller. */
+export function msDkeKeyNames(inventory: KeyInventory | undefined, named: readonly string[]): string[] {
+  const listed = (inventory?.keys ?? [])
+    .filter((k) => k.protocol === 'ms-dke' && k.state !== 'destroyed')
+    .map((k) => k.name);
+  return [...new Set([...listed, ...named])];
+}
+
+/** Every MS DKE key, one after the other (a handful per service; no need to load it in parallel). */
+export async function checkMsDkeKeys(
+  inventory: KeyInventory | undefined,
+  named: readonly string[],
+  options: KeyProbeOptions & { readonly reachable: boolean },
+): Promise<MsDkeKeysResult> {
+  const names = msDkeKeyNames(inventory, named);
+  if (names.length === 0) {
+    const none =
+      inventory === undefined
+        ? finding(
+            'ms-dke-key',
+            'skip',
+            'no MS DKE key checked: key names unknown',
+            'give --key <name> (or store or admin access, see "keys")',
+          )
+        : finding('ms-dke-key', 'ok', 'no ms-dke keys: nothing for Office to use', null);
+    return { findings: [none], challengeKey: undefined, checkedNames: 0 };
+  }
+  if (!options.reachable) {
+    const skipped = finding(
+      'ms-dke-key',
+      'skip',
+      `${plural(names.length, 'MS DKE key')} not checked: the service is unreachable`,
+      null,
+      { labelUrls: names.map((n) => labelUrl(options.baseUrl, n)) },
+    );
+    return { findings: [skipped], challengeKey: undefined, checkedNames: names.length };
+  }
+  const known = new Map((inventory?.keys ?? []).map((key) => [key.name, key]));
+  const findings: Finding[] = [];
+  let challengeKey: MsDkeKeysResult['challengeKey'];
+  for (const name of names) {
+    const checked = await checkMsDkeKey(name, known.get(name), options);
+    findings.push(checked.finding);
+    if (challengeKey === undefined && checked.keyId !== undefined)
+      challengeKey = { name, keyId: checked.keyId };
+  }
+  return { findings, challengeKey, checkedNames: names.length };
 }

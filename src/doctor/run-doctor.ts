@@ -19,11 +19,11 @@ import {
   type KeyInventory,
 } from './key-inventory.js';
 import { checkInventorySource, checkKeyStates } from './key-states.js';
-import { checkMsDkeKey } from './ms-dke-keys.js';
+import { checkMsDkeKeys } from './ms-dke-keys.js';
 import { checkPublicUrl, labelUrl, resolvePublicUrl } from './public-url.js';
 import { checkHealth, checkReachable } from './service-health.js';
 import { checkCertificate } from './tls-certificate.js';
-import { finding, plural, type DoctorReport, type Finding, type FindingStatus } from './types.js';
+import { finding, type DoctorReport, type Finding, type FindingStatus } from './types.js';
 
 export const DEFAULT_DOCTOR_TIMEOUT_MS = 5000;
 
@@ -122,50 +122,15 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   findings.push(checkInventorySource(inventory, problem));
   if (inventory !== undefined) findings.push(...checkKeyStates(inventory));
 
-  const known = new Map((inventory?.keys ?? []).map((key) => [key.name, key]));
-  const names = [
-    ...new Set([
-      ...(inventory?.keys ?? [])
-        .filter((k) => k.protocol === 'ms-dke' && k.state !== 'destroyed')
-        .map((k) => k.name),
-      ...(options.keyNames ?? []),
-    ]),
-  ];
-  let challengeKey: { name: string; keyId: string } | undefined;
-  if (names.length === 0) {
-    findings.push(
-      inventory === undefined
-        ? finding(
-            'ms-dke-key',
-            'skip',
-            'no MS DKE key checked: key names unknown',
-            'give --key <name> (or store or admin access, see "keys")',
-          )
-        : finding('ms-dke-key', 'ok', 'no ms-dke keys: nothing for Office to use', null),
-    );
-  } else if (!reachable) {
-    findings.push(
-      finding(
-        'ms-dke-key',
-        'skip',
-        `${plural(names.length, 'MS DKE key')} not checked: the service is unreachable`,
-        null,
-        { labelUrls: names.map((n) => labelUrl(baseUrl, n)) },
-      ),
-    );
-  } else {
-    for (const name of names) {
-      const checked = await checkMsDkeKey(name, known.get(name), {
-        baseUrl,
-        timeoutMs,
-        ca: options.ca,
-        serviceClockOffsetMs: serviceClock?.skewMs ?? 0,
-      });
-      findings.push(checked.finding);
-      if (challengeKey === undefined && checked.keyId !== undefined)
-        challengeKey = { name, keyId: checked.keyId };
-    }
-  }
+  const msDke = await checkMsDkeKeys(inventory, options.keyNames ?? [], {
+    baseUrl,
+    timeoutMs,
+    ca: options.ca,
+    serviceClockOffsetMs: serviceClock?.skewMs ?? 0,
+    reachable,
+  });
+  findings.push(...msDke.findings);
+  const { challengeKey, checkedNames } = msDke;
 
   const msDkeKeys =
     inventory === undefined ? undefined : inventory.keys.filter((k) => k.protocol === 'ms-dke').length;
@@ -180,7 +145,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
       ...ca,
     });
     findings.push(checkChallenge(answer, baseUrl, auth?.audience));
-  } else if (names.length > 0 || auth === undefined) {
+  } else if (checkedNames > 0 || auth === undefined) {
     // The challenge needs a key id the service serves: an enabled MS DKE key that answered.
     findings.push(
       finding(
