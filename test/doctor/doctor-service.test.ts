@@ -13,6 +13,17 @@ import { startTestIssuer } from '../support/issuer.js';
 import { startServerProcess, stopServerProcess, type ServerProcess } from '../support/server-process.js';
 import { ADMIN_ROLE, dke, findingOf, freePort, notOk, parseReport, writeServiceConfig } from './support.js';
 
+async function waitForCheckpoint(url: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    const response = await fetch(`${url}/audit/checkpoint`);
+    await response.body?.cancel();
+    if (response.status === 200) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${url} published no checkpoint within 20 s`);
+}
+
 describe('dke doctor against dke serve', () => {
   let dir: string;
   let issuer: DevIssuer;
@@ -36,6 +47,9 @@ describe('dke doctor against dke serve', () => {
     server = await startServerProcess(configFile, { cwd: dir });
     url = `http://127.0.0.1:${port}`;
     assert.equal(server.url, url);
+    // A service publishes its first checkpoint within audit.log.checkpointIntervalSeconds of starting;
+    // before that doctor rightly warns. The healthy case starts once it is there.
+    await waitForCheckpoint(url);
   });
 
   after(async () => {
