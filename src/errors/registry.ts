@@ -27,6 +27,7 @@ export const EXIT = {
   DENIED: 8,
   CONFIG: 9,
   AUDIT: 10,
+  CHECKS_FAILED: 11,
 } as const;
 
 export const ERRORS = {
@@ -154,6 +155,9 @@ export const ERRORS = {
     exit: EXIT.AUDIT,
     message: 'audit log not recently cosigned by enough witnesses',
   },
+
+  // --- self-test (docs/doctor.md); raised by `dke doctor` only, never answered by the key service ---
+  ERR_CHECKS_FAILED: { status: 503, exit: EXIT.CHECKS_FAILED, message: 'the self-test found failures' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -17,6 +17,7 @@ export const commandLoaders: Readonly<Record<string, () => Promise<RegisterComma
   key: async () => (await import('./key.js')).registerKey,
   audit: async () => (await import('./audit.js')).registerAudit,
   store: async () => (await import('./store.js')).registerStore,
+  doctor: async () => (await import('./doctor.js')).registerDoctor,
 };
 
 /** The commands to register for this argument vector: the one named, or all of them. */
