@@ -61,7 +61,9 @@ whenPostgres('three key service instances on one PostgreSQL', (adminUrl) => {
       requestAt(server.url, method, urlPath, { token, ...(body === undefined ? {} : { body }) });
 
     async function cli(args: readonly string[]): Promise<string> {
-      const result = await runCli([...args, '-c', configFile], { cwd: dir });
+      // The config right after the sub-command, so callers can end the options with `--`.
+      const [command, subcommand, ...rest] = args;
+      const result = await runCli([command ?? '', subcommand ?? '', '-c', configFile, ...rest], { cwd: dir });
       assert.equal(result.code, 0, `dke ${args.join(' ')}: ${result.stderr}`);
       return result.stdout.toString('utf8');
     }
@@ -205,9 +207,9 @@ whenPostgres('three key service instances on one PostgreSQL', (adminUrl) => {
       await expectUnwrap(one, 'ha', stanza, 200);
       await expectUnwrap(two, 'ha', stanza, 200);
 
-      await cli(['key', 'revoke', 'ha', objectId]);
+      await cli(['key', 'revoke', '--', 'ha', objectId]); // an object id may begin with '-' (base64url)
       for (const server of servers) await expectUnwrap(server, 'ha', stanza, 403, 'ERR_OBJECT_REVOKED');
-      await cli(['key', 'unrevoke', 'ha', objectId]);
+      await cli(['key', 'unrevoke', '--', 'ha', objectId]);
       for (const server of servers) await expectUnwrap(server, 'ha', stanza, 200);
 
       const policy = await call(two, 'PUT', '/admin/keys/ha/policy', admin, { users: ['bob@example.test'] });
