@@ -71,6 +71,8 @@ export interface AppDeps {
   /** Structured logger (createLogger); default: no logging. */
   readonly logger?: FastifyBaseLogger;
   readonly metrics?: ServiceMetrics;
+  /** What GET /metrics serves; default this app's own registry (a cluster worker: every worker's, summed). */
+  readonly metricsText?: () => Promise<string>;
   /** Without it, failed authentications are only counted in metrics and /admin/security-events is not served. */
   readonly securityEvents?: SecurityEvents;
   /** This service as a C2SP tlog-witness; without it, no /witness routes. */
@@ -233,7 +235,7 @@ export function buildApp(deps: AppDeps): DkeApp {
   if (options.metrics !== false) {
     app.get('/metrics', { schema: { querystring: { type: 'object' } } }, async (_request, reply) => {
       reply.type(metrics.registry.contentType);
-      return metrics.registry.metrics();
+      return deps.metricsText === undefined ? metrics.registry.metrics() : deps.metricsText();
     });
   }
 
