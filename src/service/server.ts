@@ -141,6 +141,24 @@ export async function openServiceStore(
   return { master, service };
 }
 
+const LISTEN_FAILURES: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'the address is in use (another process listens there)',
+  EACCES: 'permission denied (ports below 1024 need privileges)',
+  EADDRNOTAVAIL: 'no such address on this machine',
+};
+
+/** The socket errors an operator can fix, in words (not "internal error"); anything else as it was. */
+function listenError(error: unknown, host: string, port: number): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  const reason = typeof code === 'string' ? LISTEN_FAILURES[code] : undefined;
+  if (reason === undefined) return error;
+  return new DkeError('ERR_IO', {
+    message: `cannot listen on ${host}:${port}: ${reason}`,
+    hint: 'choose another server.host / server.port (docs/config.md)',
+    cause: error,
+  });
+}
+
 export async function startServer(
   config: ServiceConfig,
   options: StartServerOptions = {},
@@ -262,7 +280,7 @@ export async function startServer(
     await app.listen({ host: server.host, port: server.port });
   } catch (error) {
     await closeAll();
-    throw error;
+    throw listenError(error, server.host, server.port);
   }
   if (leader && tls === undefined && !isLoopbackIp(server.host)) {
     logger.warn(
