@@ -1,19 +1,42 @@
 /**
  * Commits made durable off the event loop. The server's connection runs with `synchronous = NORMAL`: a commit
- * writes its WAL frames without fsync, and `sync()` then fdatasyncs the WAL file on libuv's thread pool
+ * writes its WAL frames without fsync, and `sync()` then fdatasyncs the WAL file on a thread of its own
  * before the write's promise resolves. That is `synchronous = FULL`'s guarantee (a commit is on disk before
  * anyone is told it happened) without blocking every request for the disk's flush (milliseconds each).
+ *
+ * The thread is a dedicated one, not libuv's pool: the pool is first come first served and busy with the
+ * private-key operations under load, so a flush queued there would wait behind them (and every request
+ * waiting for the commit with it).
  *
  * One fdatasync covers every frame written before it starts, so concurrent callers share: while one runs,
  * the callers arriving meanwhile wait for a single next one. WAL restarts and checkpoints keep their own
  * syncs in NORMAL mode (the WAL before a checkpoint, the database after it, the header on reuse), so frames
  * that left the WAL are on disk in the database. docs/storage.md, "Durability".
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
 import { DkeError } from '../../errors/index.js';
 
+/** The flusher thread: opens the WAL once, then one fdatasync per message; answers `null` or the error text. */
+const FLUSHER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const fs = require('node:fs');
+let fd;
+parentPort.on('message', () => {
+  try {
+    if (fd === undefined) fd = fs.openSync(workerData, 'r+');
+    fs.fdatasyncSync(fd);
+    parentPort.postMessage(null);
+  } catch (error) {
+    if (fd !== undefined) { try { fs.closeSync(fd); } catch {} fd = undefined; }
+    parentPort.postMessage(String(error && error.message || error));
+  }
+});
+`;
+
 export class WalSync {
-  private handle: Promise<FileHandle> | undefined;
+  private thread: Worker | undefined;
+  /** Callers of the flush under way, answered in order (one message in flight at a time). */
+  private waiting: ((error: string | null) => void) | undefined;
   private running: Promise<void> | undefined;
   private next: Promise<void> | undefined;
 
@@ -38,24 +61,45 @@ export class WalSync {
   }
 
   async close(): Promise<void> {
-    const handle = this.handle;
-    this.handle = undefined;
-    await (await handle?.catch(() => undefined))?.close();
+    await this.running?.catch(() => undefined);
+    const thread = this.thread;
+    this.thread = undefined;
+    await thread?.terminate();
   }
 
-  private async flush(): Promise<void> {
-    try {
-      this.handle ??= open(this.walFile, 'r+');
-      await (await this.handle).datasync();
-    } catch (cause) {
-      // Opened again next time (a handle that failed once is not trusted).
-      const failed = this.handle;
-      this.handle = undefined;
-      void failed?.then((h) => h.close()).catch(() => undefined);
-      throw new DkeError('ERR_STORE_UNAVAILABLE', {
-        detail: `could not flush the key store's write-ahead log ${this.walFile}: ${cause instanceof Error ? cause.message : String(cause)}`,
-        cause,
-      });
-    }
+  private flush(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const thread = this.flusher();
+      // Referenced only while a flush is under way: it is awaited; an idle flusher keeps nothing alive.
+      thread.ref();
+      this.waiting = (error) => {
+        this.waiting = undefined;
+        thread.unref();
+        if (error === null) resolve();
+        else reject(this.failure(error));
+      };
+      thread.postMessage(0);
+    });
+  }
+
+  /** Started on the first flush. */
+  private flusher(): Worker {
+    if (this.thread !== undefined) return this.thread;
+    const thread = new Worker(FLUSHER, { eval: true, workerData: this.walFile });
+    thread.on('message', (error: string | null) => this.waiting?.(error));
+    const lost = (detail: string): void => {
+      if (this.thread === thread) this.thread = undefined;
+      this.waiting?.(detail);
+    };
+    thread.on('error', (error) => lost(error.message));
+    thread.on('exit', (code) => lost(`the flusher thread exited (${code})`));
+    this.thread = thread;
+    return thread;
+  }
+
+  private failure(detail: string): DkeError {
+    return new DkeError('ERR_STORE_UNAVAILABLE', {
+      detail: `could not flush the key store's write-ahead log ${this.walFile}: ${detail}`,
+    });
   }
 }
