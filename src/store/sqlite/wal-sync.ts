@@ -16,22 +16,8 @@
 import { Worker } from 'node:worker_threads';
 import { DkeError } from '../../errors/index.js';
 
-/** The flusher thread: opens the WAL once, then one fdatasync per message; answers `null` or the error text. */
-const FLUSHER = `
-const { parentPort, workerData } = require('node:worker_threads');
-const fs = require('node:fs');
-let fd;
-parentPort.on('message', () => {
-  try {
-    if (fd === undefined) fd = fs.openSync(workerData, 'r+');
-    fs.fdatasyncSync(fd);
-    parentPort.postMessage(null);
-  } catch (error) {
-    if (fd !== undefined) { try { fs.closeSync(fd); } catch {} fd = undefined; }
-    parentPort.postMessage(String(error && error.message || error));
-  }
-});
-`;
+/** The flusher thread's module (wal-flusher.ts, compiled beside this one). */
+const FLUSHER = new URL('./wal-flusher.js', import.meta.url);
 
 export class WalSync {
   private thread: Worker | undefined;
@@ -85,7 +71,8 @@ export class WalSync {
   /** Started on the first flush. */
   private flusher(): Worker {
     if (this.thread !== undefined) return this.thread;
-    const thread = new Worker(FLUSHER, { eval: true, workerData: this.walFile });
+    // No inherited flags: the parent's (`--input-type`, `--cpu-prof`, ...) mean nothing to this thread.
+    const thread = new Worker(FLUSHER, { workerData: this.walFile, execArgv: [] });
     thread.on('message', (error: string | null) => this.waiting?.(error));
     const lost = (detail: string): void => {
       if (this.thread === thread) this.thread = undefined;
