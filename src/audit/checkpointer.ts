@@ -126,6 +126,16 @@ export class Checkpointer {
     return row;
   }
 
+  /**
+   * The newest checkpoint persisted by any process (another cluster worker persists them on its timer):
+   * adopted as the latest, so what this process publishes and persists continues it.
+   */
+  async refreshLatest(): Promise<CheckpointRow | undefined> {
+    const stored = await this.options.store.latestCheckpoint();
+    if (stored !== undefined && stored.size > (this.latest?.size ?? 0)) this.latest = stored;
+    return this.latest;
+  }
+
   /** Persists a checkpoint every interval while the tree grew (also by other processes' appends). */
   start(): void {
     if (this.timer !== undefined) return;

@@ -150,6 +150,28 @@ export class WitnessClient {
     }
   }
 
+  /**
+   * Adopts cosignatures another process stored (the cluster worker that submits, src/service/cluster), so
+   * this process's fail-closed rule and health see them. Never rejects: a busy store is read next time.
+   */
+  async refresh(): Promise<void> {
+    let stored: CosignatureRow[];
+    try {
+      stored = await this.options.store.newestCosignatures();
+    } catch {
+      return;
+    }
+    for (const witness of this.witnesses) {
+      const { name, keyHash } = witness.verifier;
+      const row = stored.find((r) => r.witnessName === name && r.keyHash.equals(keyHash));
+      if (row === undefined) continue;
+      if (witness.newest === undefined || row.timestamp > witness.newest.timestamp) {
+        witness.newest = { size: row.size, timestamp: row.timestamp };
+      }
+      if (witness.knownSize === undefined || row.size > witness.knownSize) witness.knownSize = row.size;
+    }
+  }
+
   /** POSIX seconds by which a quorum of witnesses had cosigned; undefined when fewer ever did. */
   quorumTimestamp(): number | undefined {
     if (this.quorum < 1) return undefined;

@@ -19,6 +19,8 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
   { variable: 'DKE_TLS_KEY_FILE', path: ['server', 'tls', 'keyFile'], kind: 'string' },
   { variable: 'DKE_BODY_LIMIT', path: ['server', 'bodyLimit'], kind: 'integer' },
   { variable: 'DKE_REQUEST_TIMEOUT_MS', path: ['server', 'requestTimeoutMs'], kind: 'integer' },
+  // `auto` is not an integer: passed through as text, which the schema accepts.
+  { variable: 'DKE_WORKERS', path: ['server', 'workers'], kind: 'integer' },
   { variable: 'DKE_METRICS', path: ['server', 'metrics'], kind: 'boolean' },
   { variable: 'DKE_DATABASE', path: ['store', 'database'], kind: 'string' },
   { variable: 'DKE_MASTER_KEY_FILE', path: ['store', 'masterKeyFile'], kind: 'string' },

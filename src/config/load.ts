@@ -11,7 +11,7 @@ import { authConfigSchema } from '../auth/config.js';
 import { validatePkcs11Config } from '../keystore/backends/pkcs11/config.js';
 import { checkAuditLogConfig } from './audit-log.js';
 import { applyEnvOverrides } from './env.js';
-import { configSchema, type ServiceConfig } from './schema.js';
+import { MAX_WORKERS, configSchema, type ServiceConfig } from './schema.js';
 import { checkWitnessConfig } from '../witness/witness.js';
 import { isPostgresUrl } from '../store/postgres/connection.js';
 import { checkConsoleConfig } from '../console/config.js';
@@ -64,9 +64,22 @@ function fieldOf(error: ErrorObject): string {
   return base === '' ? 'config' : base;
 }
 
+/** What a field with alternatives (`anyOf`) accepts; its per-alternative errors are left out. */
+const ALTERNATIVES: Readonly<Record<string, string>> = {
+  'server.workers': `must be an integer from 1 to ${MAX_WORKERS} or "auto"`,
+};
+
+/** Errors of an `anyOf`'s alternatives say nothing useful one by one: only the `anyOf` error is kept. */
+function withoutAlternatives(errors: readonly ErrorObject[]): ErrorObject[] {
+  const anyOfPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
+  return errors.filter((e) => e.keyword === 'anyOf' || !anyOfPaths.has(e.instancePath));
+}
+
 function describe(error: ErrorObject): string {
   const params = error.params as Record<string, unknown>;
   switch (error.keyword) {
+    case 'anyOf':
+      return ALTERNATIVES[fieldOf(error)] ?? 'is invalid';
     case 'required':
       return 'is required';
     case 'additionalProperties':
@@ -151,11 +164,13 @@ export function loadConfig(options: LoadConfigOptions = {}): ServiceConfig {
   const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
   const validate = ajv.compile<ServiceConfig>(configSchema(options.authSchema ?? authConfigSchema));
   if (!validate(raw)) {
-    const messages = (validate.errors ?? []).slice(0, 5).map((error) => {
-      const field = fieldOf(error);
-      const source = fromEnv.get(field);
-      return `${field} ${describe(error)}${source === undefined ? '' : ` (from ${source})`}`;
-    });
+    const messages = withoutAlternatives(validate.errors ?? [])
+      .slice(0, 5)
+      .map((error) => {
+        const field = fieldOf(error);
+        const source = fromEnv.get(field);
+        return `${field} ${describe(error)}${source === undefined ? '' : ` (from ${source})`}`;
+      });
     throw invalid(messages.join('; '));
   }
   checkAuditLogConfig(raw.audit.log);

@@ -38,6 +38,8 @@ export interface ServerConfig {
   readonly metrics: boolean;
   readonly authFailureLimit: AuthFailureLimitConfig;
   readonly securityEvents: SecurityEventsConfig;
+  /** Server processes sharing the port (node:cluster); `auto`: os.availableParallelism(). 1: no cluster. */
+  readonly workers: number | 'auto';
 }
 
 /** Per client address: more than `maxFailures` invalid tokens within `windowSeconds` → 429 for `blockSeconds`. */
@@ -159,11 +161,15 @@ export const DEFAULTS = {
     metrics: true,
     authFailureLimit: { maxFailures: 20, windowSeconds: 60, blockSeconds: 300, maxTrackedAddresses: 10_000 },
     securityEvents: { maxRows: 10_000, maxAgeDays: 30 },
+    workers: 1,
   },
   store: { database: 'opendke.db', masterKeyFile: 'master.key', lockWaitMs: 5_000, postgres: POOL_DEFAULTS },
   logging: { level: 'info' },
   audit: { log: { checkpointIntervalSeconds: 5, receipts: true, witnesses: [] } },
 } as const;
+
+/** More server processes than this is a typo, not a machine. */
+export const MAX_WORKERS = 256;
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -244,6 +250,13 @@ export function configSchema(authSchema: object): object {
               maxRows: integer(10, 1_000_000, DEFAULTS.server.securityEvents.maxRows),
               maxAgeDays: integer(1, 3650, DEFAULTS.server.securityEvents.maxAgeDays),
             },
+          },
+          workers: {
+            anyOf: [
+              { type: 'integer', minimum: 1, maximum: MAX_WORKERS },
+              { type: 'string', const: 'auto' },
+            ],
+            default: DEFAULTS.server.workers,
           },
         },
       },

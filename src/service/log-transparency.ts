@@ -44,10 +44,25 @@ export interface LogTransparencyDeps {
   readonly onCheckpointSigned?: () => void;
   readonly onSubmission?: (witness: string, outcome: SubmissionOutcome, detail?: string) => void;
   readonly onError?: (error: unknown) => void;
+  /**
+   * Whether this process runs the once-per-service background work: persisting a checkpoint every interval
+   * and submitting checkpoints to witnesses. Default true. In a cluster (src/service/cluster) one worker
+   * does; the others (followers) only read what it stored: the published checkpoint on each request,
+   * the witnesses' cosignatures (for the fail-closed rule and health) every few seconds.
+   */
+  readonly leader?: boolean;
+}
+
+/** How often a follower reads the cosignatures the leader stored: well within the fail-closed window. */
+function followSeconds(config: AuditLogConfig): number {
+  const limit = config.requireCosignatureWithinSeconds;
+  const quarter = limit === undefined ? Infinity : Math.floor(limit / 4);
+  return Math.max(1, Math.min(config.checkpointIntervalSeconds, quarter));
 }
 
 export async function startLogTransparency(deps: LogTransparencyDeps): Promise<LogTransparency> {
   const { audit, store, config } = deps;
+  const leader = deps.leader ?? true;
   const witnesses = await WitnessClient.open({
     witnesses: config.witnesses,
     log: audit,
@@ -65,13 +80,22 @@ export async function startLogTransparency(deps: LogTransparencyDeps): Promise<L
     signer: deps.signer,
     intervalSeconds: config.checkpointIntervalSeconds,
     ...(deps.onCheckpointSigned === undefined ? {} : { onSigned: deps.onCheckpointSigned }),
-    onPersisted: (row) => witnesses.submit(row),
+    // A follower's persist (an admin's checkpoint) is submitted by the leader's next round.
+    onPersisted: (row) => {
+      if (leader) witnesses.submit(row);
+    },
     ...(deps.onError === undefined ? {} : { onError: deps.onError }),
   });
-  checkpointer.start();
-  witnesses.start();
-  // Witnesses behind our latest checkpoint (e.g. after a restart) are caught up at once.
-  await witnesses.tick();
+  let follow: NodeJS.Timeout | undefined;
+  if (leader) {
+    checkpointer.start();
+    witnesses.start();
+    // Witnesses behind our latest checkpoint (e.g. after a restart) are caught up at once.
+    await witnesses.tick();
+  } else if (config.witnesses.length > 0) {
+    follow = setInterval(() => void witnesses.refresh(), followSeconds(config) * 1000);
+    follow.unref();
+  }
 
   return {
     receipts: config.receipts,
@@ -86,7 +110,7 @@ export async function startLogTransparency(deps: LogTransparencyDeps): Promise<L
     },
     checkpointNow: () => checkpointer.persist(),
     async publishedCheckpoint() {
-      const row = checkpointer.latestPersisted();
+      const row = leader ? checkpointer.latestPersisted() : await checkpointer.refreshLatest();
       return row === undefined ? undefined : cosignedNote(store, row);
     },
     async consistencyProof(oldSize, newSize) {
@@ -102,6 +126,7 @@ export async function startLogTransparency(deps: LogTransparencyDeps): Promise<L
       return at === undefined ? undefined : Math.floor(Date.now() / 1000) - at;
     },
     async close() {
+      if (follow !== undefined) clearInterval(follow);
       checkpointer.stop();
       witnesses.stop();
       await witnesses.settled();

@@ -49,13 +49,18 @@ function serializeResponse(res: { readonly statusCode?: number }): Record<string
   return { status: res.statusCode };
 }
 
-export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
+/** `bindings` go on every line (a cluster worker's number: `worker`). */
+export function createLogger(
+  level: LogLevel,
+  destination?: DestinationStream,
+  bindings: Readonly<Record<string, unknown>> = {},
+): Logger {
   return pino(
     {
       level,
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       serializers: { req: serializeRequest, res: serializeResponse, err: pino.stdSerializers.err },
-      base: { service: 'opendke' },
+      base: { service: 'opendke', ...bindings },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     destination,

@@ -83,6 +83,8 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Servi
     name: 'dke_audit_quorum_cosignature_age_seconds',
     help: 'Age of the newest checkpoint cosignature from a quorum of witnesses; -1 when there is none',
     registers: [registry],
+    // Summed over cluster workers it would mean nothing: the oldest view any worker acts on.
+    aggregator: 'max',
     collect() {
       this.set(quorumAge() ?? -1);
     },

@@ -7,15 +7,15 @@ import type { AddressInfo } from 'node:net';
 import type { DestinationStream, Logger } from 'pino';
 import { DkeError } from '../errors/index.js';
 import { createAuthenticator, isLoopbackIp, type AuthConfig } from '../auth/index.js';
-import { loadMasterKey, openKeyServiceAt } from '../keystore/index.js';
-import { SqliteStore, redactPostgresUrl, storeBackendOf } from '../store/index.js';
+import { loadMasterKey, openKeyServiceAt, type KeyService, type LoadedMasterKey } from '../keystore/index.js';
+import { SqliteStore, redactPostgresUrl, storeBackendOf, type DkeStore } from '../store/index.js';
 import { serviceNoteKey } from '../keystore/note-signing-keys.js';
 import { createWitness } from '../witness/witness.js';
 import { auditLogOrigin, type ServiceConfig } from '../config/index.js';
 import { startLogTransparency, type LogTransparency } from './log-transparency.js';
 import { buildApp, type DkeApp } from './app.js';
 import { createLogger } from './logger.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, type ServiceMetrics } from './metrics.js';
 import { SecurityEventRecorder, securityEventQuery } from '../security-events/index.js';
 
 export interface StartServerOptions {
@@ -23,6 +23,19 @@ export interface StartServerOptions {
   readonly logDestination?: DestinationStream;
   /** Environment for DKE_MASTER_KEY; default process.env. */
   readonly env?: NodeJS.ProcessEnv;
+  /** Set in a cluster worker (src/service/cluster): its number, and whether it runs the once-per-service work. */
+  readonly worker?: WorkerRole;
+}
+
+export interface WorkerRole {
+  /** 1..server.workers; a replacement keeps the number of the worker it replaces. Logged as `worker`. */
+  readonly id: number;
+  /** Periodic checkpoints, witness submission, start-up warnings (log-transparency.ts). */
+  readonly leader: boolean;
+  /** What GET /metrics serves instead of this worker's own registry (every worker's, summed). */
+  readonly metricsText?: () => Promise<string>;
+  /** Called with the worker's registry once it exists, so the primary can collect it. */
+  readonly onMetrics?: (metrics: ServiceMetrics) => void;
 }
 
 export interface RunningServer {
@@ -69,27 +82,21 @@ function warnOnAudienceMismatch(logger: Logger, audience: string, publicBaseUrl:
   }
 }
 
-export async function startServer(
+/**
+ * Loads (or creates) the master key and opens the key store: migrations, the audit tree backfill, the
+ * PKCS#11 token. Logs what an operator must know. A cluster primary (src/service/cluster) runs it once
+ * before forking, so start-up work that writes happens once and before any worker serves.
+ */
+export async function openServiceStore(
   config: ServiceConfig,
-  options: StartServerOptions = {},
-): Promise<RunningServer> {
-  if (config.auth === undefined) {
-    throw new DkeError('ERR_CONFIG_INVALID', {
-      message: 'invalid configuration: auth is required to serve',
-      hint: 'see docs/config.md and docs/auth.md',
-    });
-  }
-  const logger = createLogger(config.logging.level, options.logDestination);
-  const authenticator = createAuthenticator(config.auth as AuthConfig);
-  const { server } = config;
-  const tls = server.tls && {
-    cert: readPem(server.tls.certFile, 'certificate'),
-    key: readPem(server.tls.keyFile, 'key'),
-  };
+  logger: Logger,
+  env?: NodeJS.ProcessEnv,
+  withToken = true,
+): Promise<{ master: LoadedMasterKey; service: KeyService<DkeStore> }> {
   const master = loadMasterKey({
     file: config.store.masterKeyFile,
     createIfMissing: true,
-    ...(options.env === undefined ? {} : { env: options.env }),
+    ...(env === undefined ? {} : { env }),
   });
   if (master.source === 'created')
     logger.warn({ file: master.file }, 'created a new master key file: back it up');
@@ -103,7 +110,7 @@ export async function startServer(
       // A PostgreSQL connection that dropped while idle, a VACUUM that failed: nothing a request can see.
       onWarning: (message, detail) => logger.warn({ detail }, message),
     },
-    ...(pkcs11 === undefined
+    ...(pkcs11 === undefined || !withToken
       ? {}
       : {
           pkcs11,
@@ -131,7 +138,54 @@ export async function startServer(
     );
   }
 
+  return { master, service };
+}
+
+const LISTEN_FAILURES: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'the address is in use (another process listens there)',
+  EACCES: 'permission denied (ports below 1024 need privileges)',
+  EADDRNOTAVAIL: 'no such address on this machine',
+};
+
+/** The socket errors an operator can fix, in words (not "internal error"); anything else as it was. */
+function listenError(error: unknown, host: string, port: number): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  const reason = typeof code === 'string' ? LISTEN_FAILURES[code] : undefined;
+  if (reason === undefined) return error;
+  return new DkeError('ERR_IO', {
+    message: `cannot listen on ${host}:${port}: ${reason}`,
+    hint: 'choose another server.host / server.port (docs/config.md)',
+    cause: error,
+  });
+}
+
+export async function startServer(
+  config: ServiceConfig,
+  options: StartServerOptions = {},
+): Promise<RunningServer> {
+  if (config.auth === undefined) {
+    throw new DkeError('ERR_CONFIG_INVALID', {
+      message: 'invalid configuration: auth is required to serve',
+      hint: 'see docs/config.md and docs/auth.md',
+    });
+  }
+  const { worker } = options;
+  const leader = worker?.leader ?? true;
+  const logger = createLogger(
+    config.logging.level,
+    options.logDestination,
+    worker === undefined ? {} : { worker: worker.id, pid: process.pid },
+  );
+  const authenticator = createAuthenticator(config.auth as AuthConfig);
+  const { server } = config;
+  const tls = server.tls && {
+    cert: readPem(server.tls.certFile, 'certificate'),
+    key: readPem(server.tls.keyFile, 'key'),
+  };
+  const { master, service } = await openServiceStore(config, logger, options.env);
+
   const metrics = createMetrics({ processMetrics: true });
+  worker?.onMetrics?.(metrics);
   let transparency: LogTransparency;
   try {
     // The log key is created on first start, sealed under the master key; its name is the origin.
@@ -154,6 +208,7 @@ export async function startServer(
         logger[level]({ witness, outcome, detail }, 'witness did not cosign our checkpoint');
       },
       onError: (error) => logger.error({ err: error }, 'could not persist an audit checkpoint'),
+      leader,
     });
   } catch (error) {
     await service.close();
@@ -188,6 +243,7 @@ export async function startServer(
       authenticator,
       logger,
       metrics,
+      ...(worker?.metricsText === undefined ? {} : { metricsText: worker.metricsText }),
       securityEvents: {
         record: (clientAddress, reason, token) => recorder.record(clientAddress, reason, token),
         query: async (filter) => {
@@ -224,15 +280,15 @@ export async function startServer(
     await app.listen({ host: server.host, port: server.port });
   } catch (error) {
     await closeAll();
-    throw error;
+    throw listenError(error, server.host, server.port);
   }
-  if (tls === undefined && !isLoopbackIp(server.host)) {
+  if (leader && tls === undefined && !isLoopbackIp(server.host)) {
     logger.warn(
       { host: server.host },
       'serving plain HTTP on a non-loopback address: terminate TLS in front of it',
     );
   }
-  warnOnAudienceMismatch(logger, (config.auth as AuthConfig).audience, server.publicBaseUrl);
+  if (leader) warnOnAudienceMismatch(logger, (config.auth as AuthConfig).audience, server.publicBaseUrl);
   const port = (app.server.address() as AddressInfo).port;
   const host = server.host.includes(':') ? `[${server.host}]` : server.host;
   const url = `${tls === undefined ? 'http' : 'https'}://${host}:${port}`;

@@ -4,6 +4,7 @@
  * address is read from its "listening on" log line; stderr is kept (last 16 KiB) for failure messages.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,6 +23,8 @@ export interface ServerProcessOptions {
   /** The child's whole environment (default: ours without DKE_* variables, so a developer's shell cannot leak in). */
   readonly env?: NodeJS.ProcessEnv;
   readonly startTimeoutMs?: number;
+  /** Where the child's stdout (its JSON log lines) goes; default nowhere. */
+  readonly stdoutFile?: string;
   /** Called once the child started (e.g. to kill it at process exit). */
   readonly track?: (child: ChildProcess) => void;
 }
@@ -35,11 +38,13 @@ export async function startServerProcess(
   configFile: string,
   options: ServerProcessOptions,
 ): Promise<ServerProcess> {
+  const stdout = options.stdoutFile === undefined ? 'ignore' : openSync(options.stdoutFile, 'a');
   const child = spawn(process.execPath, [DKE_CLI, 'serve', '--config', configFile], {
     cwd: options.cwd,
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', stdout, 'pipe'],
     env: options.env ?? envWithoutDke(),
   });
+  if (typeof stdout === 'number') closeSync(stdout);
   options.track?.(child);
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {

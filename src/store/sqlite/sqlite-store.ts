@@ -15,6 +15,7 @@ import { DkeError, isDkeError } from '../../errors/index.js';
 import type { KeyPolicy } from '../../service/contracts.js';
 import { AUDIT_HASH_DOMAIN } from '../../audit/canonical.js';
 import { checkSchemaVersion, migrate } from './migrations.js';
+import { WalSync } from './wal-sync.js';
 import type { NodeId } from '../../transparency/proof-plan.js';
 import { checkTreeMatchesLog, leavesOfRows } from '../audit-tree-append.js';
 import {
@@ -101,6 +102,8 @@ export class SqliteStore implements DkeStore {
    */
   readonly treeBackfill: TreeBackfill | undefined;
   private readonly dataVersion: Statement;
+  /** Flushes the WAL after each write transaction (read-only opens have none). */
+  private readonly walSync: WalSync | undefined;
   /**
    * Key reads (state, versions, policy, revocations) are answered from memory until the database
    * changes: `PRAGMA data_version` moves whenever another connection (the CLI, another server) commits,
@@ -130,6 +133,12 @@ export class SqliteStore implements DkeStore {
       this.tree = prepareTreeStatements(this.db);
       this.treeBackfill = readonly ? undefined : backfillTree(this.db, this.tree, CANONICAL_TEXT);
       this.dataVersion = this.db.prepare('PRAGMA data_version').pluck();
+      if (!readonly) {
+        // From here on commits are flushed by `walSync`, off the event loop, before a write resolves:
+        // FULL's durability without the synchronous fsync per commit (wal-sync.ts).
+        this.db.pragma('synchronous = NORMAL');
+        this.walSync = new WalSync(`${this.file}-wal`);
+      }
     } catch (error) {
       this.db.close();
       throw asStoreError(error, 'could not open the key store');
@@ -266,18 +275,20 @@ export class SqliteStore implements DkeStore {
   }
 
   destroyKey(name: string, at: string): Promise<void> {
-    return settle(() => {
-      this.transact(() => {
-        const key = this.sql.getKey.get(name) as KeyRow | undefined;
-        if (key === undefined) throw new DkeError('ERR_KEY_NOT_FOUND');
-        // secure_delete zeroes the freed cells and overflow pages that held the sealed material.
-        this.sql.shredVersions.run(at, name);
-        if (key.state !== 'destroyed') this.sql.setState.run('destroyed', at, name);
-      });
-      // The WAL still holds pre-destroy page images: copy back and truncate it now rather than at some
-      // later checkpoint. If a reader in another process pins old frames, the next checkpoint finishes it.
-      this.guard(() => this.db.pragma('wal_checkpoint(TRUNCATE)'));
-    });
+    return this.durable(
+      settle(() => {
+        this.transact(() => {
+          const key = this.sql.getKey.get(name) as KeyRow | undefined;
+          if (key === undefined) throw new DkeError('ERR_KEY_NOT_FOUND');
+          // secure_delete zeroes the freed cells and overflow pages that held the sealed material.
+          this.sql.shredVersions.run(at, name);
+          if (key.state !== 'destroyed') this.sql.setState.run('destroyed', at, name);
+        });
+        // The WAL still holds pre-destroy page images: copy back and truncate it now rather than at some
+        // later checkpoint. If a reader in another process pins old frames, the next checkpoint finishes it.
+        this.guard(() => this.db.pragma('wal_checkpoint(TRUNCATE)'));
+      }),
+    );
   }
 
   revokeObject(keyName: string, objectId: string, at: string): Promise<boolean> {
@@ -505,9 +516,9 @@ export class SqliteStore implements DkeStore {
     }, false);
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await this.walSync?.close();
     if (this.db.open) this.db.close();
-    return Promise.resolve();
   }
 
   /** Runs raw SQL; for tests and maintenance tools only, never for request handling. */
@@ -577,8 +588,16 @@ export class SqliteStore implements DkeStore {
   }
 
   /** One write transaction, settled: see transact. */
+  /** A write transaction, resolved once it is durable. */
   private write<T>(work: () => T, changesKeys = true): Promise<T> {
-    return settle(() => this.transact(work, changesKeys));
+    return this.durable(settle(() => this.transact(work, changesKeys)));
+  }
+
+  /** `committed`, after the WAL holding it was flushed to disk. */
+  private async durable<T>(committed: Promise<T>): Promise<T> {
+    const value = await committed;
+    await this.walSync?.sync();
+    return value;
   }
 
   /** One write transaction that takes the write lock up front (BEGIN IMMEDIATE), so it cannot deadlock. */
