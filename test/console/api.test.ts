@@ -15,12 +15,12 @@ import { openAuditStore } from '../../src/keystore/index.js';
 import type { AuditRecord } from '../../src/service/contracts.js';
 import { startServer, type RunningServer } from '../../src/service/server.js';
 import {
-  freePort,
   signInOverHttp,
   startConsoleIssuer,
   writeConsoleConfig,
   type HttpSession,
 } from '../support/console.js';
+import { freePort } from '../support/free-port.js';
 
 let dir: string;
 let issuer: DevIssuer;

@@ -17,14 +17,9 @@ import type { DevIssuer } from '../../src/devissuer/index.js';
 import { openAuditStore } from '../../src/keystore/index.js';
 import type { AuditRecord } from '../../src/service/contracts.js';
 import { browserSkipReason, launchBrowser, type Browser } from '../support/browser.js';
-import {
-  freePort,
-  startConsoleIssuer,
-  USERS,
-  writeConsoleConfig,
-  type TestUser,
-} from '../support/console.js';
+import { startConsoleIssuer, USERS, writeConsoleConfig, type TestUser } from '../support/console.js';
 import { startServerProcess, stopServerProcess, type ServerProcess } from '../support/server-process.js';
+import { freePort } from '../support/free-port.js';
 
 const skip = browserSkipReason();
 const SCREENSHOTS = process.env.DKE_CONSOLE_SCREENSHOTS === '1';

@@ -11,7 +11,8 @@ import type { DevIssuer } from '../../src/devissuer/index.js';
 import { EXIT } from '../../src/errors/index.js';
 import { startTestIssuer } from '../support/issuer.js';
 import { startServerProcess, stopServerProcess, type ServerProcess } from '../support/server-process.js';
-import { ADMIN_ROLE, dke, findingOf, freePort, notOk, parseReport, writeServiceConfig } from './support.js';
+import { ADMIN_ROLE, dke, findingOf, notOk, parseReport, writeServiceConfig } from './support.js';
+import { freePort } from '../support/free-port.js';
 
 async function waitForCheckpoint(url: string): Promise<void> {
   const deadline = Date.now() + 20_000;

@@ -4,7 +4,6 @@
  */
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import type { DevIssuer } from '../../src/devissuer/index.js';
 import type { IssuerConfig } from '../../src/auth/index.js';
@@ -13,19 +12,6 @@ import { envWithoutDke } from '../support/server-process.js';
 import { issuerConfigFor, TEST_CLAIMS } from '../support/issuer.js';
 
 export const ADMIN_ROLE = 'dke-admin';
-
-/** A port that was free a moment ago (the server binds it right after; a clash is unlikely and loud). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface ConfigOptions {
   readonly port: number;

@@ -9,7 +9,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -31,6 +30,7 @@ import {
 import { runCli } from '../support/format-helpers.js';
 import { rewriteAuditLog } from '../support/rewrite-log.js';
 import { startHarness, type Harness } from './harness.js';
+import { freePort } from '../support/free-port.js';
 
 interface Holder {
   readonly name: 'a' | 'b';
@@ -42,17 +42,6 @@ interface Holder {
   log: ServiceNoteKey;
   witness: ServiceNoteKey;
   harness?: Harness;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** A store with its master key and both note keys created, as a first `dke serve` would leave it. */

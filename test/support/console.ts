@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import type { DevIssuer } from '../../src/devissuer/index.js';
 import { startTestIssuer, TEST_AUDIENCE } from './issuer.js';
@@ -31,19 +30,6 @@ export const USERS = {
   },
 } as const;
 export type TestUser = keyof typeof USERS;
-
-/** A free loopback port (closed again; the service binds it next). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The issuer the console signs in with, its client registered for `publicBaseUrl`'s callback. */
 export function startConsoleIssuer(publicBaseUrl: string): Promise<DevIssuer> {
