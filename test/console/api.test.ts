@@ -11,7 +11,6 @@ import path from 'node:path';
 import type { DevIssuer } from '../../src/devissuer/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { isDkeError } from '../../src/errors/index.js';
-import { openAuditStore } from '../../src/keystore/index.js';
 import type { AuditRecord } from '../../src/service/contracts.js';
 import { startServer, type RunningServer } from '../../src/service/server.js';
 import {
@@ -19,6 +18,7 @@ import {
   startConsoleIssuer,
   writeConsoleConfig,
   type HttpSession,
+  auditRecordsIn,
 } from '../support/console.js';
 import { freePort } from '../support/free-port.js';
 
@@ -44,15 +44,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function auditRecords(): Promise<AuditRecord[]> {
-  const store = await openAuditStore({ dbPath: path.join(dir, 'dke.db') });
-  try {
-    // Oldest first (the query answers newest first).
-    return (await store.audit.query({ limit: 10_000 })).sort((a, b) => a.seq - b.seq);
-  } finally {
-    await store.close();
-  }
-}
+const auditRecords = (): Promise<AuditRecord[]> => auditRecordsIn(dir);
 
 interface Answer {
   readonly status: number;

@@ -14,10 +14,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import type { DevIssuer } from '../../src/devissuer/index.js';
-import { openAuditStore } from '../../src/keystore/index.js';
 import type { AuditRecord } from '../../src/service/contracts.js';
 import { browserSkipReason, launchBrowser, type Browser } from '../support/browser.js';
-import { startConsoleIssuer, USERS, writeConsoleConfig, type TestUser } from '../support/console.js';
+import {
+  startConsoleIssuer,
+  USERS,
+  writeConsoleConfig,
+  type TestUser,
+  auditRecordsIn,
+} from '../support/console.js';
 import { startServerProcess, stopServerProcess, type ServerProcess } from '../support/server-process.js';
 import { freePort } from '../support/free-port.js';
 
@@ -50,14 +55,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function auditRecords(): Promise<AuditRecord[]> {
-  const store = await openAuditStore({ dbPath: path.join(dir, 'dke.db') });
-  try {
-    return (await store.audit.query({ limit: 10_000 })).sort((a, b) => a.seq - b.seq);
-  } finally {
-    await store.close();
-  }
-}
+const auditRecords = (): Promise<AuditRecord[]> => auditRecordsIn(dir);
 
 async function screenshot(page: Page, name: string): Promise<void> {
   if (!SCREENSHOTS) return;

@@ -10,6 +10,8 @@ import path from 'node:path';
 import type { DevIssuer } from '../../src/devissuer/index.js';
 import { startTestIssuer, TEST_AUDIENCE } from './issuer.js';
 import { loginRedirect } from './dev-login.js';
+import { openAuditStore } from '../../src/keystore/index.js';
+import type { AuditRecord } from '../../src/service/contracts.js';
 
 export const CONSOLE_CLIENT = 'opendke-console';
 export const USERS = {
@@ -98,4 +100,14 @@ export async function signInOverHttp(serviceUrl: string, user: TestUser): Promis
   assert.equal(session.status, 200);
   const { csrfToken } = (await session.json()) as { csrfToken: string };
   return { cookie, csrfToken };
+}
+
+/** The audit records of the store in `dir` (dke.db), oldest first (the query answers newest first). */
+export async function auditRecordsIn(dir: string): Promise<AuditRecord[]> {
+  const store = await openAuditStore({ dbPath: path.join(dir, 'dke.db') });
+  try {
+    return (await store.audit.query({ limit: 10_000 })).sort((a, b) => a.seq - b.seq);
+  } finally {
+    await store.close();
+  }
 }
