@@ -1,8 +1,8 @@
 /**
- * Bounded memory for large streams. Each sealed or opened chunk is a fresh buffer outside the V8 heap
- * (WebCrypto's result); V8 only collects such garbage once about 64 MiB of it has piled up (its
- * external-memory soft limit), which would cost half the peak-RSS budget. Streams therefore ask for a
- * cheap young-generation collection every few MiB. `gc` is reached through V8's documented --expose-gc
+ * Bounded memory for large streams. In a chunk worker (chunk-worker.ts), node:crypto returns each sealed or
+ * opened chunk as a fresh buffer outside the V8 heap before it is copied into a recycled one; V8 only
+ * collects such garbage once about 64 MiB of it has piled up (its external-memory soft limit), which would
+ * cost half the peak-RSS budget. Workers therefore ask for a cheap young-generation collection every few MiB. `gc` is reached through V8's documented --expose-gc
  * flag, set at run time.
  */
 import { setFlagsFromString } from 'node:v8';
