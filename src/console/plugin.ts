@@ -18,6 +18,7 @@ import { registerSignInRoutes } from './sign-in-routes.js';
 import { registerSessionApi } from './session-api.js';
 import { registerKeysApi } from './keys-api.js';
 import { registerConsoleAssets } from './static.js';
+import type { ConsoleSources } from './sources.js';
 
 export interface ConsoleDeps {
   readonly config: ConsoleConfig;
@@ -25,6 +26,8 @@ export interface ConsoleDeps {
   readonly sessionKey: Uint8Array;
   /** server.publicBaseUrl: the console's origin, redirect URI and the keys' label URLs. */
   readonly publicBaseUrl: string;
+  /** What the audit, document, integrity, report, activity and status pages read. */
+  readonly sources: ConsoleSources;
   /** Where the built pages are; default dist/console. */
   readonly assetsDir?: string;
   /** Tests: another relying party. */
@@ -77,6 +80,7 @@ export function registerConsole(app: DkeApp, audit: AuditLog, admin: KeyAdmin, d
     const route = consoleRouter(scope, guard);
     registerSessionApi(route, cookies);
     registerKeysApi(route, actions, base);
+    // Each page's endpoints (docs/console.md, "Adding a page"): one module per page, one line here.
     await registerConsoleAssets(scope, deps.assetsDir);
   });
 }

@@ -17,6 +17,7 @@ import { buildApp, type DkeApp } from './app.js';
 import { createLogger } from './logger.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
 import { SecurityEventRecorder, securityEventQuery } from '../security-events/index.js';
+import { runDoctor } from '../doctor/index.js';
 
 export interface StartServerOptions {
   /** Where JSON log lines go; default stdout. */
@@ -261,6 +262,12 @@ export async function startServer(
               config: config.console,
               sessionKey: master.masterKey.consoleSessionKey,
               publicBaseUrl: server.publicBaseUrl,
+              sources: {
+                store: service.store,
+                log: service.audit,
+                transparency,
+                doctor: () => runDoctor({ config }),
+              },
             },
           }
         : {}),

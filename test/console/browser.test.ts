@@ -119,9 +119,11 @@ test(
     const page = await newPage();
     await signIn(page, 'admin', 'sign-in');
     await page.getByText('Signed in as ada@example.test (admin)').waitFor();
-    // Navigation: Keys is live, the other pages are named as coming, not links.
-    await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Keys' }).waitFor();
-    assert.equal(await page.getByRole('navigation').getByRole('link').count(), 1);
+    // Navigation: every page is a link, Keys is the current one.
+    const nav = page.getByRole('navigation', { name: 'Pages' });
+    await nav.getByRole('link', { name: 'Keys' }).waitFor();
+    assert.equal(await nav.getByRole('link').count(), 7);
+    assert.equal(await nav.getByRole('link', { name: 'Keys' }).getAttribute('aria-current'), 'page');
 
     // Create with the keyboard only: type the name, Enter submits.
     await page.getByLabel('Name', { exact: true }).focus();

@@ -48,9 +48,18 @@ export class ApiError extends Error {
   }
 }
 
+/** An error as a page shows it: the public message and its code. */
+export function describeError(error: unknown): string {
+  return error instanceof ApiError ? `${error.message} (${error.code})` : String(error);
+}
+
 let csrfToken = '';
 
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+/**
+ * One call of the console API (`path` under /console/api): JSON in and out, the CSRF token on every change.
+ * Pages with endpoints of their own call it from their module; it throws ApiError for an error answer.
+ */
+export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (method !== 'GET') headers['x-csrf-token'] = csrfToken;
   if (body !== undefined) headers['content-type'] = 'application/json';

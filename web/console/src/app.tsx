@@ -1,24 +1,39 @@
-/** The app shell: sign-in state, navigation over the pages of the console, the live page. */
+/** The app shell: sign-in state, navigation over the pages of the console (hash routes), the live page. */
 import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, loadSession, type SessionInfo } from './api.js';
-import { KeysPage } from './keys-page.js';
+import { PAGES, type PageEntry } from './pages.js';
 
-/** The pages of docs/console.md; only Keys is built so far, the others are named as coming. */
-const PAGES = [
-  { id: 'keys', title: 'Keys', live: true },
-  { id: 'audit', title: 'Audit', live: false },
-  { id: 'document', title: 'Document', live: false },
-  { id: 'integrity', title: 'Integrity', live: false },
-  { id: 'report', title: 'Incident report', live: false },
-  { id: 'activity', title: 'Activity', live: false },
-] as const;
+/** `#audit` → ['audit', undefined]; `#document/abc` → ['document', 'abc']. */
+function parseHash(hash: string): [string, string | undefined] {
+  const route = hash.replace(/^#/, '');
+  const slash = route.indexOf('/');
+  if (slash < 0) return [route, undefined];
+  let param: string | undefined;
+  try {
+    param = decodeURIComponent(route.slice(slash + 1));
+  } catch {
+    param = undefined;
+  }
+  return [route.slice(0, slash), param === '' ? undefined : param];
+}
+
+function useHash(): string {
+  const [hash, setHash] = useState(window.location.hash);
+  useEffect(() => {
+    const changed = () => setHash(window.location.hash);
+    window.addEventListener('hashchange', changed);
+    return () => window.removeEventListener('hashchange', changed);
+  }, []);
+  return hash;
+}
 
 type Loaded =
   { state: 'loading' } | { state: 'error'; message: string } | { state: 'ready'; session?: SessionInfo };
 
 export function App(): JSX.Element {
   const [loaded, setLoaded] = useState<Loaded>({ state: 'loading' });
+  const hash = useHash();
   useEffect(() => {
     loadSession().then(
       (session) => setLoaded(session === undefined ? { state: 'ready' } : { state: 'ready', session }),
@@ -67,29 +82,43 @@ export function App(): JSX.Element {
           </p>
         </main>
       ) : (
-        <div class="body">
-          <nav aria-label="Pages">
-            <ul>
-              {PAGES.map((page) =>
-                page.live ? (
-                  <li key={page.id}>
-                    <a href="#keys" aria-current="page">
-                      {page.title}
-                    </a>
-                  </li>
-                ) : (
-                  <li key={page.id} class="coming">
-                    {page.title} <span class="tag">coming</span>
-                  </li>
-                ),
-              )}
-            </ul>
-          </nav>
-          <main>
-            <KeysPage canChange={session.roles.includes('admin')} />
-          </main>
-        </div>
+        <Pages session={session} hash={hash} />
       )}
+    </div>
+  );
+}
+
+function Pages({ session, hash }: { readonly session: SessionInfo; readonly hash: string }): JSX.Element {
+  const visible = PAGES.filter((page) => page.roles.some((role) => session.roles.includes(role)));
+  const [id, param] = parseHash(hash);
+  const current: PageEntry | undefined = visible.find((page) => page.id === id) ?? visible[0];
+  useEffect(() => {
+    document.title = current === undefined ? 'OpenDKE console' : `${current.title} · OpenDKE console`;
+  }, [current]);
+  if (current === undefined) return <main />;
+  const navigate = (route: string) => window.location.assign(`#${route}`);
+  const { Component } = current;
+  return (
+    <div class="body">
+      <nav aria-label="Pages">
+        <ul>
+          {visible.map((page) => (
+            <li key={page.id}>
+              <a href={`#${page.id}`} aria-current={page.id === current.id ? 'page' : undefined}>
+                {page.title}
+              </a>
+            </li>
+          ))}
+        </ul>
+      </nav>
+      <main>
+        <Component
+          key={current.id}
+          session={session}
+          navigate={navigate}
+          param={current.id === id ? param : undefined}
+        />
+      </main>
     </div>
   );
 }

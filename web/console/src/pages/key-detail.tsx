@@ -1,7 +1,7 @@
 /** One key: versions, and (for admins) rotate, disable/enable, policy, revoke one object, destroy. */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
-import { api, type KeyView, type Policy } from './api.js';
+import { api, type KeyView, type Policy } from '../api.js';
 
 interface Props {
   readonly keyView: KeyView;

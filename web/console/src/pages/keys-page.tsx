@@ -1,12 +1,9 @@
 /** Keys: every key with its state, protocol, backend, versions, policy and label URL; create; manage one. */
 import type { JSX } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import { api, ApiError, type KeyView } from './api.js';
+import { api, describeError, type KeyView } from '../api.js';
+import type { PageProps } from '../page.js';
 import { KeyDetail } from './key-detail.js';
-
-export function describeError(error: unknown): string {
-  return error instanceof ApiError ? `${error.message} (${error.code})` : String(error);
-}
 
 function policySummary(key: KeyView): string {
   const { users, groups, roles, tenants } = key.policy;
@@ -19,7 +16,8 @@ function policySummary(key: KeyView): string {
   return parts.length === 0 ? 'nobody (deny all)' : parts.join('; ');
 }
 
-export function KeysPage({ canChange }: { readonly canChange: boolean }): JSX.Element {
+export function KeysPage({ session }: PageProps): JSX.Element {
+  const canChange = session.roles.includes('admin');
   const [keys, setKeys] = useState<readonly KeyView[] | undefined>(undefined);
   const [selected, setSelected] = useState<string | undefined>(undefined);
   const [error, setError] = useState('');
