@@ -17,6 +17,9 @@ export function buildProgram(commands: readonly RegisterCommand[]): Command {
   return program;
 }
 
+/** An object id is base64url of 16 bytes (22 characters) and may begin with '-', which reads as an option. */
+const OBJECT_ID_AS_OPTION = /unknown option '-[A-Za-z0-9_-]{21}'/;
+
 async function run(argv: readonly string[]): Promise<number> {
   try {
     const program = buildProgram(await loadCommands(argv.slice(2)));
@@ -25,6 +28,10 @@ async function run(argv: readonly string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       // commander already printed its message (usage errors) or the help/version text.
+      if (error.code === 'commander.unknownOption' && OBJECT_ID_AS_OPTION.test(error.message))
+        process.stderr.write(
+          "dke: hint: an object id that begins with '-' goes after '--', e.g. dke key revoke -- NAME OBJECT_ID\n",
+        );
       return error.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
     }
     return printError(error);

@@ -124,6 +124,15 @@ void describe('dke help and usage errors', { concurrency: 4 }, () => {
     }
   });
 
+  void test("an object id beginning with '-' as an operand: the hint says to put it after '--'", async () => {
+    const objectId = '-AbCdEfGhIjKlMnOpQrStU'; // 22 characters of base64url, as `dke inspect` shows them
+    const result = await runCli(['key', 'revoke', 'finance', objectId, '--database', 'never.db']);
+    assertCliError(result, EXIT.USAGE, ['unknown option']);
+    assert.match(result.stderr, /^dke: hint: an object id that begins with '-' goes after '--'/m);
+    const other = await runCli(['encrypt', '--bogus']);
+    assert.doesNotMatch(other.stderr, /object id/);
+  });
+
   void test('an unknown command, a missing required option or argument, a bad choice: exit 2', async () => {
     const cases: [string[], string][] = [
       [['frobnicate'], 'unknown command'],

@@ -346,7 +346,7 @@ export function registerKey(program: Command): void {
         .command(`${verb} <name> <objectId>`)
         .description(
           revoke
-            ? 'refuse unwraps of one object (file) under the key; the object id is shown by dke inspect'
+            ? "refuse unwraps of one object (file) under the key; the object id is shown by dke inspect (one beginning with '-' goes after '--')"
             : 'allow a revoked object again',
         ),
     ).action((name: string, objectId: string, o: CommonOptions) =>
