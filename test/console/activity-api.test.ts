@@ -5,7 +5,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { DevIssuer } from '../../src/devissuer/index.js';
@@ -20,7 +20,7 @@ import {
 } from '../support/console.js';
 import { freePort } from '../support/free-port.js';
 import { validToken } from '../support/issuer.js';
-import { msDkeDecrypt, nativeUnwrap } from '../support/releases.js';
+import { msDkeDecrypt, nativeUnwrap, readUserNamesFromUpn } from '../support/releases.js';
 
 interface Series {
   readonly name: string | null;
@@ -69,18 +69,6 @@ async function consolePost(session: HttpSession, url: string, body: unknown): Pr
   assert.ok(answer.status < 300, `${url}: ${answer.status} ${await answer.text()}`);
 }
 
-interface ConfigJson {
-  readonly auth: { readonly issuers: Record<string, unknown>[] };
-}
-
-/** Microsoft DKE needs the caller's user name (upn), so the key API's issuer is told where it is. */
-function withUserNames(config: ConfigJson): ConfigJson {
-  return {
-    ...config,
-    auth: { ...config.auth, issuers: config.auth.issuers.map((i) => ({ ...i, userNameClaims: ['upn'] })) },
-  };
-}
-
 const totals = (series: Series[]): Record<string, [number, number]> =>
   Object.fromEntries(series.map((s) => [s.name ?? '(others)', [s.totalReleases, s.totalRefusals]]));
 
@@ -90,7 +78,7 @@ before(async () => {
   origin = `http://localhost:${port}`;
   issuer = await startConsoleIssuer(origin);
   const file = writeConsoleConfig(dir, issuer, port, origin);
-  writeFileSync(file, JSON.stringify(withUserNames(JSON.parse(readFileSync(file, 'utf8')) as ConfigJson)));
+  readUserNamesFromUpn(file);
   server = await startServer(loadConfig({ file, env: {} }), {
     logDestination: { write: () => true },
   });

@@ -5,6 +5,7 @@
  * releases and policy refusals happen and count them in the audit log.
  */
 import { constants, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { JWK } from 'jose';
 import { publicKeyFromJwk } from '../../src/crypto/holder-keys.js';
 import { wrapShare } from '../../src/format/share-jwe.js';
@@ -50,4 +51,18 @@ export async function msDkeDecrypt(serviceUrl: string, name: string, token: stri
   ).toString('base64');
   const keyId = key.kid.slice(key.kid.lastIndexOf('/') + 1);
   return postJson(`${serviceUrl}/${name}/${keyId}/decrypt`, { alg: 'RSA-OAEP-256', value }, token);
+}
+
+interface ConfigJson {
+  readonly auth: { readonly issuers: Record<string, unknown>[] };
+}
+
+/**
+ * Microsoft DKE needs the caller's user name, so the key API's issuers in the service config `file` (as
+ * test/support/console.ts writes it) are told to read it from `upn`.
+ */
+export function readUserNamesFromUpn(file: string): void {
+  const config = JSON.parse(readFileSync(file, 'utf8')) as ConfigJson;
+  const issuers = config.auth.issuers.map((issuer) => ({ ...issuer, userNameClaims: ['upn'] }));
+  writeFileSync(file, JSON.stringify({ ...config, auth: { ...config.auth, issuers } }, null, 2));
 }
