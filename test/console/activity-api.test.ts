@@ -44,6 +44,8 @@ let server: RunningServer;
 let origin: string;
 let admin: HttpSession;
 let auditor: HttpSession;
+/** The UTC day (YYYY-MM-DD) the releases began on. */
+let releasesDay: string;
 
 async function get(
   session: HttpSession | undefined,
@@ -98,6 +100,7 @@ before(async () => {
     ...Array.from({ length: 2 }, () => [() => msDkeDecrypt(server.url, 'office', alice), 200] as const),
     [() => msDkeDecrypt(server.url, 'office', bob), 403],
   ];
+  releasesDay = new Date().toISOString().slice(0, 10);
   for (const [release, status] of made) assert.equal(await release(), status);
 });
 after(async () => {
@@ -129,17 +132,23 @@ test('activity counts the releases and refusals made against the service, per ke
   const finance = activity.byKey.find((s) => s.name === 'finance');
   assert.equal((finance?.releases.at(-1) ?? 0) + (finance?.releases.at(-2) ?? 0), 5);
 
-  // An explicit range, by day: the same totals; an admin may read it too.
-  const day = new Date().toISOString().slice(0, 10);
-  const daily = await get(admin, `?since=${day}T00:00Z&until=${day}T23:59:59.999Z&bucket=day`);
+  // An explicit range, by day (two days: the releases may have crossed midnight): the same totals; an
+  // admin may read it too.
+  const dayMs = 86_400_000;
+  const start = Date.parse(`${releasesDay}T00:00:00Z`);
+  const isoDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+  const daily = await get(
+    admin,
+    `?since=${releasesDay}T00:00Z&until=${isoDay(start + 2 * dayMs)}T00:00:00.000Z&bucket=day`,
+  );
   assert.equal(daily.status, 200);
   const byDay = daily.body as Activity;
-  assert.deepEqual(byDay.buckets, [`${day}T00:00:00.000Z`]);
+  assert.deepEqual(byDay.buckets, [new Date(start).toISOString(), new Date(start + dayMs).toISOString()]);
   assert.deepEqual(totals(byDay.byKey), { finance: [5, 1], office: [2, 1] });
 
-  // Yesterday had nothing.
-  const yesterday = new Date(Date.parse(`${day}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
-  const empty = (await get(auditor, `?since=${yesterday}T00:00Z&until=${day}T00:00Z`)).body as Activity;
+  // The day before had nothing.
+  const empty = (await get(auditor, `?since=${isoDay(start - dayMs)}T00:00Z&until=${releasesDay}T00:00Z`))
+    .body as Activity;
   assert.deepEqual(empty.byKey, []);
   assert.equal(empty.buckets.length, 24);
 });
