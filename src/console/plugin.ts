@@ -17,6 +17,7 @@ import { CONSOLE_API_PREFIX, consoleRouter } from './api.js';
 import { registerSignInRoutes } from './sign-in-routes.js';
 import { registerSessionApi } from './session-api.js';
 import { registerKeysApi } from './keys-api.js';
+import { registerActivityApi } from './activity-api.js';
 import { registerConsoleAssets } from './static.js';
 import type { ConsoleSources } from './sources.js';
 
@@ -81,6 +82,7 @@ export function registerConsole(app: DkeApp, audit: AuditLog, admin: KeyAdmin, d
     registerSessionApi(route, cookies);
     registerKeysApi(route, actions, base);
     // Each page's endpoints (docs/console.md, "Adding a page"): one module per page, one line here.
+    registerActivityApi(route, actions, deps.sources.store);
     await registerConsoleAssets(scope, deps.assetsDir);
   });
 }

@@ -13,6 +13,7 @@ export type ConsoleStore = Pick<
   DkeStore,
   | 'queryAuditRows'
   | 'iterateAuditRows'
+  | 'auditActivity'
   | 'getAuditRow'
   | 'auditTail'
   | 'latestCheckpoint'

@@ -1,5 +1,7 @@
 /** The storage layer: the adapter contract (docs/storage.md), the SQLite and PostgreSQL backends, openStore. */
 export type {
+  AuditActivityQuery,
+  AuditActivityRow,
   AuditRow,
   AuditRowQuery,
   AuditTail,

@@ -119,6 +119,36 @@ export interface AuditRowQuery {
   readonly limit: number;
 }
 
+/** The console's Activity page: releases and refusals per time bucket and per key or subject. */
+export interface AuditActivityQuery {
+  /** ISO-8601 UTC with milliseconds; the window is since <= time < until. */
+  readonly since: string;
+  readonly until: string;
+  /** Buckets start on the UTC hour or the UTC day. */
+  readonly bucket: 'hour' | 'day';
+  /** Per key (`keyName`) or per token subject (`subject`). */
+  readonly by: 'keyName' | 'subject';
+  /**
+   * How many named series: the top `series` keys (subjects) of the window by releases, then refusals, then
+   * name; every other record (other names, and records without one) is counted under `name: null`.
+   */
+  readonly series: number;
+}
+
+/**
+ * One bucket of one series. Only buckets with a release or a refusal appear. A release is `native.unwrap` or
+ * `ms-dke.decrypt` with result `allowed`, a refusal any record `denied` or `failed` (the incident report's
+ * definitions, src/report/build.ts).
+ */
+export interface AuditActivityRow {
+  /** ISO-8601 UTC start of the bucket, e.g. 2025-01-01T13:00:00.000Z. */
+  readonly bucket: string;
+  /** The key name or subject; null: the others. */
+  readonly name: string | null;
+  readonly releases: number;
+  readonly refusals: number;
+}
+
 /**
  * Failed authentications of one client address for one reason (and token issuer/subject, when known) within
  * one minute (docs/audit.md#security-events): aggregated, so a flood is a count, not a row per request.
@@ -293,6 +323,12 @@ export interface DkeStore {
    * order, streamed (never all in memory): for reports over a time range (src/report) and `dke store copy`.
    */
   iterateAuditRows(since?: string): AsyncIterableIterator<AuditRow>;
+  /**
+   * Releases and refusals of a time window per bucket and per key or subject (the console's Activity
+   * page), aggregated by the backend (GROUP BY on the time index), ordered by bucket, then the named series
+   * by name, then the others. Rejects RangeError for since >= until or series outside 1..50.
+   */
+  auditActivity(query: AuditActivityQuery): Promise<AuditActivityRow[]>;
 
   // ---- signed checkpoints and witness cosignatures (docs/audit.md, "Checkpoints")
   /**

@@ -8,28 +8,19 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import type { DevIssuer } from '../../src/devissuer/index.js';
 import type { AuditRecord } from '../../src/service/contracts.js';
 import { browserSkipReason, launchBrowser, type Browser } from '../support/browser.js';
-import {
-  startConsoleIssuer,
-  USERS,
-  writeConsoleConfig,
-  type TestUser,
-  auditRecordsIn,
-} from '../support/console.js';
+import { startConsoleIssuer, writeConsoleConfig, type TestUser, auditRecordsIn } from '../support/console.js';
+import { newConsolePage, screenshot, signIn as signInAs, signOut } from '../support/console-browser.js';
 import { startServerProcess, stopServerProcess, type ServerProcess } from '../support/server-process.js';
 import { freePort } from '../support/free-port.js';
 
 const skip = browserSkipReason();
-const SCREENSHOTS = process.env.DKE_CONSOLE_SCREENSHOTS === '1';
-/** docs/console, from dist/test/console. */
-const SHOTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../docs/console');
 
 let dir: string;
 let issuer: DevIssuer;
@@ -57,40 +48,9 @@ after(async () => {
 
 const auditRecords = (): Promise<AuditRecord[]> => auditRecordsIn(dir);
 
-async function screenshot(page: Page, name: string): Promise<void> {
-  if (!SCREENSHOTS) return;
-  mkdirSync(SHOTS_DIR, { recursive: true });
-  await page.screenshot({ path: path.join(SHOTS_DIR, `${name}.png`), fullPage: true });
-}
-
-async function newPage(): Promise<Page> {
-  const page = await browser.context.newPage();
-  page.on('console', (message) => {
-    if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text());
-  });
-  return page;
-}
-
-/** From the console's start page through the issuer's form and back, as `user`. */
-async function signIn(page: Page, user: TestUser, shot?: string): Promise<void> {
-  await page.goto(`${origin}/console/`);
-  const signInLink = page.getByRole('link', { name: 'Sign in' });
-  await signInLink.waitFor();
-  if (shot !== undefined) await screenshot(page, shot);
-  await signInLink.click();
-  await page.waitForURL(`${issuer.issuer}/authorize?**`);
-  await page.getByLabel('User name').fill(USERS[user].username);
-  await page.getByLabel('Password').fill(USERS[user].password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  // The callback page moves on to /console/ by itself; the session cookie must come along.
-  await page.waitForURL(`${origin}/console/`);
-  await page.getByText('Signed in as').waitFor();
-}
-
-async function signOut(page: Page): Promise<void> {
-  await page.getByRole('button', { name: 'Sign out' }).click();
-  await page.getByRole('link', { name: 'Sign in' }).waitFor();
-}
+const newPage = (): Promise<Page> => newConsolePage(browser.context, cspViolations);
+const signIn = (page: Page, user: TestUser, shot?: string): Promise<void> =>
+  signInAs(page, origin, issuer, user, shot);
 
 /** A change request from inside the page (same origin, the session cookie attached by the browser). */
 function pageFetch(page: Page, url: string, csrf: boolean): Promise<{ status: number; error: string }> {

@@ -27,6 +27,7 @@ import {
 } from '../../src/transparency/proof-plan.js';
 import { collect } from '../support/collect.js';
 import { recordLeaf, referenceRoot } from '../support/mth.js';
+import { registerActivityCases } from './activity-cases.js';
 
 /** A small deterministic PRNG (mulberry32), so a failing batch pattern can be replayed. */
 function seeded(seed: number): () => number {
@@ -107,6 +108,8 @@ export function runStoreSuite(backend: string, makeStore: () => StoreFixture): v
       await fixture?.cleanup();
       fixture = undefined;
     });
+
+    registerActivityCases(open);
 
     void test('createKey stores the key with an empty policy and version 1', async () => {
       const store = await open();

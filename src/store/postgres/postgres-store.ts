@@ -8,6 +8,8 @@ import pg from 'pg';
 import { DkeError } from '../../errors/index.js';
 import type { NodeId } from '../../transparency/proof-plan.js';
 import type {
+  AuditActivityQuery,
+  AuditActivityRow,
   AuditChainLink,
   AuditRow,
   AuditRowQuery,
@@ -29,6 +31,7 @@ import type {
   WitnessedLog,
 } from '../types.js';
 import { appendInTransaction } from './audit-append.js';
+import { auditActivitySql, checkActivityQuery, toActivityRow } from '../audit-activity.js';
 import {
   poolSettings,
   redactPostgresUrl,
@@ -58,7 +61,7 @@ import {
   type KeyRow,
   type WitnessedLogRow,
 } from './rows.js';
-import { encodeText } from './text-codec.js';
+import { decodeText, encodeText } from './text-codec.js';
 
 export interface PostgresStoreOptions extends PostgresConnectionOptions {
   /** Open without writing anything (no migration; the schema must be current): `dke audit verify`. */
@@ -620,6 +623,17 @@ export class PostgresStore implements DkeStore {
     const from = first.rows[0]?.first;
     if (from === null || from === undefined) return;
     for await (const page of this.auditPages(from - 1, since)) yield* page.map(toAuditRow);
+  }
+
+  async auditActivity(query: AuditActivityQuery): Promise<AuditActivityRow[]> {
+    checkActivityQuery(query);
+    const rows = await this.db.readArrays<[string, string | null, number, number]>({
+      text: auditActivitySql(query, (i) => `$${i}`),
+      values: [query.since, query.until, query.series],
+    });
+    return rows.map(([bucket, name, releases, refusals]) =>
+      toActivityRow(query, bucket, decodeText(name), releases, refusals),
+    );
   }
 
   /** The records after `afterSeq` (and at or after `since`), in pages of AUDIT_PAGE_ROWS: keyset on seq. */

@@ -28,6 +28,8 @@ import {
   type TreeStatements,
 } from './audit-tree.js';
 import type {
+  AuditActivityQuery,
+  AuditActivityRow,
   AuditRow,
   AuditRowQuery,
   AuditTail,
@@ -49,6 +51,7 @@ import type {
   WitnessedLog,
 } from '../types.js';
 import { parseStoredPolicy } from '../stored-policy.js';
+import { auditActivitySql, checkActivityQuery, toActivityRow } from '../audit-activity.js';
 
 export interface SqliteStoreOptions {
   /** Open without writing anything (no migration, no pragmas that write); for `dke audit verify`. */
@@ -404,6 +407,20 @@ export class SqliteStore implements DkeStore {
       if (page.length < PAGE_ROWS) return;
       after = (page[page.length - 1] as AuditRow).seq;
     }
+  }
+
+  async auditActivity(query: AuditActivityQuery): Promise<AuditActivityRow[]> {
+    checkActivityQuery(query);
+    const rows = await this.read(
+      () =>
+        this.db
+          .prepare(auditActivitySql(query, () => '?'))
+          .raw()
+          .all(query.since, query.until, query.series) as [string, string | null, number, number][],
+    );
+    return rows.map(([bucket, name, releases, refusals]) =>
+      toActivityRow(query, bucket, name, releases, refusals),
+    );
   }
 
   storeCheckpoint(row: CheckpointRow): Promise<void> {
