@@ -57,10 +57,19 @@ function bad(message: string): DkeError {
   return new DkeError('ERR_BAD_REQUEST', { message });
 }
 
+/** POSIX ms of a time the schema's pattern let through; NaN for a day or hour that does not exist (02-30). */
+function parseTime(value: string): number {
+  const [y, mo, d, h, mi, s] = [...value.matchAll(/[0-9]+/g)].slice(0, 6).map((m) => Number(m[0]));
+  const day = new Date(Date.UTC(y ?? 0, (mo ?? 1) - 1, d ?? 0));
+  const calendar = day.getUTCFullYear() === y && day.getUTCMonth() + 1 === mo && day.getUTCDate() === d;
+  const clock = (h ?? 0) <= 23 && (mi ?? 0) <= 59 && (s ?? 0) <= 59;
+  return calendar && clock ? Date.parse(value) : NaN;
+}
+
 /** The filter of a query the schema let through, or ERR_BAD_REQUEST. */
 export function consoleReportFilter(query: ReportQuery): ReportFilter {
-  const since = Date.parse(query.since);
-  const until = Date.parse(query.until);
+  const since = parseTime(query.since);
+  const until = parseTime(query.until);
   if (Number.isNaN(since)) throw bad('since is not a valid date or time');
   if (Number.isNaN(until)) throw bad('until is not a valid date or time');
   if (since >= until) throw bad('since must be before until');
