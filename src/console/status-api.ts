@@ -28,7 +28,13 @@ export const statusQuerystring = {
   properties: { rerun: { type: 'string', enum: ['true'] } },
 } as const;
 
-export function statusRunner(doctor: () => Promise<DoctorReport>, now: () => number = Date.now) {
+/** `rerun` → the answer: a run kept from earlier, the run under way, or a new one. */
+export type StatusRunner = (rerun: boolean) => Promise<StatusAnswer>;
+
+export function statusRunner(
+  doctor: () => Promise<DoctorReport>,
+  now: () => number = Date.now,
+): StatusRunner {
   let running: Promise<StatusAnswer> | undefined;
   let last: { answer: StatusAnswer; at: number } | undefined;
   const runOnce = async (): Promise<StatusAnswer> => {
