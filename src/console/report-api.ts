@@ -97,13 +97,27 @@ export function fileStamp(iso: string): string {
   return iso.replace(/\.\d+Z$/, 'Z').replace(/[-:]/g, '');
 }
 
+/** Runs one job at a time: a call while one runs is refused with 503 ERR_CONSOLE_BUSY. */
+export function oneAtATime(): <T>(run: () => Promise<T>) => Promise<T> {
+  let busy = false;
+  return async (run) => {
+    if (busy) throw new DkeError('ERR_CONSOLE_BUSY');
+    busy = true;
+    try {
+      return await run();
+    } finally {
+      busy = false;
+    }
+  };
+}
+
 export function registerReportApi(
   route: ConsoleRouter,
   actions: KeyActions,
   sources: ConsoleSources,
   monitor: IntegrityMonitor,
 ): void {
-  let building = false;
+  const exclusive = oneAtATime();
   route(
     {
       method: 'GET',
@@ -119,18 +133,16 @@ export function registerReportApi(
         ...(filter.keyName === undefined ? {} : { keyName: filter.keyName }),
         ...(filter.objectId === undefined ? {} : { objectId: filter.objectId }),
       };
-      const text = await actions.call(who.actor, 'console.report.download', target, async () => {
-        if (building) throw new DkeError('ERR_CONSOLE_BUSY');
-        building = true;
-        try {
-          const report = await produceIncidentReport(sources, filter, async () => {
-            return (await monitor.verify()).statement;
-          });
+      const text = await actions.call(who.actor, 'console.report.download', target, () =>
+        exclusive(async () => {
+          const report = await produceIncidentReport(
+            sources,
+            filter,
+            async () => (await monitor.verify()).statement,
+          );
           return REPORT_RENDERERS[query.format](report);
-        } finally {
-          building = false;
-        }
-      });
+        }),
+      );
       const name = `opendke-report-${fileStamp(filter.since)}-${fileStamp(filter.until)}.${query.format}`;
       void reply
         .header('content-type', CONTENT_TYPE[query.format])

@@ -12,6 +12,7 @@ import type { IntegrityStatement } from '../../src/report/index.js';
 import { integrityAlarms, type AlarmInput } from '../../src/console/integrity-alarms.js';
 import { createIntegrityMonitor } from '../../src/console/integrity-monitor.js';
 import { CACHE_MS, RERUN_AFTER_MS, statusRunner } from '../../src/console/status-api.js';
+import { oneAtATime } from '../../src/console/report-api.js';
 
 const VERIFIED: IntegrityStatement = { verified: true, size: 3, problems: [] };
 
@@ -155,4 +156,23 @@ test('status: a run is kept for CACHE_MS, a re-run reuses one younger than RERUN
   now += 1;
   assert.equal((await status(false)).cached, false);
   assert.equal(runs, 3);
+});
+
+test('reports: one at a time, another meanwhile is ERR_CONSOLE_BUSY, the next after it runs', async () => {
+  const exclusive = oneAtATime();
+  let finish: (text: string) => void = () => undefined;
+  const first = exclusive(() => new Promise<string>((resolve) => (finish = resolve)));
+  await assert.rejects(
+    exclusive(() => Promise.resolve('second')),
+    (error: unknown) =>
+      error instanceof DkeError && error.code === 'ERR_CONSOLE_BUSY' && error.status === 503,
+  );
+  finish('first');
+  assert.equal(await first, 'first');
+  assert.equal(await exclusive(() => Promise.resolve('third')), 'third');
+  await assert.rejects(
+    exclusive(() => Promise.reject(new DkeError('ERR_STORE_BUSY'))),
+    { code: 'ERR_STORE_BUSY' },
+  );
+  assert.equal(await exclusive(() => Promise.resolve('after a failure')), 'after a failure');
 });
