@@ -21,6 +21,7 @@ import { logVkeyOf, withAuditLog } from '../support/console-transparency.js';
 import { freePort } from '../support/free-port.js';
 import { startServerProcess, stopServerProcess, type ServerProcess } from '../support/server-process.js';
 import { startTestWitness, type TestWitness } from '../support/tlog-witness.js';
+import { openSqliteStore } from '../../src/store/index.js';
 
 const skip = browserSkipReason();
 const WITNESS = 'witness.test/w1';
@@ -143,6 +144,28 @@ test(
     await page.getByRole('button', { name: 'Run again' }).click();
     await verdict.waitFor();
     await screenshot(page, 'status');
+
+    // Someone with write access to the database changes a record: the next verification names it, and the
+    // Integrity page raises the alarm.
+    const store = openSqliteStore(path.join(dir, 'dke.db'));
+    try {
+      store
+        .unsafeDatabase()
+        .exec("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET user_name = 'mallory' WHERE seq = 3");
+    } finally {
+      await store.close();
+    }
+    await open(page, 'Integrity');
+    await page.getByRole('button', { name: 'Verify now' }).click();
+    await page
+      .getByRole('status')
+      .getByText(/^Verification FAILED at record 3: the record does not match its hash/)
+      .waitFor();
+    await page
+      .getByRole('alert')
+      .getByText(/failed at record 3/)
+      .waitFor();
+    await screenshot(page, 'integrity-alarm');
     await signOut(page);
     await page.close();
 
