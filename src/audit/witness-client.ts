@@ -61,6 +61,21 @@ interface WitnessState {
   lastOutcome: SubmissionOutcome | undefined;
 }
 
+/** One witness as this process sees it (the console's Integrity page). */
+export interface WitnessStatus {
+  /** The witness's name (its vkey's). */
+  readonly name: string;
+  readonly url: string;
+  /** The newest cosignature it gave us (size, POSIX seconds), if any. */
+  readonly newest: { readonly size: number; readonly timestamp: number } | undefined;
+  /** The outcome of the last submission this process made, if any (followers submit none). */
+  readonly lastOutcome: SubmissionOutcome | undefined;
+  /** Submissions failed in a row. */
+  readonly failures: number;
+  /** The last outcome is one an operator must act on (refused, conflict, bad cosignature). */
+  readonly failing: boolean;
+}
+
 const MAX_BACKOFF_MS = 5 * 60_000;
 const MAX_ANSWER_BYTES = 64 * 1024;
 const SIZE_LINE = /^(0|[1-9][0-9]{0,15})\n$/;
@@ -195,6 +210,18 @@ export class WitnessClient {
             : `the newest quorum cosignature is ${age} s old (limit ${limit} s)`,
       });
     }
+  }
+
+  /** Each configured witness, in configuration order. */
+  states(): WitnessStatus[] {
+    return this.witnesses.map((w) => ({
+      name: w.verifier.name,
+      url: w.url,
+      newest: w.newest === undefined ? undefined : { ...w.newest },
+      lastOutcome: w.lastOutcome,
+      failures: w.failures,
+      failing: w.lastOutcome !== undefined && ERROR_OUTCOMES.has(w.lastOutcome),
+    }));
   }
 
   /** 'unwitnessed' while the rule fails, 'errors' while a witness refuses us, else 'ok'. */

@@ -19,6 +19,11 @@ import { registerSessionApi } from './session-api.js';
 import { registerKeysApi } from './keys-api.js';
 import { registerActivityApi } from './activity-api.js';
 import { registerConsoleAssets } from './static.js';
+import { integrityStatement } from '../report/index.js';
+import { createIntegrityMonitor } from './integrity-monitor.js';
+import { registerIntegrityApi } from './integrity-api.js';
+import { registerReportApi } from './report-api.js';
+import { registerStatusApi } from './status-api.js';
 import type { ConsoleSources } from './sources.js';
 
 export interface ConsoleDeps {
@@ -83,6 +88,12 @@ export function registerConsole(app: DkeApp, audit: AuditLog, admin: KeyAdmin, d
     registerKeysApi(route, actions, base);
     // Each page's endpoints (docs/console.md, "Adding a page"): one module per page, one line here.
     registerActivityApi(route, actions, deps.sources.store);
+    const { sources } = deps;
+    // One verification of the log at a time in this process, shared by the Integrity and report pages.
+    const integrity = createIntegrityMonitor(() => integrityStatement(sources.log, sources.store));
+    registerIntegrityApi(route, actions, sources, integrity);
+    registerReportApi(route, actions, sources, integrity);
+    registerStatusApi(route, actions, sources);
     await registerConsoleAssets(scope, deps.assetsDir);
   });
 }

@@ -105,6 +105,11 @@ export const ERRORS = {
     exit: EXIT.REMOTE,
     message: 'the sign-in issuer is unreachable, retry later',
   },
+  ERR_CONSOLE_BUSY: {
+    status: 503,
+    exit: EXIT.IO,
+    message: 'the console is making another report, retry in a moment',
+  },
 
   // --- key service: key store (docs/keys.md) ---
   ERR_KEY_NOT_FOUND: { status: 404, exit: EXIT.KEY, message: 'unknown key' },

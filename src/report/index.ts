@@ -6,8 +6,22 @@ export {
   MAX_ADDRESSES_PER_SUBJECT,
   REPORT_DEFAULTS,
 } from './build.js';
-export { integrityStatement, NO_CHECKPOINT_TEXT, type VerifiableLog } from './integrity.js';
+export {
+  checkpointOf,
+  integrityStatement,
+  NO_CHECKPOINT_TEXT,
+  type CheckpointSource,
+  type VerifiableLog,
+} from './integrity.js';
 export { renderMarkdown } from './render-markdown.js';
 export { renderJson } from './render-json.js';
 export { renderHtml } from './render-html.js';
 export type * from './types.js';
+export {
+  produceIncidentReport,
+  reportFilter,
+  REPORT_FORMATS,
+  REPORT_RENDERERS,
+  type ReportFormat,
+  type ReportSources,
+} from './run.js';

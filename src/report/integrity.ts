@@ -34,7 +34,7 @@ async function headlineCheckpoint(source: CheckpointSource): Promise<CheckpointR
   return source.latestCheckpoint();
 }
 
-function checkpointOf(
+export function checkpointOf(
   row: CheckpointRow,
   cosignatures: readonly CosignatureRow[],
 ): Pick<IntegrityStatement, 'checkpoint' | 'cosignatures'> {

@@ -6,7 +6,7 @@
 import { DkeError } from '../errors/index.js';
 import { Checkpointer } from '../audit/checkpointer.js';
 import { cosignedNote, formatReceipt } from '../audit/receipts.js';
-import { WitnessClient, type SubmissionOutcome } from '../audit/witness-client.js';
+import { WitnessClient, type SubmissionOutcome, type WitnessStatus } from '../audit/witness-client.js';
 import type { StoreAuditLog } from '../audit/index.js';
 import type { AuditLogConfig } from '../config/index.js';
 import type { CheckpointRow, DkeStore } from '../store/index.js';
@@ -14,9 +14,19 @@ import type { NoteSignerKey } from '../transparency/index.js';
 import type { AuditRecord } from './contracts.js';
 import type { WitnessHealth } from './health.js';
 
+/** The configured rules of the log's transparency (audit.log), as the console shows them. */
+export interface TransparencySettings {
+  readonly checkpointIntervalSeconds: number;
+  /** Witnesses that must have cosigned (default all of them). */
+  readonly quorum: number;
+  /** The fail-closed rule, when set. */
+  readonly requireCosignatureWithinSeconds: number | undefined;
+}
+
 export interface LogTransparency {
   /** Native unwrap answers carry receipts (audit.log.receipts). */
   readonly receipts: boolean;
+  readonly settings: TransparencySettings;
   /** A receipt for a committed record, against a freshly signed checkpoint covering it. */
   receiptFor(record: AuditRecord): Promise<string>;
   /** Receipts for the records of this request id, against one signed checkpoint of the current tree. */
@@ -33,6 +43,8 @@ export interface LogTransparency {
   witnessHealth(): WitnessHealth | undefined;
   /** Seconds since a quorum of witnesses had cosigned; undefined when they never did. */
   quorumAgeSeconds(): number | undefined;
+  /** Each configured witness: newest cosignature, last submission outcome (empty without witnesses). */
+  witnessStates(): WitnessStatus[];
   close(): Promise<void>;
 }
 
@@ -99,6 +111,11 @@ export async function startLogTransparency(deps: LogTransparencyDeps): Promise<L
 
   return {
     receipts: config.receipts,
+    settings: {
+      checkpointIntervalSeconds: config.checkpointIntervalSeconds,
+      quorum: witnesses.quorum,
+      requireCosignatureWithinSeconds: config.requireCosignatureWithinSeconds,
+    },
     async receiptFor(record) {
       return formatReceipt(audit, record, await checkpointer.signedCheckpoint(record.seq));
     },
@@ -125,6 +142,7 @@ export async function startLogTransparency(deps: LogTransparencyDeps): Promise<L
       const at = witnesses.quorumTimestamp();
       return at === undefined ? undefined : Math.floor(Date.now() / 1000) - at;
     },
+    witnessStates: () => witnesses.states(),
     async close() {
       if (follow !== undefined) clearInterval(follow);
       checkpointer.stop();

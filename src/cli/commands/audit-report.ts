@@ -11,24 +11,16 @@ import { DkeError } from '../../errors/index.js';
 import { resolveStoreConfig, type StoreFlags } from '../../config/index.js';
 import { openAuditStoreAt } from '../../keystore/index.js';
 import {
-  buildIncidentReport,
   hourFunction,
-  integrityStatement,
-  renderHtml,
-  renderJson,
-  renderMarkdown,
-  reportReadsFrom,
+  produceIncidentReport,
+  reportFilter,
+  REPORT_FORMATS as FORMATS,
+  REPORT_RENDERERS as RENDER,
   type IncidentReport,
+  type ReportFormat as Format,
 } from '../../report/index.js';
 import { writeOutput } from '../io.js';
 
-const FORMATS = ['md', 'json', 'html'] as const;
-type Format = (typeof FORMATS)[number];
-const RENDER: Record<Format, (report: IncidentReport) => string> = {
-  md: renderMarkdown,
-  json: renderJson,
-  html: renderHtml,
-};
 /** Without --since, the report covers the 7 days before --until. */
 const DEFAULT_WINDOW_MS = 7 * 86_400_000;
 
@@ -92,24 +84,19 @@ export function registerAuditReport(audit: Command, addStoreOptions: (command: C
       const since = o.since ?? new Date(Date.parse(until) - DEFAULT_WINDOW_MS).toISOString();
       if (Date.parse(since) >= Date.parse(until))
         throw new DkeError('ERR_USAGE', { message: '--since must be before --until' });
-      const filter = {
+      const filter = reportFilter({
         since,
         until,
-        ...(o.key === undefined ? {} : { keyName: o.key }),
-        ...(o.object === undefined ? {} : { objectId: o.object }),
-        ...(o.subject === undefined ? {} : { subject: o.subject }),
-        ...(o.timezone === undefined ? {} : { timezone: o.timezone }),
-      };
+        keyName: o.key,
+        objectId: o.object,
+        subject: o.subject,
+        timezone: o.timezone,
+      });
       const { database, postgres } = resolveStoreConfig(o);
       const store = await openAuditStoreAt({ dbPath: database, readonly: true, postgres });
       let report: IncidentReport;
       try {
-        const integrity = await integrityStatement(store.audit, store.store);
-        report = await buildIncidentReport(
-          store.store.iterateAuditRows(reportReadsFrom(filter)),
-          filter,
-          integrity,
-        );
+        report = await produceIncidentReport({ log: store.audit, store: store.store }, filter);
       } finally {
         await store.close();
       }

@@ -1,0 +1,153 @@
+/**
+ * The Incident report page's download (docs/console.md, "Incident report"): GET /report builds the report
+ * exactly as `dke audit report` does (src/report/run.ts: the whole log verified first, then the records of
+ * the baseline and the window) and answers it as an attachment, HTML or JSON. The window is checked
+ * strictly: explicit UTC or offset times, since before until, at most MAX_REPORT_DAYS. One report at a time
+ * in this process (another one meanwhile is 503 ERR_CONSOLE_BUSY); its verification joins one under way.
+ */
+import { DkeError } from '../errors/index.js';
+import {
+  hourFunction,
+  produceIncidentReport,
+  reportFilter,
+  REPORT_RENDERERS,
+  type ReportFilter,
+} from '../report/index.js';
+import type { KeyActions } from '../service/key-actions.js';
+import type { ConsoleRouter } from './api.js';
+import type { IntegrityMonitor } from './integrity-monitor.js';
+import type { ConsoleSources } from './sources.js';
+
+/** The longest window a console report covers (plus its baseline before `since`). */
+export const MAX_REPORT_DAYS = 366;
+const DAY_MS = 86_400_000;
+
+/** A date (UTC midnight) or a date and time with Z or an offset: never the server's local time. */
+const TIME =
+  '^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$';
+
+export const reportQuerystring = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['since', 'until', 'format'],
+  properties: {
+    since: { type: 'string', maxLength: 40, pattern: TIME },
+    until: { type: 'string', maxLength: 40, pattern: TIME },
+    key: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' },
+    object: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[\\x21-\\x7e]+$' },
+    subject: { type: 'string', minLength: 1, maxLength: 256, pattern: '^[^\\x00-\\x1f\\x7f]+$' },
+    timezone: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z][A-Za-z0-9_+/-]*$' },
+    format: { type: 'string', enum: ['html', 'json'] },
+  },
+} as const;
+
+interface ReportQuery {
+  readonly since: string;
+  readonly until: string;
+  readonly key?: string;
+  readonly object?: string;
+  readonly subject?: string;
+  readonly timezone?: string;
+  readonly format: 'html' | 'json';
+}
+
+const CONTENT_TYPE = { html: 'text/html; charset=utf-8', json: 'application/json; charset=utf-8' } as const;
+
+function bad(message: string): DkeError {
+  return new DkeError('ERR_BAD_REQUEST', { message });
+}
+
+/** POSIX ms of a time the schema's pattern let through; NaN for a day or hour that does not exist (02-30). */
+function parseTime(value: string): number {
+  const [y, mo, d, h, mi, s] = [...value.matchAll(/[0-9]+/g)].slice(0, 6).map((m) => Number(m[0]));
+  const day = new Date(Date.UTC(y ?? 0, (mo ?? 1) - 1, d ?? 0));
+  const calendar = day.getUTCFullYear() === y && day.getUTCMonth() + 1 === mo && day.getUTCDate() === d;
+  const clock = (h ?? 0) <= 23 && (mi ?? 0) <= 59 && (s ?? 0) <= 59;
+  return calendar && clock ? Date.parse(value) : NaN;
+}
+
+/** The filter of a query the schema let through, or ERR_BAD_REQUEST. */
+export function consoleReportFilter(query: ReportQuery): ReportFilter {
+  const since = parseTime(query.since);
+  const until = parseTime(query.until);
+  if (Number.isNaN(since)) throw bad('since is not a valid date or time');
+  if (Number.isNaN(until)) throw bad('until is not a valid date or time');
+  if (since >= until) throw bad('since must be before until');
+  if (until - since > MAX_REPORT_DAYS * DAY_MS)
+    throw bad(`the window is longer than ${MAX_REPORT_DAYS} days: narrow it`);
+  if (query.timezone !== undefined) {
+    try {
+      hourFunction(query.timezone);
+    } catch {
+      throw bad(`unknown time zone: ${query.timezone}`);
+    }
+  }
+  return reportFilter({
+    since: new Date(since).toISOString(),
+    until: new Date(until).toISOString(),
+    keyName: query.key,
+    objectId: query.object,
+    subject: query.subject,
+    timezone: query.timezone,
+  });
+}
+
+/** `2026-12-01T14:30:00.000Z` → `20261201T143000Z`: safe in a file name on every system. */
+export function fileStamp(iso: string): string {
+  return iso.replace(/\.\d+Z$/, 'Z').replace(/[-:]/g, '');
+}
+
+/** Runs one job at a time: a call while one runs is refused with 503 ERR_CONSOLE_BUSY. */
+export function oneAtATime(): <T>(run: () => Promise<T>) => Promise<T> {
+  let busy = false;
+  return async (run) => {
+    if (busy) throw new DkeError('ERR_CONSOLE_BUSY');
+    busy = true;
+    try {
+      return await run();
+    } finally {
+      busy = false;
+    }
+  };
+}
+
+export function registerReportApi(
+  route: ConsoleRouter,
+  actions: KeyActions,
+  sources: ConsoleSources,
+  monitor: IntegrityMonitor,
+): void {
+  const exclusive = oneAtATime();
+  route(
+    {
+      method: 'GET',
+      url: '/report',
+      action: 'console.report.download',
+      roles: ['admin', 'auditor'],
+      schema: { querystring: reportQuerystring },
+    },
+    async ({ who, request, reply }) => {
+      const query = request.query as ReportQuery;
+      const filter = consoleReportFilter(query);
+      const target = {
+        ...(filter.keyName === undefined ? {} : { keyName: filter.keyName }),
+        ...(filter.objectId === undefined ? {} : { objectId: filter.objectId }),
+      };
+      const text = await actions.call(who.actor, 'console.report.download', target, () =>
+        exclusive(async () => {
+          const report = await produceIncidentReport(
+            sources,
+            filter,
+            async () => (await monitor.verify()).statement,
+          );
+          return REPORT_RENDERERS[query.format](report);
+        }),
+      );
+      const name = `opendke-report-${fileStamp(filter.since)}-${fileStamp(filter.until)}.${query.format}`;
+      void reply
+        .header('content-type', CONTENT_TYPE[query.format])
+        .header('content-disposition', `attachment; filename="${name}"`);
+      return text;
+    },
+  );
+}
