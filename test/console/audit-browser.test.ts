@@ -9,7 +9,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Page, Request } from 'playwright-core';
@@ -244,6 +244,19 @@ test('auditor: the Document page reads a chosen file locally and shows who opene
   page.on('request', (request) => requests.push(request));
   await page.getByLabel('OpenDKE file').setInputFiles(path.join(dir, 'board-minutes.txt'));
   await page.getByRole('alert').getByText('board-minutes.txt: This is not an OpenDKE file').waitFor();
+  // Cut short inside its header, and a format version this console does not read.
+  const whole = readFileSync(encrypted);
+  const file = page.getByLabel('OpenDKE file');
+  await file.setInputFiles({
+    name: 'cut.dke',
+    mimeType: 'application/octet-stream',
+    buffer: whole.subarray(0, 40),
+  });
+  await page.getByRole('alert').getByText('cut.dke: The file ends inside its OpenDKE header').waitFor();
+  const future = Buffer.from(whole);
+  future[7] = 2;
+  await file.setInputFiles({ name: 'v2.dke', mimeType: 'application/octet-stream', buffer: future });
+  await page.getByRole('alert').getByText('v2.dke: This OpenDKE file has format version 2').waitFor();
   assert.deepEqual(
     requests.map((r) => r.url()),
     [],

@@ -31,9 +31,10 @@ export function useLiveFeed(
       setState({ state: 'paused' });
       return undefined;
     }
-    const after = cursor.current;
-    if (!enabled || after === undefined) return undefined;
     setState({ state: 'connecting' });
+    const after = cursor.current;
+    // Not yet: the page is (re)loading its first page, which sets the cursor.
+    if (!enabled || after === undefined) return undefined;
     const source = new EventSource(auditApi.liveUrl(filters, after));
     const stop = (why: string) => {
       source.close();
