@@ -121,7 +121,7 @@ export function registerAuditApi(
   actions: KeyActions,
   store: ConsoleStore,
   scope: DkeApp,
-  feeds: AuditLiveFeeds = { pollMs: 1000, heartbeatMs: 10_000 },
+  feeds: AuditLiveFeeds = { pollMs: 1000, heartbeatMs: 10_000, perUser: 5 },
 ): void {
   route(
     {
@@ -180,7 +180,14 @@ export function registerAuditApi(
             ? undefined
             : seqOf(q.after, 'after');
       return actions.call(who.actor, 'console.audit.live', targetOf(filters), async () =>
-        open(request, reply, filters, cursor ?? (await store.auditTail())?.seq ?? 0, who.session.expiresAt),
+        open(
+          request,
+          reply,
+          filters,
+          cursor ?? (await store.auditTail())?.seq ?? 0,
+          JSON.stringify([who.session.issuer, who.session.subject]),
+          who.session.expiresAt,
+        ),
       );
     },
   );

@@ -3,8 +3,8 @@
  * cursor that match the page's filters. The server polls the store (every `pollMs`, one indexed query per open
  * feed) rather than hooking appends, so every instance behind a load balancer sees every record, whoever wrote
  * it. A feed ends when the client goes, when the session expires (event `expired`: the page must sign in
- * again rather than keep reading on a session that is over), when a read fails (event `failed`), and when the
- * service closes.
+ * again rather than keep reading on a session that is over), when a read fails (event `failed`), when the same
+ * user opens more than `perUser` feeds (their oldest: event `replaced`), and when the service closes.
  */
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance as DkeApp, FastifyReply, FastifyRequest } from 'fastify';
@@ -18,6 +18,8 @@ export interface AuditLiveFeeds {
   readonly pollMs: number;
   /** How often an idle feed sends a comment, so proxies and the server's idle timeout keep it open. */
   readonly heartbeatMs: number;
+  /** Most open feeds of one user (issuer and subject): opening one more ends their oldest (`replaced`). */
+  readonly perUser: number;
 }
 
 /** Most records sent in one event; more wait for the next poll (which then comes at once). */
@@ -28,33 +30,53 @@ export type OpenLiveFeed = (
   reply: FastifyReply,
   filters: Omit<AuditRowQuery, 'limit'>,
   after: number,
+  /** Who reads: the feeds of one user are capped (AuditLiveFeeds.perUser). */
+  user: string,
   /** Session expiry, seconds since the epoch. */
   expiresAt: number,
 ) => PassThrough;
 
+interface OpenFeed {
+  readonly user: string;
+  /** Ends the feed, saying why in an event first (or silently). */
+  readonly end: (event?: string) => void;
+}
+
 export function openAuditLiveFeed(scope: DkeApp, store: ConsoleStore, options: AuditLiveFeeds): OpenLiveFeed {
-  const open = new Set<() => void>();
+  const open = new Set<OpenFeed>();
   // A feed never ends on its own: without this the server's close would wait for every open tab.
   scope.addHook('preClose', (done) => {
-    for (const stop of [...open]) stop();
+    for (const feed of [...open]) feed.end();
     done();
   });
 
-  return (request, reply, filters, after, expiresAt) => {
+  return (request, reply, filters, after, user, expiresAt) => {
+    // Bounded work per user (each open feed is one store read a poll): the oldest of theirs makes way.
+    const theirs = [...open].filter((feed) => feed.user === user);
+    for (const feed of theirs.slice(0, Math.max(0, theirs.length - options.perUser + 1))) {
+      feed.end('replaced');
+    }
     const stream = new PassThrough();
     let cursor = after;
     let stopped = false;
     let reading = false;
     const timers: NodeJS.Timeout[] = [];
+    const send = (text: string): void => {
+      if (!stopped) stream.write(text);
+    };
     const stop = (): void => {
       if (stopped) return;
       stopped = true;
       for (const timer of timers) clearTimeout(timer);
-      open.delete(stop);
+      open.delete(feed);
       stream.end();
     };
-    const send = (text: string): void => {
-      if (!stopped) stream.write(text);
+    const feed: OpenFeed = {
+      user,
+      end(event) {
+        if (event !== undefined) send(`event: ${event}\ndata: {}\n\n`);
+        stop();
+      },
     };
     const poll = async (): Promise<void> => {
       if (reading || stopped) return;
@@ -81,20 +103,12 @@ export function openAuditLiveFeed(scope: DkeApp, store: ConsoleStore, options: A
       }
     };
 
-    open.add(stop);
+    open.add(feed);
     reply.raw.on('close', stop);
     timers.push(setInterval(() => void poll(), options.pollMs));
     timers.push(setInterval(() => send(': keep-alive\n\n'), options.heartbeatMs));
     const left = expiresAt * 1000 - Date.now();
-    timers.push(
-      setTimeout(
-        () => {
-          send('event: expired\ndata: {}\n\n');
-          stop();
-        },
-        Math.max(0, left),
-      ),
-    );
+    timers.push(setTimeout(() => feed.end('expired'), Math.max(0, left)));
     reply.header('content-type', 'text/event-stream; charset=utf-8');
     reply.header('x-accel-buffering', 'no');
     // The first event says where the feed starts; the page then shows "live".

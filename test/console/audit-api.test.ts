@@ -331,6 +331,38 @@ test('the live feed sends the records after its cursor that match its filters, a
   assert.equal((await lingering.next()).event, 'ready');
 });
 
+test('one user has at most 5 live feeds: a sixth ends their oldest with event replaced', async () => {
+  const url = `${server.url}/console/api/audit/live?key=hr`;
+  const feeds = [];
+  try {
+    for (let i = 0; i < 6; i += 1) {
+      const feed = await openEventStream(url, { cookie: admin.cookie });
+      assert.equal((await feed.next()).event, 'ready');
+      feeds.push(feed);
+    }
+    const oldest = feeds[0]!;
+    assert.equal((await oldest.next()).event, 'replaced');
+    await assert.rejects(() => oldest.next(), /the stream ended/);
+    // The other five are still open: a release on hr reaches the newest and the second oldest.
+    assert.equal(await unwrapAs(server.url, issuer, 'hr', other, 'carol@example.test'), 200);
+    for (const feed of [feeds[1]!, feeds[5]!]) {
+      // Opening the later feeds (audited on key hr) may come first; the release follows.
+      let seen = '';
+      while (!seen.includes('"native.unwrap"')) {
+        const event = await feed.next();
+        assert.equal(event.event, 'records', event.data);
+        seen = event.data;
+      }
+    }
+    // Another user's feeds do not count against this one's.
+    const auditors = await openEventStream(url, { cookie: auditor.cookie });
+    assert.equal((await auditors.next()).event, 'ready');
+    auditors.close();
+  } finally {
+    for (const feed of feeds) feed.close();
+  }
+});
+
 test('who opened a document: releases, refusals, revocation per key; audited on the object', async () => {
   const revoke = await apiCall(admin, 'PUT', `/keys/finance/revocations/${opened.objectId}`);
   assert.equal(revoke.status, 200);

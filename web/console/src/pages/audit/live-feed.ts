@@ -46,6 +46,9 @@ export function useLiveFeed(
       deliver.current(records);
     });
     source.addEventListener('expired', () => stop('your session has expired: sign in again'));
+    source.addEventListener('replaced', () =>
+      stop('you opened live updates in more tabs; this one gave way (reload to resume here)'),
+    );
     source.addEventListener('failed', (event: MessageEvent<string>) => {
       const { error } = JSON.parse(event.data) as { error: string };
       stop(`the service could not read the log (${error})`);
