@@ -18,6 +18,8 @@ import { registerSignInRoutes } from './sign-in-routes.js';
 import { registerSessionApi } from './session-api.js';
 import { registerKeysApi } from './keys-api.js';
 import { registerActivityApi } from './activity-api.js';
+import { registerAuditApi } from './audit-api.js';
+import { registerDocumentApi } from './document-api.js';
 import { registerConsoleAssets } from './static.js';
 import { integrityStatement } from '../report/index.js';
 import { createIntegrityMonitor } from './integrity-monitor.js';
@@ -94,6 +96,8 @@ export function registerConsole(app: DkeApp, audit: AuditLog, admin: KeyAdmin, d
     registerIntegrityApi(route, actions, sources, integrity);
     registerReportApi(route, actions, sources, integrity);
     registerStatusApi(route, actions, sources);
+    registerAuditApi(route, actions, deps.sources.store, scope);
+    registerDocumentApi(route, actions, deps.sources.store);
     await registerConsoleAssets(scope, deps.assetsDir);
   });
 }

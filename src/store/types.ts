@@ -107,7 +107,7 @@ export interface AuditTail {
   readonly hash: string;
 }
 
-/** A validated query (src/audit normalizes the public AuditQuery into this). Newest first. */
+/** A validated query (src/audit normalizes the public AuditQuery into this). Newest first (see afterSeq). */
 export interface AuditRowQuery {
   readonly keyName?: string;
   readonly objectId?: string;
@@ -116,6 +116,19 @@ export interface AuditRowQuery {
   readonly identity?: string;
   /** ISO-8601 UTC with milliseconds; records at or after it. */
   readonly since?: string;
+  /** ISO-8601 UTC with milliseconds; records before it (exclusive). */
+  readonly until?: string;
+  /** Exactly this action (e.g. `native.unwrap`). */
+  readonly action?: string;
+  /** Exactly this result: `allowed`, `ok`, `denied` or `failed`. */
+  readonly result?: string;
+  /** Records with a seq below it: the next page back of a newest-first listing. */
+  readonly beforeSeq?: number;
+  /**
+   * Records with a seq above it, for following the log: then the answer is OLDEST first (the `limit` records
+   * right after the cursor), so a follower reading page after page misses none.
+   */
+  readonly afterSeq?: number;
   readonly limit: number;
 }
 

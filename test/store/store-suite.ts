@@ -535,6 +535,50 @@ export function runStoreSuite(backend: string, makeStore: () => StoreFixture): v
       assert.deepEqual(seqs(await store.queryAuditRows({ limit: 1 })), [3]);
     });
 
+    void test('queryAuditRows: until (exclusive), action, result, and seq cursors both ways', async () => {
+      const store = await open();
+      const T2 = '2025-01-03T00:00:00.000Z';
+      await store.appendAuditRows((tail) => {
+        const rows: AuditRow[] = [];
+        let last = tail;
+        const specs: Partial<AuditRow>[] = [
+          { time: T0, keyName: 'a', result: 'allowed' },
+          { time: T0, keyName: 'b', result: 'denied', reason: 'ERR_POLICY_DENIED' },
+          { time: T1, keyName: 'a', action: 'admin.key.disable', result: 'ok' },
+          { time: T1, keyName: 'a', result: 'denied', reason: 'ERR_KEY_DISABLED' },
+          { time: T2, keyName: 'b', result: 'allowed' },
+          { time: T2, keyName: 'a', result: 'failed', reason: 'ERR_INTERNAL' },
+        ];
+        for (const spec of specs) {
+          const row = auditRow(last, spec);
+          rows.push(row);
+          last = { seq: row.seq, hash: row.hash };
+        }
+        return rows;
+      });
+      const seqs = async (query: Omit<Parameters<DkeStore['queryAuditRows']>[0], 'limit'>, limit = 10) =>
+        (await store.queryAuditRows({ ...query, limit })).map((r) => r.seq);
+      assert.deepEqual(await seqs({ until: T1 }), [2, 1]);
+      assert.deepEqual(await seqs({ since: T1, until: T2 }), [4, 3]);
+      assert.deepEqual(await seqs({ until: T0 }), []);
+      assert.deepEqual(await seqs({ result: 'denied' }), [4, 2]);
+      assert.deepEqual(await seqs({ result: 'denied', keyName: 'a' }), [4]);
+      assert.deepEqual(await seqs({ action: 'admin.key.disable' }), [3]);
+      assert.deepEqual(await seqs({ action: 'native.unwrap', result: 'allowed' }), [5, 1]);
+      // Paging back, newest first: each page starts below the last seq of the one before.
+      assert.deepEqual(await seqs({}, 2), [6, 5]);
+      assert.deepEqual(await seqs({ beforeSeq: 5 }, 2), [4, 3]);
+      assert.deepEqual(await seqs({ beforeSeq: 3 }, 2), [2, 1]);
+      assert.deepEqual(await seqs({ beforeSeq: 1 }, 2), []);
+      assert.deepEqual(await seqs({ beforeSeq: 5, keyName: 'a' }, 10), [4, 3, 1]);
+      // Following the log: after a cursor, OLDEST first, so the next read continues where this one ended.
+      assert.deepEqual(await seqs({ afterSeq: 2 }, 2), [3, 4]);
+      assert.deepEqual(await seqs({ afterSeq: 4 }, 2), [5, 6]);
+      assert.deepEqual(await seqs({ afterSeq: 6 }, 2), []);
+      assert.deepEqual(await seqs({ afterSeq: 0, result: 'allowed' }), [1, 5]);
+      assert.deepEqual(await seqs({ afterSeq: 1, beforeSeq: 5 }), [2, 3, 4]);
+    });
+
     void test('iterateAuditRows streams the records at or after a time, in seq order', async () => {
       const store = await open();
       await store.appendAuditRows((tail) => {

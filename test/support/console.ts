@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { DevIssuer } from '../../src/devissuer/index.js';
-import { startTestIssuer, TEST_AUDIENCE } from './issuer.js';
+import { startTestIssuer, TEST_AUDIENCE, TEST_CLAIMS } from './issuer.js';
 import { loginRedirect } from './dev-login.js';
 import { openAuditStore } from '../../src/keystore/index.js';
 import type { AuditRecord } from '../../src/service/contracts.js';
@@ -52,7 +52,11 @@ export function writeConsoleConfig(
   const config = {
     server: { host: '127.0.0.1', port, publicBaseUrl },
     store: { database: path.join(dir, 'dke.db'), masterKeyFile: path.join(dir, 'master.key') },
-    auth: { audience: TEST_AUDIENCE, issuers: [{ issuer: issuer.issuer, algorithms: [issuer.alg] }] },
+    // TEST_CLAIMS: unwraps with tokens of this issuer carry a user name (policies and audit records).
+    auth: {
+      audience: TEST_AUDIENCE,
+      issuers: [{ issuer: issuer.issuer, algorithms: [issuer.alg], ...TEST_CLAIMS }],
+    },
     console: {
       enabled: true,
       issuer: issuer.issuer,

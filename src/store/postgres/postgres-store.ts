@@ -600,10 +600,23 @@ export class PostgresStore implements DkeStore {
       add((s, u) => `(subject = ${s} OR user_name = ${u})`, query.identity, query.identity.toLowerCase());
     }
     if (query.since !== undefined) add((p) => `time >= ${p}`, query.since);
+    if (query.until !== undefined) add((p) => `time < ${p}`, query.until);
+    if (query.action !== undefined) add((p) => `action = ${p}`, query.action);
+    if (query.result !== undefined) add((p) => `result = ${p}`, query.result);
+    // Seq bounds ride on the primary key (or the (column, seq) indexes), so paging stays cheap.
+    for (const [op, seq] of [
+      ['<', query.beforeSeq],
+      ['>', query.afterSeq],
+    ] as const) {
+      if (seq === undefined) continue;
+      values.push(seq);
+      where.push(`seq ${op} $${values.length}`);
+    }
     values.push(query.limit);
     const filter = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
+    const order = query.afterSeq === undefined ? 'DESC' : 'ASC';
     const rows = await this.db.readArrays<AuditArrayRow>({
-      text: `SELECT ${AUDIT_COLUMNS} FROM audit_log ${filter} ORDER BY seq DESC LIMIT $${values.length}`,
+      text: `SELECT ${AUDIT_COLUMNS} FROM audit_log ${filter} ORDER BY seq ${order} LIMIT $${values.length}`,
       values,
     });
     return rows.map(toAuditRow);

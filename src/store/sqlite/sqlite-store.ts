@@ -377,12 +377,25 @@ export class SqliteStore implements DkeStore {
     if (query.identity !== undefined)
       add('(subject = ? OR user_name = ?)', query.identity, query.identity.toLowerCase());
     if (query.since !== undefined) add('time >= ?', query.since);
+    if (query.until !== undefined) add('time < ?', query.until);
+    if (query.action !== undefined) add('action = ?', query.action);
+    if (query.result !== undefined) add('result = ?', query.result);
+    // Seq bounds ride on the primary key (or the (column, seq) indexes above), so paging stays cheap.
+    if (query.beforeSeq !== undefined) {
+      where.push('seq < ?');
+      params.push(query.beforeSeq);
+    }
+    if (query.afterSeq !== undefined) {
+      where.push('seq > ?');
+      params.push(query.afterSeq);
+    }
     const filter = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
+    const order = query.afterSeq === undefined ? 'DESC' : 'ASC';
     params.push(query.limit);
     return this.read(
       () =>
         this.db
-          .prepare(`SELECT ${AUDIT_COLUMNS} FROM audit_log ${filter} ORDER BY seq DESC LIMIT ?`)
+          .prepare(`SELECT ${AUDIT_COLUMNS} FROM audit_log ${filter} ORDER BY seq ${order} LIMIT ?`)
           .all(...params) as AuditRow[],
     );
   }

@@ -1,0 +1,194 @@
+/**
+ * The Audit page's endpoints (docs/console.md, "Audit"): the log newest first with filters, paged backwards
+ * by a seq cursor, and a live feed of the records after a cursor (Server-Sent Events, src/console/audit-live.ts).
+ * Both are for admins and auditors and are audited: each page read once, the live feed once when it opens.
+ */
+import type { FastifyInstance as DkeApp } from 'fastify';
+import { DkeError } from '../errors/index.js';
+import type { KeyActions } from '../service/key-actions.js';
+import type { AuditRowQuery } from '../store/index.js';
+import type { ConsoleRouter } from './api.js';
+import type { ConsoleStore } from './sources.js';
+import { openAuditLiveFeed, type AuditLiveFeeds } from './audit-live.js';
+import { recordView, type AuditRecordView } from './audit-view.js';
+
+/** Records per page: the default and the most one read returns. */
+export const AUDIT_PAGE_DEFAULT = 50;
+export const AUDIT_PAGE_MAX = 200;
+
+/** A date (UTC midnight) or a date and time with an optional zone (UTC without one). */
+const isoTime = {
+  type: 'string',
+  maxLength: 40,
+  pattern:
+    '^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?$',
+} as const;
+const seqParam = { type: 'string', pattern: '^[1-9][0-9]{0,15}$' } as const;
+
+/** The filters both endpoints take (query string, text only: nothing is coerced). */
+const filterProperties = {
+  since: isoTime,
+  until: isoTime,
+  key: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
+  /** The token subject or the user name (case-insensitive). */
+  subject: { type: 'string', minLength: 1, maxLength: 512 },
+  object: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,128}$' },
+  result: { enum: ['allowed', 'ok', 'denied', 'failed'] },
+  action: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,63}$' },
+} as const;
+
+export const auditPageQuerystring = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    ...filterProperties,
+    before: seqParam,
+    limit: { type: 'string', pattern: '^[1-9][0-9]{0,2}$' },
+  },
+} as const;
+
+export const auditLiveQuerystring = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { ...filterProperties, after: { type: 'string', pattern: '^(0|[1-9][0-9]{0,15})$' } },
+} as const;
+
+type Filters = Partial<Record<keyof typeof filterProperties, string>>;
+export interface AuditPageQuerystring extends Filters {
+  readonly before?: string;
+  readonly limit?: string;
+}
+export interface AuditLiveQuerystring extends Filters {
+  readonly after?: string;
+}
+
+function bad(message: string): DkeError {
+  return new DkeError('ERR_BAD_REQUEST', { message });
+}
+
+function instant(value: string, name: string): string {
+  // The schema's pattern let only dates and times of that shape through; no zone means UTC.
+  const zoned = /T/.test(value) && !/(Z|[+-][0-9]{2}:[0-9]{2})$/.test(value) ? `${value}Z` : value;
+  const date = new Date(zoned);
+  const [year, month, day] = value.slice(0, 10).split('-').map(Number) as [number, number, number];
+  const calendar = new Date(Date.UTC(year, month - 1, day));
+  // Date() rolls 2025-02-30 over to March: refuse a day the month does not have.
+  if (Number.isNaN(date.getTime()) || calendar.getUTCMonth() !== month - 1 || calendar.getUTCDate() !== day)
+    throw bad(`${name} is not a valid date or time`);
+  return date.toISOString();
+}
+
+function seqOf(value: string, name: string): number {
+  const seq = Number(value);
+  if (!Number.isSafeInteger(seq)) throw bad(`${name} is too large`);
+  return seq;
+}
+
+/** The store query of the filters; refuses an empty or inverted time range. */
+export function filtersToQuery(q: Filters): Omit<AuditRowQuery, 'limit'> {
+  const since = q.since === undefined ? undefined : instant(q.since, 'since');
+  const until = q.until === undefined ? undefined : instant(q.until, 'until');
+  if (since !== undefined && until !== undefined && since >= until) throw bad('until must be after since');
+  return {
+    ...(since === undefined ? {} : { since }),
+    ...(until === undefined ? {} : { until }),
+    ...(q.key === undefined ? {} : { keyName: q.key }),
+    ...(q.subject === undefined ? {} : { identity: q.subject }),
+    ...(q.object === undefined ? {} : { objectId: q.object }),
+    ...(q.result === undefined ? {} : { result: q.result }),
+    ...(q.action === undefined ? {} : { action: q.action }),
+  };
+}
+
+/** What a filtered read names, for its audit record. */
+function targetOf(query: Omit<AuditRowQuery, 'limit'>): { keyName?: string; objectId?: string } {
+  return {
+    ...(query.keyName === undefined ? {} : { keyName: query.keyName }),
+    ...(query.objectId === undefined ? {} : { objectId: query.objectId }),
+  };
+}
+
+export interface AuditPage {
+  readonly records: AuditRecordView[];
+  /** The `before` cursor of the next (older) page; absent on the last page. */
+  readonly older?: number;
+  /** The newest seq of the log when this page was read: the `after` cursor to follow it live. */
+  readonly head: number;
+}
+
+export function registerAuditApi(
+  route: ConsoleRouter,
+  actions: KeyActions,
+  store: ConsoleStore,
+  scope: DkeApp,
+  feeds: AuditLiveFeeds = { pollMs: 1000, heartbeatMs: 10_000, perUser: 5 },
+): void {
+  route(
+    {
+      method: 'GET',
+      url: '/audit',
+      action: 'console.audit.query',
+      roles: ['admin', 'auditor'],
+      schema: { querystring: auditPageQuerystring },
+    },
+    async ({ who, request }) => {
+      const q = request.query as AuditPageQuerystring;
+      const filters = filtersToQuery(q);
+      const limit = q.limit === undefined ? AUDIT_PAGE_DEFAULT : Number(q.limit);
+      if (limit > AUDIT_PAGE_MAX) throw bad(`limit must be at most ${AUDIT_PAGE_MAX}`);
+      const beforeSeq = q.before === undefined ? undefined : seqOf(q.before, 'before');
+      return actions.call(
+        who.actor,
+        'console.audit.query',
+        targetOf(filters),
+        async (): Promise<AuditPage> => {
+          const head = (await store.auditTail())?.seq ?? 0;
+          const rows = await store.queryAuditRows({
+            ...filters,
+            ...(beforeSeq === undefined ? {} : { beforeSeq }),
+            limit,
+          });
+          const last = rows[rows.length - 1];
+          return {
+            records: rows.map(recordView),
+            ...(rows.length === limit && last !== undefined && last.seq > 1 ? { older: last.seq } : {}),
+            head,
+          };
+        },
+      );
+    },
+  );
+
+  const open = openAuditLiveFeed(scope, store, feeds);
+  route(
+    {
+      method: 'GET',
+      url: '/audit/live',
+      action: 'console.audit.live',
+      roles: ['admin', 'auditor'],
+      schema: { querystring: auditLiveQuerystring },
+    },
+    async ({ who, request, reply }) => {
+      const q = request.query as AuditLiveQuerystring;
+      const filters = filtersToQuery(q);
+      // EventSource sends the last event's id when it reconnects: continue from there.
+      const resumed = request.headers['last-event-id'];
+      const cursor =
+        typeof resumed === 'string' && /^(0|[1-9][0-9]{0,15})$/.test(resumed)
+          ? seqOf(resumed, 'Last-Event-ID')
+          : q.after === undefined
+            ? undefined
+            : seqOf(q.after, 'after');
+      return actions.call(who.actor, 'console.audit.live', targetOf(filters), async () =>
+        open(
+          request,
+          reply,
+          filters,
+          cursor ?? (await store.auditTail())?.seq ?? 0,
+          JSON.stringify([who.session.issuer, who.session.subject]),
+          who.session.expiresAt,
+        ),
+      );
+    },
+  );
+}

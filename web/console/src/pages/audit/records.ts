@@ -1,0 +1,85 @@
+/** The Audit and Document pages' view of audit records and their endpoints (docs/console.md). */
+import { call } from '../../api.js';
+
+export type AuditResult = 'allowed' | 'ok' | 'denied' | 'failed';
+
+/** A record as the console API answers it: absent fields are left out. */
+export interface AuditRecordView {
+  readonly seq: number;
+  readonly time: string;
+  readonly action: string;
+  readonly result: AuditResult;
+  readonly reason?: string;
+  readonly issuer?: string;
+  readonly subject?: string;
+  readonly userName?: string;
+  readonly keyName?: string;
+  readonly keyVersion?: number;
+  readonly keyId?: string;
+  readonly objectId?: string;
+  readonly clientAddress?: string;
+  readonly requestId?: string;
+}
+
+/** The filters of the Audit page, as the API's query string names them. */
+export interface AuditFilters {
+  readonly since?: string;
+  readonly until?: string;
+  readonly key?: string;
+  readonly subject?: string;
+  readonly object?: string;
+  readonly result?: AuditResult;
+  readonly action?: string;
+}
+
+export interface AuditPageAnswer {
+  readonly records: AuditRecordView[];
+  readonly older?: number;
+  readonly head: number;
+}
+
+export interface DocumentAnswer {
+  readonly objectId: string;
+  readonly releases: AuditRecordView[];
+  readonly refusals: AuditRecordView[];
+  readonly other: AuditRecordView[];
+  readonly keys: { readonly keyName: string; readonly revoked: boolean }[];
+  readonly truncated: boolean;
+}
+
+/** `?since=…&key=…` of the filters that are set (plus extra parameters). */
+export function queryOf(filters: AuditFilters, extra: Record<string, string> = {}): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries({ ...filters, ...extra })) {
+    if (typeof value === 'string' && value !== '') params.set(name, value);
+  }
+  const text = params.toString();
+  return text === '' ? '' : `?${text}`;
+}
+
+export const auditApi = {
+  page: (filters: AuditFilters, before?: number): Promise<AuditPageAnswer> =>
+    call<AuditPageAnswer>(
+      'GET',
+      `/audit${queryOf(filters, before === undefined ? {} : { before: String(before) })}`,
+    ),
+  liveUrl: (filters: AuditFilters, after: number): string =>
+    `/console/api/audit/live${queryOf(filters, { after: String(after) })}`,
+  document: (objectId: string): Promise<DocumentAnswer> =>
+    call<DocumentAnswer>('GET', `/documents/${encodeURIComponent(objectId)}`),
+};
+
+/** `2026-12-01 14:35:23 UTC`: the same on every screen, whatever the browser's zone. */
+export function utcTime(iso: string): string {
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
+}
+
+/** Who acted: the user name when the token carried one, else the subject. */
+export function whoOf(record: AuditRecordView): string {
+  return record.userName ?? record.subject ?? '-';
+}
+
+export function keyOf(record: AuditRecordView): string {
+  if (record.keyName === undefined) return '-';
+  return record.keyVersion === undefined ? record.keyName : `${record.keyName} v${record.keyVersion}`;
+}
