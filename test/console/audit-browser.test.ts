@@ -9,7 +9,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Page, Request } from 'playwright-core';
@@ -23,8 +23,7 @@ import {
   writeConsoleConfig,
   type HttpSession,
 } from '../support/console.js';
-import { ecKeys, runCli, writeKeyFile } from '../support/format-helpers.js';
-import { TEST_AUDIENCE } from '../support/issuer.js';
+import { encryptForService } from '../support/service-file.js';
 import { startServerProcess, stopServerProcess, type ServerProcess } from '../support/server-process.js';
 import { freePort } from '../support/free-port.js';
 
@@ -56,29 +55,6 @@ async function adminCall(method: string, url: string, body?: unknown): Promise<n
   return answer.status;
 }
 
-/** `dke decrypt` of the file with a token of `userName` from the development issuer; its exit code. */
-async function decryptAs(userName: string, provider: string): Promise<number | null> {
-  const token = await issuer.signToken({
-    sub: `sub-${userName}`,
-    aud: TEST_AUDIENCE,
-    preferred_username: userName,
-  });
-  const result = await runCli(
-    [
-      'decrypt',
-      '-i',
-      provider,
-      '--key-service',
-      `${service.url}/keys`,
-      '-o',
-      `out-${userName}.txt`,
-      encrypted,
-    ],
-    { cwd: dir, env: { DKE_TOKEN: token } },
-  );
-  return result.code;
-}
-
 before(async () => {
   if (skip !== undefined) return;
   dir = mkdtempSync(path.join(tmpdir(), 'opendke-console-audit-e2e-'));
@@ -96,18 +72,10 @@ before(async () => {
     201,
   );
   // A file encrypted to a local provider key and the service's `finance` key, opened by alice, refused to bob.
-  const provider = await writeKeyFile(dir, 'provider.key', ecKeys('P-256', 1)[0]!);
-  writeFileSync(path.join(dir, 'board-minutes.txt'), 'Quarterly numbers: confidential.\n');
-  encrypted = path.join(dir, 'board-minutes.txt.dke');
-  const made = await runCli(
-    ['encrypt', '-H', provider, '-H', `${service.url}/keys/finance`, '-o', encrypted, 'board-minutes.txt'],
-    { cwd: dir },
-  );
-  assert.equal(made.code, 0, made.stderr);
-  const inspected = await runCli(['inspect', '--json', encrypted], { cwd: dir });
-  objectId = (JSON.parse(inspected.stdout.toString('utf8')) as { objectId: string }).objectId;
-  assert.equal(await decryptAs('alice@example.test', provider), 0);
-  assert.notEqual(await decryptAs('bob@example.test', provider), 0);
+  const file = await encryptForService(dir, service.url, 'finance', issuer);
+  ({ encrypted, objectId } = file);
+  assert.equal(await file.decryptAs('alice@example.test'), 0);
+  assert.notEqual(await file.decryptAs('bob@example.test'), 0);
   // Enough records for more than one page (50 a page): each key listing is recorded twice.
   for (let i = 0; i < 30; i += 1) assert.equal(await adminCall('GET', '/keys'), 200);
   browser = await launchBrowser();

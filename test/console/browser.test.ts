@@ -8,7 +8,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
@@ -19,6 +19,7 @@ import { startConsoleIssuer, writeConsoleConfig, type TestUser, auditRecordsIn }
 import { newConsolePage, screenshot, signIn as signInAs, signOut } from '../support/console-browser.js';
 import { startServerProcess, stopServerProcess, type ServerProcess } from '../support/server-process.js';
 import { freePort } from '../support/free-port.js';
+import { encryptForService, type ServiceFile } from '../support/service-file.js';
 
 const skip = browserSkipReason();
 
@@ -27,6 +28,8 @@ let issuer: DevIssuer;
 let service: ServerProcess;
 let browser: Browser;
 let origin: string;
+/** The file alice opened under finance before the admin disabled it. */
+let file: ServiceFile;
 const cspViolations: string[] = [];
 
 before(async () => {
@@ -109,8 +112,13 @@ test(
       .filter({ hasText: /users: alice@example\.test; groups: dke-readers/ })
       .waitFor();
 
+    // alice opens a file under finance while the key is enabled: a release the auditor will be shown.
+    file = await encryptForService(dir, service.url, 'finance', issuer);
+    assert.equal(await file.decryptAs('alice@example.test'), 0);
+
     await page.getByRole('button', { name: 'Disable' }).click();
     await page.getByRole('status').getByText('Key finance disabled.').waitFor();
+    assert.notEqual(await file.decryptAs('alice@example.test'), 0, 'a disabled key releases nothing');
     await row(page, 'finance').locator('.state', { hasText: 'disabled' }).waitFor();
     await screenshot(page, 'keys');
 
@@ -166,24 +174,70 @@ test(
   },
 );
 
-test('auditor: reads keys, a change is refused 403 and audited', { skip }, async () => {
-  const page = await newPage();
-  await signIn(page, 'auditor');
-  await page.getByText('Signed in as audrey@example.test (auditor)').waitFor();
-  await row(page, 'finance').waitFor();
-  assert.equal(await page.getByRole('button', { name: 'Create key' }).count(), 0);
-  await row(page, 'finance').getByRole('button', { name: 'Manage finance' }).click();
-  assert.equal(await page.getByRole('button', { name: 'Enable' }).count(), 0);
-  const attempt = await pageFetch(page, '/console/api/keys/finance/enable', true);
-  assert.deepEqual(attempt, { status: 403, error: 'ERR_ADMIN_REQUIRED' });
-  await signOut(page);
-  await page.close();
-  const denied = (await auditRecords()).filter((r) => r.subject === 'audrey' && r.result === 'denied');
-  assert.deepEqual(
-    denied.map((r) => [r.action, r.keyName, r.reason]),
-    [['admin.key.enable', 'finance', 'ERR_ADMIN_REQUIRED']],
-  );
-});
+test(
+  "auditor: reads keys but cannot change one; sees the admin's changes, who opened the file, and downloads the report",
+  { skip },
+  async () => {
+    const page = await newPage();
+    await signIn(page, 'auditor');
+    await page.getByText('Signed in as audrey@example.test (auditor)').waitFor();
+    await row(page, 'finance').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Create key' }).count(), 0);
+    await row(page, 'finance').getByRole('button', { name: 'Manage finance' }).click();
+    assert.equal(await page.getByRole('button', { name: 'Enable' }).count(), 0);
+    const attempt = await pageFetch(page, '/console/api/keys/finance/enable', true);
+    assert.deepEqual(attempt, { status: 403, error: 'ERR_ADMIN_REQUIRED' });
+    const nav = page.getByRole('navigation', { name: 'Pages' });
+
+    // Audit: the admin's changes to finance, each by ada, and the refused enable just now.
+    await nav.getByRole('link', { name: 'Audit' }).click();
+    await page.getByLabel('Key').fill('finance');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    const records = page.locator('table.records tbody tr');
+    for (const change of ['admin.key.createok', 'admin.policy.setok', 'admin.key.disableok']) {
+      await records.filter({ hasText: change }).filter({ hasText: 'ada@example.test' }).first().waitFor();
+    }
+    await records
+      .filter({ hasText: 'admin.key.enabledenied' })
+      .filter({ hasText: 'ERR_ADMIN_REQUIRED' })
+      .filter({ hasText: 'audrey@example.test' })
+      .first()
+      .waitFor();
+
+    // Document: from alice's release in the log to who opened the file, and the refusal once disabled.
+    await page.getByLabel('Action').fill('native.unwrap');
+    await page.getByLabel('Result').selectOption('allowed');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page
+      .getByRole('link', { name: `Who opened ${file.objectId}` })
+      .first()
+      .click();
+    await page.waitForURL(`${origin}/console/#document/${file.objectId}`);
+    const readers = page.getByRole('table', { name: 'Who opened it' });
+    await readers.getByRole('rowheader', { name: 'alice@example.test' }).waitFor();
+    assert.equal(await readers.locator('tbody tr').count(), 1);
+    await page.getByText(/Opened 1 time by 1 person; 1 refusal\./).waitFor();
+
+    // Incident report over the last day, as HTML: the release, the refusal and the admin changes are in it.
+    await nav.getByRole('link', { name: 'Incident report' }).click();
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download report' }).click(),
+    ]);
+    const html = readFileSync(await download.path(), 'utf8');
+    assert.match(download.suggestedFilename(), /^opendke-report-.*\.html$/);
+    assert.match(html, /VERIFIED: log verified up to size \d+/);
+    for (const expected of [file.objectId, 'alice@example.test', 'ERR_KEY_DISABLED', 'admin.key.disable'])
+      assert.ok(html.includes(expected), `the report names ${expected}`);
+    await signOut(page);
+    await page.close();
+    const denied = (await auditRecords()).filter((r) => r.subject === 'audrey' && r.result === 'denied');
+    assert.deepEqual(
+      denied.map((r) => [r.action, r.keyName, r.reason]),
+      [['admin.key.enable', 'finance', 'ERR_ADMIN_REQUIRED']],
+    );
+  },
+);
 
 test('a user without a role sees nothing but a page saying so', { skip }, async () => {
   const page = await newPage();
