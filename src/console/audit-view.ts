@@ -1,7 +1,12 @@
 /** An audit record as the console's pages show it: the stored fields without the chain hashes, nulls left out. */
 import type { AuditRow } from '../store/index.js';
 
-export type AuditRecordView = Partial<Omit<AuditRow, 'prevHash' | 'hash'>> & {
+/** The optional fields of a row, null (absent) left out rather than sent. */
+type Present<T> = { readonly [K in keyof T]?: Exclude<T[K], null> };
+
+export type AuditRecordView = Present<
+  Omit<AuditRow, 'prevHash' | 'hash' | 'seq' | 'time' | 'action' | 'result'>
+> & {
   readonly seq: number;
   readonly time: string;
   readonly action: string;

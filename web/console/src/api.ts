@@ -9,33 +9,11 @@ export interface SessionInfo {
   readonly expiresAt: string;
 }
 
-export interface Policy {
-  readonly users: readonly string[];
-  readonly groups: readonly string[];
-  readonly roles: readonly string[];
-  readonly tenants: readonly string[];
-}
-
-export interface KeyVersion {
-  readonly version: number;
-  readonly keyId: string;
-  readonly spec: string;
-  readonly backend: string;
-  readonly createdAt: string;
-  readonly destroyed: boolean;
-}
-
-export interface KeyView {
-  readonly name: string;
-  readonly protocol: 'native' | 'ms-dke';
-  readonly state: 'enabled' | 'disabled' | 'destroyed';
-  readonly activeVersion: number;
-  readonly backend?: string;
-  readonly policy: Policy;
-  readonly versions: readonly KeyVersion[];
-  readonly createdAt: string;
-  readonly labelUrl?: string;
-}
+/** The Keys page's data: the back end's own types, type-only (src/console/keys-api.ts). */
+export type { KeyPolicy as Policy } from '../../../src/service/contracts.js';
+export type { KeyView } from '../../../src/console/keys-api.js';
+import type { KeyPolicy as Policy } from '../../../src/service/contracts.js';
+import type { KeyView } from '../../../src/console/keys-api.js';
 
 /** An error answer of the API: its registry code and public message. */
 export class ApiError extends Error {

@@ -7,22 +7,13 @@ import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { ApiError, describeError } from '../api.js';
 import type { PageProps } from '../page.js';
+import type { IncidentReport } from '../../../../src/report/index.js';
 import { browserZone, toLocalInput } from './integrity/time.js';
 
 const WEEK_MS = 7 * 86_400_000;
 
-/** What a JSON report says in short (src/report/types.ts IncidentReport). */
-interface ReportSummary {
-  readonly integrity: { readonly verified: boolean; readonly size: number };
-  readonly totals: {
-    readonly records: number;
-    readonly releases: number;
-    readonly refusals: number;
-    readonly adminChanges: number;
-    readonly subjects: number;
-  };
-  readonly outliers: readonly unknown[];
-}
+/** What the page shows of a JSON report (the back end's type, type-only: src/report/types.ts). */
+type ReportSummary = Pick<IncidentReport, 'integrity' | 'totals' | 'outliers'>;
 
 /** The file name the server gave (Content-Disposition), else a fallback. */
 function fileName(answer: Response, fallback: string): string {

@@ -8,26 +8,9 @@ import { call, describeError } from '../api.js';
 import type { PageProps } from '../page.js';
 import { duration, localTime } from './integrity/time.js';
 
-type FindingStatus = 'ok' | 'warn' | 'fail' | 'skip';
-
-interface Finding {
-  readonly id: string;
-  readonly status: FindingStatus;
-  readonly summary: string;
-  readonly fix: string | null;
-}
-
-interface StatusAnswer {
-  readonly report: {
-    readonly url: string;
-    readonly findings: readonly Finding[];
-    readonly counts: Readonly<Record<FindingStatus, number>>;
-    readonly ok: boolean;
-  };
-  readonly checkedAt: string;
-  readonly durationMs: number;
-  readonly cached: boolean;
-}
+// The back end's own types, type-only (src/console/status-api.ts, src/doctor/types.ts).
+import type { StatusAnswer } from '../../../../src/console/status-api.js';
+import type { FindingStatus } from '../../../../src/doctor/index.js';
 
 const GROUPS: readonly { readonly status: FindingStatus; readonly title: string }[] = [
   { status: 'fail', title: 'Failures' },

@@ -3,24 +3,11 @@ import { call } from '../../api.js';
 
 export type Bucket = 'hour' | 'day';
 
-/** One key or subject (name null: the others) with a value per bucket. */
-export interface ActivitySeries {
-  readonly name: string | null;
-  readonly releases: readonly number[];
-  readonly refusals: readonly number[];
-  readonly totalReleases: number;
-  readonly totalRefusals: number;
-}
-
-export interface Activity {
-  readonly since: string;
-  readonly until: string;
-  readonly bucket: Bucket;
-  readonly buckets: readonly string[];
-  readonly seriesLimit: number;
-  readonly byKey: readonly ActivitySeries[];
-  readonly bySubject: readonly ActivitySeries[];
-}
+/** GET /console/api/activity answers this: the back end's own types, type-only. */
+export type { ActivityView as Activity } from '../../../../../src/console/activity-api.js';
+export type { ActivitySeries } from '../../../../../src/console/activity-window.js';
+import type { ActivityView as Activity } from '../../../../../src/console/activity-api.js';
+import type { ActivitySeries } from '../../../../../src/console/activity-window.js';
 
 export interface RangeChoice {
   readonly id: string;

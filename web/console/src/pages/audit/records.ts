@@ -3,23 +3,9 @@ import { call } from '../../api.js';
 
 export type AuditResult = 'allowed' | 'ok' | 'denied' | 'failed';
 
-/** A record as the console API answers it: absent fields are left out. */
-export interface AuditRecordView {
-  readonly seq: number;
-  readonly time: string;
-  readonly action: string;
-  readonly result: AuditResult;
-  readonly reason?: string;
-  readonly issuer?: string;
-  readonly subject?: string;
-  readonly userName?: string;
-  readonly keyName?: string;
-  readonly keyVersion?: number;
-  readonly keyId?: string;
-  readonly objectId?: string;
-  readonly clientAddress?: string;
-  readonly requestId?: string;
-}
+/** A record as the console API answers it (absent fields left out): the back end's type, imported type-only. */
+export type { AuditRecordView } from '../../../../../src/console/audit-view.js';
+import type { AuditRecordView } from '../../../../../src/console/audit-view.js';
 
 /** The filters of the Audit page, as the API's query string names them. */
 export interface AuditFilters {
@@ -32,20 +18,11 @@ export interface AuditFilters {
   readonly action?: string;
 }
 
-export interface AuditPageAnswer {
-  readonly records: AuditRecordView[];
-  readonly older?: number;
-  readonly head: number;
-}
-
-export interface DocumentAnswer {
-  readonly objectId: string;
-  readonly releases: AuditRecordView[];
-  readonly refusals: AuditRecordView[];
-  readonly other: AuditRecordView[];
-  readonly keys: { readonly keyName: string; readonly revoked: boolean }[];
-  readonly truncated: boolean;
-}
+/** GET /audit and GET /documents/:objectId answer these (src/console/audit-api.ts, document-api.ts). */
+export type { AuditPage as AuditPageAnswer } from '../../../../../src/console/audit-api.js';
+export type { DocumentView as DocumentAnswer } from '../../../../../src/console/document-api.js';
+import type { AuditPage as AuditPageAnswer } from '../../../../../src/console/audit-api.js';
+import type { DocumentView as DocumentAnswer } from '../../../../../src/console/document-api.js';
 
 /** `?since=…&key=…` of the filters that are set (plus extra parameters). */
 export function queryOf(filters: AuditFilters, extra: Record<string, string> = {}): string {
