@@ -3,8 +3,7 @@
  * and per subject, aggregated by the store (DkeStore.auditActivity). Admins and auditors; audited as
  * `console.activity.get` through the admin API's code path (KeyActions.call).
  */
-import type { KeyActions } from '../service/key-actions.js';
-import type { ConsoleRouter } from './api.js';
+import { READERS, type ConsoleRouter } from './api.js';
 import type { ConsoleStore } from './sources.js';
 import {
   ACTIVITY_LIMITS,
@@ -25,7 +24,6 @@ export interface ActivityView extends ActivityWindow {
 
 export function registerActivityApi(
   route: ConsoleRouter,
-  actions: KeyActions,
   store: Pick<ConsoleStore, 'auditActivity'>,
   now: () => number = Date.now,
 ): void {
@@ -34,13 +32,13 @@ export function registerActivityApi(
       method: 'GET',
       url: '/activity',
       action: 'console.activity.get',
-      roles: ['admin', 'auditor'],
+      roles: READERS,
       schema: { querystring: activityQuerystring },
     },
-    async ({ who, request }) => {
+    async ({ request, audited }) => {
       // Checked before the call: a malformed range is a bad request, not a read of the log.
       const window = activityWindow(request.query as ActivityQuery, now());
-      return actions.call(who.actor, 'console.activity.get', {}, async (): Promise<ActivityView> => {
+      return audited({}, async (): Promise<ActivityView> => {
         const query = {
           since: window.since,
           until: window.until,

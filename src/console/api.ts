@@ -5,8 +5,13 @@
  */
 import type { FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import type { FastifyInstance as DkeApp } from 'fastify';
+import type { AuditTarget } from '../service/audited-action.js';
+import type { KeyActions } from '../service/key-actions.js';
 import type { ConsoleGuard, SignedIn } from './guard.js';
 import type { ConsoleRole } from './session.js';
+
+/** The roles of every read-only page: auditors, and admins (who read the same records through the admin API). */
+export const READERS: readonly ConsoleRole[] = ['admin', 'auditor'];
 
 export interface ConsoleRouteSpec {
   readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -25,6 +30,11 @@ export interface ConsoleCall {
   readonly who: SignedIn;
   readonly request: FastifyRequest;
   readonly reply: FastifyReply;
+  /**
+   * Runs `run` audited under the route's action as the signed-in user (`allowed` before, `ok` or `failed`
+   * after: KeyActions.call), so a page's reads and its refusals are recorded under one name.
+   */
+  readonly audited: <T>(target: AuditTarget, run: () => T | Promise<T>) => Promise<T>;
 }
 
 export type ConsoleRouter = (
@@ -34,7 +44,7 @@ export type ConsoleRouter = (
 
 export const CONSOLE_API_PREFIX = '/console/api';
 
-export function consoleRouter(app: DkeApp, guard: ConsoleGuard): ConsoleRouter {
+export function consoleRouter(app: DkeApp, guard: ConsoleGuard, actions: KeyActions): ConsoleRouter {
   return (spec, handler) => {
     app.route({
       method: spec.method,
@@ -42,7 +52,10 @@ export function consoleRouter(app: DkeApp, guard: ConsoleGuard): ConsoleRouter {
       config: { console: { action: spec.action, roles: spec.roles } },
       ...(spec.schema === undefined ? {} : { schema: spec.schema }),
       handler: async (request, reply) => {
-        const result = await handler({ who: guard.signedIn(request), request, reply });
+        const who = guard.signedIn(request);
+        const audited = <T>(target: AuditTarget, run: () => T | Promise<T>): Promise<T> =>
+          actions.call(who.actor, spec.action, target, run);
+        const result = await handler({ who, request, reply, audited });
         return reply.code(spec.status ?? 200).send(result);
       },
     });

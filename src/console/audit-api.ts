@@ -5,9 +5,8 @@
  */
 import type { FastifyInstance as DkeApp } from 'fastify';
 import { DkeError } from '../errors/index.js';
-import type { KeyActions } from '../service/key-actions.js';
 import type { AuditRowQuery } from '../store/index.js';
-import type { ConsoleRouter } from './api.js';
+import { READERS, type ConsoleRouter } from './api.js';
 import type { ConsoleStore } from './sources.js';
 import { openAuditLiveFeed, type AuditLiveFeeds } from './audit-live.js';
 import { recordView, type AuditRecordView } from './audit-view.js';
@@ -118,7 +117,6 @@ export interface AuditPage {
 
 export function registerAuditApi(
   route: ConsoleRouter,
-  actions: KeyActions,
   store: ConsoleStore,
   scope: DkeApp,
   feeds: AuditLiveFeeds = { pollMs: 1000, heartbeatMs: 10_000, perUser: 5 },
@@ -128,34 +126,29 @@ export function registerAuditApi(
       method: 'GET',
       url: '/audit',
       action: 'console.audit.query',
-      roles: ['admin', 'auditor'],
+      roles: READERS,
       schema: { querystring: auditPageQuerystring },
     },
-    async ({ who, request }) => {
+    async ({ request, audited }) => {
       const q = request.query as AuditPageQuerystring;
       const filters = filtersToQuery(q);
       const limit = q.limit === undefined ? AUDIT_PAGE_DEFAULT : Number(q.limit);
       if (limit > AUDIT_PAGE_MAX) throw bad(`limit must be at most ${AUDIT_PAGE_MAX}`);
       const beforeSeq = q.before === undefined ? undefined : seqOf(q.before, 'before');
-      return actions.call(
-        who.actor,
-        'console.audit.query',
-        targetOf(filters),
-        async (): Promise<AuditPage> => {
-          const head = (await store.auditTail())?.seq ?? 0;
-          const rows = await store.queryAuditRows({
-            ...filters,
-            ...(beforeSeq === undefined ? {} : { beforeSeq }),
-            limit,
-          });
-          const last = rows[rows.length - 1];
-          return {
-            records: rows.map(recordView),
-            ...(rows.length === limit && last !== undefined && last.seq > 1 ? { older: last.seq } : {}),
-            head,
-          };
-        },
-      );
+      return audited(targetOf(filters), async (): Promise<AuditPage> => {
+        const head = (await store.auditTail())?.seq ?? 0;
+        const rows = await store.queryAuditRows({
+          ...filters,
+          ...(beforeSeq === undefined ? {} : { beforeSeq }),
+          limit,
+        });
+        const last = rows[rows.length - 1];
+        return {
+          records: rows.map(recordView),
+          ...(rows.length === limit && last !== undefined && last.seq > 1 ? { older: last.seq } : {}),
+          head,
+        };
+      });
     },
   );
 
@@ -165,10 +158,10 @@ export function registerAuditApi(
       method: 'GET',
       url: '/audit/live',
       action: 'console.audit.live',
-      roles: ['admin', 'auditor'],
+      roles: READERS,
       schema: { querystring: auditLiveQuerystring },
     },
-    async ({ who, request, reply }) => {
+    async ({ who, request, reply, audited }) => {
       const q = request.query as AuditLiveQuerystring;
       const filters = filtersToQuery(q);
       // EventSource sends the last event's id when it reconnects: continue from there.
@@ -179,7 +172,7 @@ export function registerAuditApi(
           : q.after === undefined
             ? undefined
             : seqOf(q.after, 'after');
-      return actions.call(who.actor, 'console.audit.live', targetOf(filters), async () =>
+      return audited(targetOf(filters), async () =>
         open(
           request,
           reply,

@@ -5,8 +5,7 @@
  * it), plus whether the object is revoked on each key that appears. Console look-ups of the object are left
  * out (the Audit page shows them, filtered by object). Audited as `console.document.query` on the object.
  */
-import type { KeyActions } from '../service/key-actions.js';
-import type { ConsoleRouter } from './api.js';
+import { READERS, type ConsoleRouter } from './api.js';
 import type { ConsoleStore } from './sources.js';
 import { recordView, type AuditRecordView } from './audit-view.js';
 
@@ -37,40 +36,35 @@ export interface DocumentView {
   readonly truncated: boolean;
 }
 
-export function registerDocumentApi(route: ConsoleRouter, actions: KeyActions, store: ConsoleStore): void {
+export function registerDocumentApi(route: ConsoleRouter, store: ConsoleStore): void {
   route(
     {
       method: 'GET',
       url: '/documents/:objectId',
       action: 'console.document.query',
-      roles: ['admin', 'auditor'],
+      roles: READERS,
       schema: { params: documentParams },
     },
-    async ({ who, request }) => {
+    async ({ request, audited }) => {
       const { objectId } = request.params as { objectId: string };
-      return actions.call(
-        who.actor,
-        'console.document.query',
-        { objectId },
-        async (): Promise<DocumentView> => {
-          const rows = await store.queryAuditRows({ objectId, limit: DOCUMENT_RECORDS_MAX + 1 });
-          const truncated = rows.length > DOCUMENT_RECORDS_MAX;
-          const view: DocumentView = { objectId, releases: [], refusals: [], other: [], keys: [], truncated };
-          const keyNames = new Set<string>();
-          for (const row of rows.slice(0, DOCUMENT_RECORDS_MAX)) {
-            if (row.action.startsWith('console.')) continue;
-            if (row.keyName !== null) keyNames.add(row.keyName);
-            const record = recordView(row);
-            if (!RELEASE_ACTIONS.has(row.action)) view.other.push(record);
-            else if (row.result === 'allowed' || row.result === 'ok') view.releases.push(record);
-            else view.refusals.push(record);
-          }
-          for (const keyName of [...keyNames].sort()) {
-            view.keys.push({ keyName, revoked: await store.isObjectRevoked(keyName, objectId) });
-          }
-          return view;
-        },
-      );
+      return audited({ objectId }, async (): Promise<DocumentView> => {
+        const rows = await store.queryAuditRows({ objectId, limit: DOCUMENT_RECORDS_MAX + 1 });
+        const truncated = rows.length > DOCUMENT_RECORDS_MAX;
+        const view: DocumentView = { objectId, releases: [], refusals: [], other: [], keys: [], truncated };
+        const keyNames = new Set<string>();
+        for (const row of rows.slice(0, DOCUMENT_RECORDS_MAX)) {
+          if (row.action.startsWith('console.')) continue;
+          if (row.keyName !== null) keyNames.add(row.keyName);
+          const record = recordView(row);
+          if (!RELEASE_ACTIONS.has(row.action)) view.other.push(record);
+          else if (row.result === 'allowed' || row.result === 'ok') view.releases.push(record);
+          else view.refusals.push(record);
+        }
+        for (const keyName of [...keyNames].sort()) {
+          view.keys.push({ keyName, revoked: await store.isObjectRevoked(keyName, objectId) });
+        }
+        return view;
+      });
     },
   );
 }

@@ -8,8 +8,7 @@
  * like any change, and nothing prefetches or replays it.
  */
 import { checkpointOf } from '../report/index.js';
-import type { KeyActions } from '../service/key-actions.js';
-import type { ConsoleRouter } from './api.js';
+import { READERS, type ConsoleRouter } from './api.js';
 import { integrityAlarms, isStale, staleRule, type Alarm, type AlarmInput } from './integrity-alarms.js';
 import type { IntegrityMonitor, VerificationResult } from './integrity-monitor.js';
 import type { ConsoleSources } from './sources.js';
@@ -178,29 +177,23 @@ export async function integrityState(
 
 export function registerIntegrityApi(
   route: ConsoleRouter,
-  actions: KeyActions,
   sources: ConsoleSources,
   monitor: IntegrityMonitor,
 ): void {
   const watchingSince = Math.floor(Date.now() / 1000);
   route(
-    { method: 'GET', url: '/integrity', action: 'console.integrity.get', roles: ['admin', 'auditor'] },
-    ({ who }) =>
-      actions.call(who.actor, 'console.integrity.get', {}, () =>
-        integrityState(sources, monitor, watchingSince),
-      ),
+    { method: 'GET', url: '/integrity', action: 'console.integrity.get', roles: READERS },
+    ({ audited }) => audited({}, () => integrityState(sources, monitor, watchingSince)),
   );
   route(
     {
       method: 'POST',
       url: '/integrity/verify',
       action: 'console.integrity.verify',
-      roles: ['admin', 'auditor'],
+      roles: READERS,
     },
-    async ({ who }) => ({
-      verification: verificationView(
-        await actions.call(who.actor, 'console.integrity.verify', {}, () => monitor.verify()),
-      ),
+    async ({ audited }) => ({
+      verification: verificationView(await audited({}, () => monitor.verify())),
     }),
   );
 }

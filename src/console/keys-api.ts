@@ -12,7 +12,7 @@ import {
   policySchema,
   revocationParams,
 } from '../service/admin-schemas.js';
-import type { ConsoleRouter } from './api.js';
+import { READERS, type ConsoleRouter } from './api.js';
 
 /** A key as the Keys page shows it: no public key material, plus the label URL of an MS DKE key. */
 export interface KeyView {
@@ -70,10 +70,9 @@ export function registerKeysApi(route: ConsoleRouter, actions: KeyActions, publi
   const view = (key: KeyInfo): KeyView => keyView(key, publicBaseUrl);
   const nameOf = (params: unknown): string => (params as NameParams).name;
 
-  route(
-    { method: 'GET', url: '/keys', action: 'admin.key.list', roles: ['admin', 'auditor'] },
-    async ({ who }) => ({ keys: (await actions.list(who.actor)).map(view) }),
-  );
+  route({ method: 'GET', url: '/keys', action: 'admin.key.list', roles: READERS }, async ({ who }) => ({
+    keys: (await actions.list(who.actor)).map(view),
+  }));
   route(
     {
       method: 'POST',

@@ -85,19 +85,19 @@ export function registerConsole(app: DkeApp, audit: AuditLog, admin: KeyAdmin, d
       redirectUri,
       onSignIn: (event) => appendOrFail(audit, { action: 'console.signin', result: 'ok', ...event }),
     });
-    const route = consoleRouter(scope, guard);
+    const route = consoleRouter(scope, guard, actions);
     registerSessionApi(route, cookies);
     registerKeysApi(route, actions, base);
     // Each page's endpoints (docs/console.md, "Adding a page"): one module per page, one line here.
-    registerActivityApi(route, actions, deps.sources.store);
+    registerActivityApi(route, deps.sources.store);
     const { sources } = deps;
     // One verification of the log at a time in this process, shared by the Integrity and report pages.
     const integrity = createIntegrityMonitor(() => integrityStatement(sources.log, sources.store));
-    registerIntegrityApi(route, actions, sources, integrity);
-    registerReportApi(route, actions, sources, integrity);
-    registerStatusApi(route, actions, sources);
-    registerAuditApi(route, actions, deps.sources.store, scope);
-    registerDocumentApi(route, actions, deps.sources.store);
+    registerIntegrityApi(route, sources, integrity);
+    registerReportApi(route, sources, integrity);
+    registerStatusApi(route, sources);
+    registerAuditApi(route, deps.sources.store, scope);
+    registerDocumentApi(route, deps.sources.store);
     await registerConsoleAssets(scope, deps.assetsDir);
   });
 }

@@ -13,8 +13,7 @@ import {
   REPORT_RENDERERS,
   type ReportFilter,
 } from '../report/index.js';
-import type { KeyActions } from '../service/key-actions.js';
-import type { ConsoleRouter } from './api.js';
+import { READERS, type ConsoleRouter } from './api.js';
 import type { IntegrityMonitor } from './integrity-monitor.js';
 import type { ConsoleSources } from './sources.js';
 
@@ -113,7 +112,6 @@ export function oneAtATime(): <T>(run: () => Promise<T>) => Promise<T> {
 
 export function registerReportApi(
   route: ConsoleRouter,
-  actions: KeyActions,
   sources: ConsoleSources,
   monitor: IntegrityMonitor,
 ): void {
@@ -123,17 +121,17 @@ export function registerReportApi(
       method: 'GET',
       url: '/report',
       action: 'console.report.download',
-      roles: ['admin', 'auditor'],
+      roles: READERS,
       schema: { querystring: reportQuerystring },
     },
-    async ({ who, request, reply }) => {
+    async ({ request, reply, audited }) => {
       const query = request.query as ReportQuery;
       const filter = consoleReportFilter(query);
       const target = {
         ...(filter.keyName === undefined ? {} : { keyName: filter.keyName }),
         ...(filter.objectId === undefined ? {} : { objectId: filter.objectId }),
       };
-      const text = await actions.call(who.actor, 'console.report.download', target, () =>
+      const text = await audited(target, () =>
         exclusive(async () => {
           const report = await produceIncidentReport(
             sources,

@@ -6,8 +6,7 @@
  * so clicking "Run again" quickly cannot pile up probes.
  */
 import type { DoctorReport } from '../doctor/index.js';
-import type { KeyActions } from '../service/key-actions.js';
-import type { ConsoleRouter } from './api.js';
+import { READERS, type ConsoleRouter } from './api.js';
 import type { ConsoleSources } from './sources.js';
 
 export const CACHE_MS = 30_000;
@@ -57,19 +56,17 @@ export function statusRunner(
   };
 }
 
-export function registerStatusApi(route: ConsoleRouter, actions: KeyActions, sources: ConsoleSources): void {
+export function registerStatusApi(route: ConsoleRouter, sources: ConsoleSources): void {
   const status = statusRunner(sources.doctor);
   route(
     {
       method: 'GET',
       url: '/status',
       action: 'console.status.get',
-      roles: ['admin', 'auditor'],
+      roles: READERS,
       schema: { querystring: statusQuerystring },
     },
-    ({ who, request }) =>
-      actions.call(who.actor, 'console.status.get', {}, () =>
-        status((request.query as { rerun?: string }).rerun === 'true'),
-      ),
+    ({ request, audited }) =>
+      audited({}, () => status((request.query as { rerun?: string }).rerun === 'true')),
   );
 }
