@@ -44,8 +44,18 @@ export type ConsoleRouter = (
 
 export const CONSOLE_API_PREFIX = '/console/api';
 
-export function consoleRouter(app: DkeApp, guard: ConsoleGuard, actions: KeyActions): ConsoleRouter {
+/**
+ * `readActions` collects the audit actions of the GET routes (the pages' reads), for the Audit page's "hide
+ * page reads" filter: the list follows the routes, so a new page's reads are hidden with the others.
+ */
+export function consoleRouter(
+  app: DkeApp,
+  guard: ConsoleGuard,
+  actions: KeyActions,
+  readActions: Set<string>,
+): ConsoleRouter {
   return (spec, handler) => {
+    if (spec.method === 'GET') readActions.add(spec.action);
     app.route({
       method: spec.method,
       url: `${CONSOLE_API_PREFIX}${spec.url}`,

@@ -34,6 +34,8 @@ const filterProperties = {
   object: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,128}$' },
   result: { enum: ['allowed', 'ok', 'denied', 'failed'] },
   action: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,63}$' },
+  /** `hide`: leave out the console's page reads (the actions of its GET routes). */
+  reads: { enum: ['hide'] },
 } as const;
 
 export const auditPageQuerystring = {
@@ -84,7 +86,10 @@ function seqOf(value: string, name: string): number {
 }
 
 /** The store query of the filters; refuses an empty or inverted time range. */
-export function filtersToQuery(q: Filters): Omit<AuditRowQuery, 'limit'> {
+export function filtersToQuery(
+  q: Filters,
+  readActions: ReadonlySet<string> = new Set(),
+): Omit<AuditRowQuery, 'limit'> {
   const since = q.since === undefined ? undefined : instant(q.since, 'since');
   const until = q.until === undefined ? undefined : instant(q.until, 'until');
   if (since !== undefined && until !== undefined && since >= until) throw bad('until must be after since');
@@ -96,6 +101,7 @@ export function filtersToQuery(q: Filters): Omit<AuditRowQuery, 'limit'> {
     ...(q.object === undefined ? {} : { objectId: q.object }),
     ...(q.result === undefined ? {} : { result: q.result }),
     ...(q.action === undefined ? {} : { action: q.action }),
+    ...(q.reads === 'hide' ? { excludeActions: [...readActions] } : {}),
   };
 }
 
@@ -119,6 +125,7 @@ export function registerAuditApi(
   route: ConsoleRouter,
   store: ConsoleStore,
   scope: DkeApp,
+  readActions: ReadonlySet<string>,
   feeds: AuditLiveFeeds = { pollMs: 1000, heartbeatMs: 10_000, perUser: 5 },
 ): void {
   route(
@@ -131,7 +138,7 @@ export function registerAuditApi(
     },
     async ({ request, audited }) => {
       const q = request.query as AuditPageQuerystring;
-      const filters = filtersToQuery(q);
+      const filters = filtersToQuery(q, readActions);
       const limit = q.limit === undefined ? AUDIT_PAGE_DEFAULT : Number(q.limit);
       if (limit > AUDIT_PAGE_MAX) throw bad(`limit must be at most ${AUDIT_PAGE_MAX}`);
       const beforeSeq = q.before === undefined ? undefined : seqOf(q.before, 'before');
@@ -163,7 +170,7 @@ export function registerAuditApi(
     },
     async ({ who, request, reply, audited }) => {
       const q = request.query as AuditLiveQuerystring;
-      const filters = filtersToQuery(q);
+      const filters = filtersToQuery(q, readActions);
       // EventSource sends the last event's id when it reconnects: continue from there.
       const resumed = request.headers['last-event-id'];
       const cursor =

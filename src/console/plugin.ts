@@ -85,7 +85,8 @@ export function registerConsole(app: DkeApp, audit: AuditLog, admin: KeyAdmin, d
       redirectUri,
       onSignIn: (event) => appendOrFail(audit, { action: 'console.signin', result: 'ok', ...event }),
     });
-    const route = consoleRouter(scope, guard, actions);
+    const readActions = new Set<string>();
+    const route = consoleRouter(scope, guard, actions, readActions);
     registerSessionApi(route, cookies);
     registerKeysApi(route, actions, base);
     // Each page's endpoints (docs/console.md, "Adding a page"): one module per page, one line here.
@@ -96,7 +97,7 @@ export function registerConsole(app: DkeApp, audit: AuditLog, admin: KeyAdmin, d
     registerIntegrityApi(route, sources, integrity);
     registerReportApi(route, sources, integrity);
     registerStatusApi(route, sources);
-    registerAuditApi(route, deps.sources.store, scope);
+    registerAuditApi(route, deps.sources.store, scope, readActions);
     registerDocumentApi(route, deps.sources.store);
     await registerConsoleAssets(scope, deps.assetsDir);
   });

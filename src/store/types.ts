@@ -122,6 +122,8 @@ export interface AuditRowQuery {
   readonly action?: string;
   /** Exactly this result: `allowed`, `ok`, `denied` or `failed`. */
   readonly result?: string;
+  /** None of these actions (the console's "hide page reads"); at most MAX_EXCLUDED_ACTIONS. */
+  readonly excludeActions?: readonly string[];
   /** Records with a seq below it: the next page back of a newest-first listing. */
   readonly beforeSeq?: number;
   /**

@@ -577,6 +577,17 @@ export function runStoreSuite(backend: string, makeStore: () => StoreFixture): v
       assert.deepEqual(await seqs({ afterSeq: 6 }, 2), []);
       assert.deepEqual(await seqs({ afterSeq: 0, result: 'allowed' }), [1, 5]);
       assert.deepEqual(await seqs({ afterSeq: 1, beforeSeq: 5 }), [2, 3, 4]);
+      // Excluded actions (the console's "hide page reads"), with the other filters and cursors.
+      assert.deepEqual(await seqs({ excludeActions: ['admin.key.disable'] }), [6, 5, 4, 2, 1]);
+      assert.deepEqual(await seqs({ excludeActions: ['native.unwrap', 'admin.key.disable'] }), []);
+      assert.deepEqual(await seqs({ excludeActions: ['native.unwrap'], keyName: 'a' }), [3]);
+      assert.deepEqual(await seqs({ excludeActions: ['admin.key.disable'], afterSeq: 2 }, 2), [4, 5]);
+      assert.deepEqual(await seqs({ excludeActions: [] }, 2), [6, 5]);
+      await rejectsCode(
+        () =>
+          store.queryAuditRows({ excludeActions: Array.from({ length: 33 }, (_, i) => `a${i}`), limit: 1 }),
+        'ERR_INTERNAL',
+      );
     });
 
     void test('iterateAuditRows streams the records at or after a time, in seq order', async () => {

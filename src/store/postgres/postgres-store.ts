@@ -32,6 +32,7 @@ import type {
 } from '../types.js';
 import { appendInTransaction } from './audit-append.js';
 import { auditActivitySql, checkActivityQuery, toActivityRow } from '../audit-activity.js';
+import { excludedActions } from '../audit-query.js';
 import {
   poolSettings,
   redactPostgresUrl,
@@ -603,6 +604,8 @@ export class PostgresStore implements DkeStore {
     if (query.until !== undefined) add((p) => `time < ${p}`, query.until);
     if (query.action !== undefined) add((p) => `action = ${p}`, query.action);
     if (query.result !== undefined) add((p) => `result = ${p}`, query.result);
+    const excluded = excludedActions(query);
+    if (excluded.length > 0) add((...p) => `action NOT IN (${p.join(', ')})`, ...excluded);
     // Seq bounds ride on the primary key (or the (column, seq) indexes), so paging stays cheap.
     for (const [op, seq] of [
       ['<', query.beforeSeq],

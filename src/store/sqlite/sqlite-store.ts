@@ -52,6 +52,7 @@ import type {
 } from '../types.js';
 import { parseStoredPolicy } from '../stored-policy.js';
 import { auditActivitySql, checkActivityQuery, toActivityRow } from '../audit-activity.js';
+import { excludedActions } from '../audit-query.js';
 
 export interface SqliteStoreOptions {
   /** Open without writing anything (no migration, no pragmas that write); for `dke audit verify`. */
@@ -364,7 +365,7 @@ export class SqliteStore implements DkeStore {
     }
   }
 
-  queryAuditRows(query: AuditRowQuery): Promise<AuditRow[]> {
+  async queryAuditRows(query: AuditRowQuery): Promise<AuditRow[]> {
     const where: string[] = [];
     const params: (string | number)[] = [];
     const add = (clause: string, ...values: string[]): void => {
@@ -380,6 +381,8 @@ export class SqliteStore implements DkeStore {
     if (query.until !== undefined) add('time < ?', query.until);
     if (query.action !== undefined) add('action = ?', query.action);
     if (query.result !== undefined) add('result = ?', query.result);
+    const excluded = excludedActions(query);
+    if (excluded.length > 0) add(`action NOT IN (${excluded.map(() => '?').join(', ')})`, ...excluded);
     // Seq bounds ride on the primary key (or the (column, seq) indexes above), so paging stays cheap.
     if (query.beforeSeq !== undefined) {
       where.push('seq < ?');

@@ -15,9 +15,19 @@ interface Fields {
   object: string;
   result: string;
   action: string;
+  hideReads: boolean;
 }
 
-const EMPTY: Fields = { since: '', until: '', key: '', subject: '', object: '', result: '', action: '' };
+const EMPTY: Fields = {
+  since: '',
+  until: '',
+  key: '',
+  subject: '',
+  object: '',
+  result: '',
+  action: '',
+  hideReads: false,
+};
 
 /** A `datetime-local` value (local time, no zone) as ISO-8601 UTC. */
 function isoOf(local: string): string | undefined {
@@ -42,6 +52,7 @@ export function toFilters(fields: Fields): AuditFilters {
     ...(object === undefined ? {} : { object }),
     ...(fields.result === '' ? {} : { result: fields.result as AuditResult }),
     ...(action === undefined ? {} : { action }),
+    ...(fields.hideReads ? { reads: 'hide' as const } : {}),
   };
 }
 
@@ -123,6 +134,17 @@ export function FiltersForm({ onApply }: Props): JSX.Element {
           </datalist>
         </p>
       </div>
+      <p class="checkbox">
+        <input
+          id="audit-hide-reads"
+          type="checkbox"
+          checked={fields.hideReads}
+          onChange={(event) => setFields({ ...fields, hideReads: event.currentTarget.checked })}
+        />
+        <label for="audit-hide-reads">
+          Hide page reads (key listings, audit queries, page views: the console's own records)
+        </label>
+      </p>
       <p class="actions">
         <button type="submit">Apply filters</button>
         <button type="button" onClick={clear}>

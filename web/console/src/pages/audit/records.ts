@@ -16,6 +16,8 @@ export interface AuditFilters {
   readonly object?: string;
   readonly result?: AuditResult;
   readonly action?: string;
+  /** `hide`: leave out the console's own page reads (listings, audit queries, page views). */
+  readonly reads?: 'hide';
 }
 
 /** GET /audit and GET /documents/:objectId answer these (src/console/audit-api.ts, document-api.ts). */
