@@ -126,7 +126,7 @@ export function registerAuditApi(
   store: ConsoleStore,
   scope: DkeApp,
   readActions: ReadonlySet<string>,
-  feeds: AuditLiveFeeds = { pollMs: 1000, heartbeatMs: 10_000, perUser: 5 },
+  feeds: AuditLiveFeeds = { pollMs: 1000, heartbeatMs: 10_000, perUser: 5, total: 100 },
 ): void {
   route(
     {

@@ -4,11 +4,12 @@
  * feed) rather than hooking appends, so every instance behind a load balancer sees every record, whoever wrote
  * it. A feed ends when the client goes, when the session expires (event `expired`: the page must sign in
  * again rather than keep reading on a session that is over), when a read fails (event `failed`), when the same
- * user opens more than `perUser` feeds (their oldest: event `replaced`), and when the service closes.
+ * user opens more than `perUser` feeds (their oldest: event `replaced`), and when the service closes. Past
+ * `total` open feeds in the process, a new one is refused (503 ERR_CONSOLE_BUSY).
  */
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance as DkeApp, FastifyReply, FastifyRequest } from 'fastify';
-import { isDkeError } from '../errors/index.js';
+import { DkeError, isDkeError } from '../errors/index.js';
 import type { AuditRowQuery } from '../store/index.js';
 import type { ConsoleStore } from './sources.js';
 import { recordView } from './audit-view.js';
@@ -20,6 +21,8 @@ export interface AuditLiveFeeds {
   readonly heartbeatMs: number;
   /** Most open feeds of one user (issuer and subject): opening one more ends their oldest (`replaced`). */
   readonly perUser: number;
+  /** Most open feeds in this process, all users together: one more is 503 ERR_CONSOLE_BUSY. */
+  readonly total: number;
 }
 
 /** Most records sent in one event; more wait for the next poll (which then comes at once). */
@@ -53,9 +56,10 @@ export function openAuditLiveFeed(scope: DkeApp, store: ConsoleStore, options: A
   return (request, reply, filters, after, user, expiresAt) => {
     // Bounded work per user (each open feed is one store read a poll): the oldest of theirs makes way.
     const theirs = [...open].filter((feed) => feed.user === user);
-    for (const feed of theirs.slice(0, Math.max(0, theirs.length - options.perUser + 1))) {
-      feed.end('replaced');
-    }
+    const replaced = theirs.slice(0, Math.max(0, theirs.length - options.perUser + 1));
+    // ... and bounded work in all: past the total, a new feed is refused (the page says to retry).
+    if (open.size - replaced.length >= options.total) throw new DkeError('ERR_CONSOLE_BUSY');
+    for (const feed of replaced) feed.end('replaced');
     const stream = new PassThrough();
     let cursor = after;
     let stopped = false;

@@ -108,7 +108,7 @@ export const ERRORS = {
   ERR_CONSOLE_BUSY: {
     status: 503,
     exit: EXIT.IO,
-    message: 'the console is making another report, retry in a moment',
+    message: 'the console is busy (another report, or too many live audit feeds): retry in a moment',
   },
 
   // --- key service: key store (docs/keys.md) ---
