@@ -48,8 +48,7 @@ test(
   'every page: no WCAG 2.1 A/AA violation, no sideways scrolling at 1366x768, keyboard navigation',
   { skip },
   async () => {
-    const page = await browser.newPage();
-    await browser.signIn(page, 'admin');
+    const page = await browser.signedInPage('admin');
     // Data on every page: a key, a file opened under it, a policy refusal.
     await page.getByLabel('Name', { exact: true }).fill('finance');
     await page.getByRole('button', { name: 'Create key' }).click();

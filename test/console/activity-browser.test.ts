@@ -177,8 +177,7 @@ test(
   'auditor: the charts draw on canvas, the tables hold the right numbers, ranges switch',
   { skip },
   async () => {
-    const page = await browser.newPage();
-    await browser.signIn(page, 'auditor');
+    const page = await browser.signedInPage('auditor');
     await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Activity' }).click();
     await page.getByRole('heading', { name: 'Activity', level: 1 }).waitFor();
     const keys = page.getByRole('region', { name: 'Releases per key' });

@@ -81,8 +81,7 @@ test(
   'auditor: the audit log with filters, older pages, live records (and none while paused)',
   { skip },
   async () => {
-    const page = await browser.newPage();
-    await browser.signIn(page, 'auditor');
+    const page = await browser.signedInPage('auditor');
     await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Audit' }).click();
     await page.getByRole('heading', { name: 'Audit', level: 1 }).waitFor();
     await page.getByRole('status').getByText('Live: new records appear at the top').waitFor();
@@ -173,8 +172,7 @@ test(
 );
 
 test('auditor: the Document page reads a chosen file locally and shows who opened it', { skip }, async () => {
-  const page = await browser.newPage();
-  await browser.signIn(page, 'auditor');
+  const page = await browser.signedInPage('auditor');
   await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Document' }).click();
   await page.getByRole('heading', { name: 'Document', level: 1 }).waitFor();
 

@@ -62,8 +62,7 @@ test(
   'admin: sign in, create keys, set a policy, disable, rotate, revoke, destroy; CSRF-less change refused',
   { skip },
   async () => {
-    const page = await browser.newPage();
-    await browser.signIn(page, 'admin', 'sign-in');
+    const page = await browser.signedInPage('admin', 'sign-in');
     await page.getByText('Signed in as ada@example.test (admin)').waitFor();
     // Navigation: every page is a link, Keys is the current one.
     const nav = page.getByRole('navigation', { name: 'Pages' });
@@ -161,8 +160,7 @@ test(
   "auditor: reads keys but cannot change one; sees the admin's changes, who opened the file, and downloads the report",
   { skip },
   async () => {
-    const page = await browser.newPage();
-    await browser.signIn(page, 'auditor');
+    const page = await browser.signedInPage('auditor');
     await page.getByText('Signed in as audrey@example.test (auditor)').waitFor();
     await row(page, 'finance').waitFor();
     assert.equal(await page.getByRole('button', { name: 'Create key' }).count(), 0);
@@ -225,8 +223,7 @@ test(
 );
 
 test('a user without a role sees nothing but a page saying so', { skip }, async () => {
-  const page = await browser.newPage();
-  await browser.signIn(page, 'nobody');
+  const page = await browser.signedInPage('nobody');
   await page.getByRole('alert').getByText('your account has no console role').waitFor();
   assert.equal(await page.locator('table').count(), 0);
   assert.equal(await page.getByText('finance').count(), 0);

@@ -65,8 +65,7 @@ test(
   'auditor: checkpoint and cosignature, verify now, a report downloaded, the status checks',
   { skip },
   async () => {
-    const page = await browser.newPage();
-    await browser.signIn(page, 'auditor');
+    const page = await browser.signedInPage('auditor');
 
     // Integrity: wait (reloading) until the witness has cosigned the latest checkpoint.
     await open(page, 'Integrity');

@@ -59,11 +59,10 @@ export async function signOut(page: Page): Promise<void> {
 }
 
 export interface ConsoleBrowser {
-  /** The CSP violations of every page opened by newPage; a test ends by asserting there were none. */
+  /** The CSP violations of every page it opened; a test ends by asserting there were none. */
   readonly cspViolations: string[];
-  newPage(): Promise<Page>;
-  /** Signs `user` in on `page` through the issuer's form (screenshot `shot` of the start page). */
-  signIn(page: Page, user: TestUser, shot?: string): Promise<void>;
+  /** A new page signed in as `user` through the issuer's form (`shot`: a screenshot of the start page). */
+  signedInPage(user: TestUser, shot?: string): Promise<Page>;
   close(): Promise<void>;
 }
 
@@ -76,8 +75,11 @@ export async function launchConsoleBrowser(service: {
   const cspViolations: string[] = [];
   return {
     cspViolations,
-    newPage: () => newConsolePage(browser.context, cspViolations),
-    signIn: (page, user, shot) => signIn(page, service.origin, service.issuer, user, shot),
+    async signedInPage(user, shot) {
+      const page = await newConsolePage(browser.context, cspViolations);
+      await signIn(page, service.origin, service.issuer, user, shot);
+      return page;
+    },
     close: () => browser.close(),
   };
 }
