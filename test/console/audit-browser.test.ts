@@ -101,7 +101,7 @@ test(
     );
 
     // Filters: releases of the finance key, then only refusals.
-    await page.getByLabel('Key').fill('finance');
+    await page.getByLabel('Key', { exact: true }).fill('finance');
     await page.getByLabel('Action').fill('native.unwrap');
     await page.getByRole('button', { name: 'Apply filters' }).click();
     await rows(page).filter({ hasText: 'bob@example.test' }).waitFor();
@@ -147,12 +147,12 @@ test(
 
     // The finance key's records for the screenshot, then an object id leads to its Document page.
     await page.getByRole('button', { name: 'Clear' }).click();
-    await page.getByLabel('Key').fill('finance');
+    await page.getByLabel('Key', { exact: true }).fill('finance');
     await page.getByRole('button', { name: 'Apply filters' }).click();
     await rows(page).filter({ hasText: 'ERR_FORBIDDEN' }).waitFor();
     await page.getByRole('status').getByText('Live: new records appear at the top').waitFor();
     await screenshot(page, 'audit');
-    await page.getByLabel('Key').fill('');
+    await page.getByLabel('Key', { exact: true }).fill('');
     await page.getByLabel('Action').fill('native.unwrap');
     await page.getByLabel('Result').selectOption('allowed');
     await page.getByRole('button', { name: 'Apply filters' }).click();

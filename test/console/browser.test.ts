@@ -172,7 +172,7 @@ test(
 
     // Audit: the admin's changes to finance, each by ada, and the refused enable just now.
     await nav.getByRole('link', { name: 'Audit' }).click();
-    await page.getByLabel('Key').fill('finance');
+    await page.getByLabel('Key', { exact: true }).fill('finance');
     await page.getByRole('button', { name: 'Apply filters' }).click();
     const records = page.locator('table.records tbody tr');
     for (const change of ['admin.key.createok', 'admin.policy.setok', 'admin.key.disableok']) {
