@@ -6,44 +6,28 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { Page } from 'playwright-core';
-import type { DevIssuer } from '../../src/devissuer/index.js';
 import { axeViolations } from '../support/axe.js';
-import { browserSkipReason, launchBrowser, type Browser } from '../support/browser.js';
-import { startConsoleIssuer, writeConsoleConfig } from '../support/console.js';
-import { newConsolePage, signIn } from '../support/console-browser.js';
-import { startServerProcess, stopServerProcess, type ServerProcess } from '../support/server-process.js';
-import { freePort } from '../support/free-port.js';
+import { browserSkipReason } from '../support/browser.js';
+import { startConsoleService, type ConsoleService } from '../support/console.js';
+import { launchConsoleBrowser, type ConsoleBrowser } from '../support/console-browser.js';
 import { encryptForService } from '../support/service-file.js';
 
 const skip = browserSkipReason();
 
-let dir: string;
-let issuer: DevIssuer;
-let service: ServerProcess;
-let browser: Browser;
-let origin: string;
+let service: ConsoleService;
+let browser: ConsoleBrowser;
 let objectId: string;
-const cspViolations: string[] = [];
 
 before(async () => {
   if (skip !== undefined) return;
-  dir = mkdtempSync(path.join(tmpdir(), 'opendke-console-a11y-'));
-  const port = await freePort();
-  origin = `http://localhost:${port}`;
-  issuer = await startConsoleIssuer(origin);
-  service = await startServerProcess(writeConsoleConfig(dir, issuer, port, origin), { cwd: dir });
-  browser = await launchBrowser();
+  service = await startConsoleService({ name: 'a11y', childProcess: true });
+  browser = await launchConsoleBrowser(service);
 });
 after(async () => {
   if (skip !== undefined) return;
   await browser?.close();
-  await stopServerProcess(service);
-  await issuer.close();
-  rmSync(dir, { recursive: true, force: true });
+  await service.close();
 });
 
 /** Fails with every violation listed: rule, impact, what to fix and where. */
@@ -64,13 +48,12 @@ test(
   'every page: no WCAG 2.1 A/AA violation, no sideways scrolling at 1366x768, keyboard navigation',
   { skip },
   async () => {
-    const page = await newConsolePage(browser.context, cspViolations);
-    await signIn(page, origin, issuer, 'admin');
+    const page = await browser.signedInPage('admin');
     // Data on every page: a key, a file opened under it, a policy refusal.
     await page.getByLabel('Name', { exact: true }).fill('finance');
     await page.getByRole('button', { name: 'Create key' }).click();
     await page.getByRole('status').getByText('Key finance created.').waitFor();
-    const file = await encryptForService(dir, service.url, 'finance', issuer);
+    const file = await encryptForService(service.dir, service.url, 'finance', service.issuer);
     objectId = file.objectId;
     assert.notEqual(await file.decryptAs('mallory@example.test'), 0, 'the empty policy refuses everyone');
     await page.reload();
@@ -107,7 +90,7 @@ test(
       await settle(page, title);
       await assertAccessible(page, title);
     }
-    assert.deepEqual(cspViolations, []);
+    assert.deepEqual(browser.cspViolations, []);
   },
 );
 

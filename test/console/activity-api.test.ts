@@ -5,22 +5,9 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import type { DevIssuer } from '../../src/devissuer/index.js';
-import { loadConfig } from '../../src/config/index.js';
-import { startServer, type RunningServer } from '../../src/service/server.js';
-import {
-  auditRecordsIn,
-  signInOverHttp,
-  startConsoleIssuer,
-  writeConsoleConfig,
-  type HttpSession,
-} from '../support/console.js';
-import { freePort } from '../support/free-port.js';
+import { startConsoleService, type ConsoleService, type HttpSession } from '../support/console.js';
 import { validToken } from '../support/issuer.js';
-import { msDkeDecrypt, nativeUnwrap, readUserNamesFromUpn } from '../support/releases.js';
+import { msDkeDecrypt, nativeUnwrap } from '../support/releases.js';
 
 interface Series {
   readonly name: string | null;
@@ -38,76 +25,41 @@ interface Activity {
   readonly bySubject: Series[];
 }
 
-let dir: string;
-let issuer: DevIssuer;
-let server: RunningServer;
-let origin: string;
+let service: ConsoleService;
 let admin: HttpSession;
 let auditor: HttpSession;
 /** The UTC day (YYYY-MM-DD) the releases began on. */
 let releasesDay: string;
 
-async function get(
-  session: HttpSession | undefined,
-  query: string,
-): Promise<{ status: number; body: unknown }> {
-  const answer = await fetch(`${server.url}/console/api/activity${query}`, {
-    headers: session === undefined ? {} : { cookie: session.cookie },
-  });
-  return { status: answer.status, body: await answer.json() };
-}
-
-async function consolePost(session: HttpSession, url: string, body: unknown): Promise<void> {
-  const answer = await fetch(`${server.url}/console/api${url}`, {
-    method: url.endsWith('/policy') ? 'PUT' : 'POST',
-    headers: {
-      cookie: session.cookie,
-      'x-csrf-token': session.csrfToken,
-      origin,
-      'content-type': 'application/json',
-    },
-    body: JSON.stringify(body),
-  });
-  assert.ok(answer.status < 300, `${url}: ${answer.status} ${await answer.text()}`);
-}
+const get = (session: HttpSession | undefined, query: string) =>
+  service.call<unknown>(session, 'GET', `/activity${query}`);
 
 const totals = (series: Series[]): Record<string, [number, number]> =>
   Object.fromEntries(series.map((s) => [s.name ?? '(others)', [s.totalReleases, s.totalRefusals]]));
 
 before(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'opendke-console-activity-'));
-  const port = await freePort();
-  origin = `http://localhost:${port}`;
-  issuer = await startConsoleIssuer(origin);
-  const file = writeConsoleConfig(dir, issuer, port, origin);
-  readUserNamesFromUpn(file);
-  server = await startServer(loadConfig({ file, env: {} }), {
-    logDestination: { write: () => true },
-  });
-  admin = await signInOverHttp(server.url, 'admin');
-  auditor = await signInOverHttp(server.url, 'auditor');
-  await consolePost(admin, '/keys', { name: 'finance', protocol: 'native' });
-  await consolePost(admin, '/keys/finance/policy', { users: ['sub:alice', 'sub:bob'] });
-  await consolePost(admin, '/keys', { name: 'office', protocol: 'ms-dke' });
-  await consolePost(admin, '/keys/office/policy', { users: ['sub:alice'] });
+  service = await startConsoleService({ name: 'activity', userNamesFromUpn: true });
+  admin = await service.signIn('admin');
+  auditor = await service.signIn('auditor');
+  await service.change(admin, 'POST', '/keys', { name: 'finance', protocol: 'native' });
+  await service.change(admin, 'PUT', '/keys/finance/policy', { users: ['sub:alice', 'sub:bob'] });
+  await service.change(admin, 'POST', '/keys', { name: 'office', protocol: 'ms-dke' });
+  await service.change(admin, 'PUT', '/keys/office/policy', { users: ['sub:alice'] });
 
-  const token = (sub: string): Promise<string> => validToken(issuer, { sub, upn: `${sub}@example.test` });
+  const token = (sub: string): Promise<string> =>
+    validToken(service.issuer, { sub, upn: `${sub}@example.test` });
   const [alice, bob, carol] = await Promise.all([token('alice'), token('bob'), token('carol')]);
   const made: (readonly [() => Promise<number>, number])[] = [
-    ...Array.from({ length: 3 }, () => [() => nativeUnwrap(server.url, 'finance', alice), 200] as const),
-    ...Array.from({ length: 2 }, () => [() => nativeUnwrap(server.url, 'finance', bob), 200] as const),
-    [() => nativeUnwrap(server.url, 'finance', carol), 403],
-    ...Array.from({ length: 2 }, () => [() => msDkeDecrypt(server.url, 'office', alice), 200] as const),
-    [() => msDkeDecrypt(server.url, 'office', bob), 403],
+    ...Array.from({ length: 3 }, () => [() => nativeUnwrap(service.url, 'finance', alice), 200] as const),
+    ...Array.from({ length: 2 }, () => [() => nativeUnwrap(service.url, 'finance', bob), 200] as const),
+    [() => nativeUnwrap(service.url, 'finance', carol), 403],
+    ...Array.from({ length: 2 }, () => [() => msDkeDecrypt(service.url, 'office', alice), 200] as const),
+    [() => msDkeDecrypt(service.url, 'office', bob), 403],
   ];
   releasesDay = new Date().toISOString().slice(0, 10);
   for (const [release, status] of made) assert.equal(await release(), status);
 });
-after(async () => {
-  await server.close();
-  await issuer.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => service.close());
 
 test('activity counts the releases and refusals made against the service, per key and per subject', async () => {
   const answer = await get(auditor, '');
@@ -154,9 +106,9 @@ test('activity counts the releases and refusals made against the service, per ke
 });
 
 test('the read is audited as console.activity.get with the console user', async () => {
-  const before = (await auditRecordsIn(dir)).length;
+  const before = (await service.auditRecords()).length;
   assert.equal((await get(auditor, '?bucket=hour')).status, 200);
-  const records = (await auditRecordsIn(dir)).slice(before);
+  const records = (await service.auditRecords()).slice(before);
   assert.deepEqual(
     records.map((r) => [r.action, r.result, r.subject]),
     [
@@ -191,11 +143,11 @@ test('bad ranges are 400 ERR_BAD_REQUEST, unknown parameters too', async () => {
 
 test('no session is 401; a user without a role is 403 and audited as denied', async () => {
   assert.equal((await get(undefined, '')).status, 401);
-  const nobody = await signInOverHttp(server.url, 'nobody');
+  const nobody = await service.signIn('nobody');
   const answer = await get(nobody, '');
   assert.equal(answer.status, 403);
   assert.equal((answer.body as { error: string }).error, 'ERR_CONSOLE_ROLE_REQUIRED');
-  const denied = (await auditRecordsIn(dir)).filter((r) => r.subject === 'nemo' && r.result === 'denied');
+  const denied = (await service.auditRecords()).filter((r) => r.subject === 'nemo' && r.result === 'denied');
   assert.deepEqual(
     denied.map((r) => [r.action, r.reason]),
     [['console.activity.get', 'ERR_CONSOLE_ROLE_REQUIRED']],

@@ -12,31 +12,27 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { StoreAuditLog } from '../../src/audit/index.js';
-import type { DevIssuer } from '../../src/devissuer/index.js';
 import type { AuditEvent } from '../../src/service/contracts.js';
 import { openSqliteStore } from '../../src/store/index.js';
-import { browserSkipReason, launchBrowser, type Browser } from '../support/browser.js';
-import { signInOverHttp, startConsoleIssuer, writeConsoleConfig } from '../support/console.js';
-import { newConsolePage, screenshot, signIn, signOut } from '../support/console-browser.js';
-import { freePort } from '../support/free-port.js';
+import { browserSkipReason } from '../support/browser.js';
+import { startConsoleService, type ConsoleService } from '../support/console.js';
+import {
+  launchConsoleBrowser,
+  screenshot,
+  signOut,
+  type ConsoleBrowser,
+} from '../support/console-browser.js';
 import { validToken } from '../support/issuer.js';
-import { msDkeDecrypt, nativeUnwrap, readUserNamesFromUpn } from '../support/releases.js';
-import { startServerProcess, stopServerProcess, type ServerProcess } from '../support/server-process.js';
+import { msDkeDecrypt, nativeUnwrap } from '../support/releases.js';
 
 const skip = browserSkipReason();
 const HOUR = 3_600_000;
 
-let dir: string;
-let issuer: DevIssuer;
-let service: ServerProcess;
-let browser: Browser;
-let origin: string;
-const cspViolations: string[] = [];
+let service: ConsoleService;
+let browser: ConsoleBrowser;
 /** The UTC hour (`YYYY-MM-DD HH`) of the live releases; undefined when they crossed an hour boundary. */
 let liveHour: string | undefined;
 /** What the page must show: releases and refusals per key and per subject, history and live together. */
@@ -104,37 +100,25 @@ async function writeHistory(dbFile: string): Promise<void> {
 
 before(async () => {
   if (skip !== undefined) return;
-  dir = mkdtempSync(path.join(tmpdir(), 'opendke-console-activity-e2e-'));
-  const port = await freePort();
-  origin = `http://localhost:${port}`;
-  issuer = await startConsoleIssuer(origin);
-  const configFile = writeConsoleConfig(dir, issuer, port, origin);
-  readUserNamesFromUpn(configFile);
-  await writeHistory(path.join(dir, 'dke.db'));
-  service = await startServerProcess(configFile, { cwd: dir });
-  browser = await launchBrowser();
+  service = await startConsoleService({
+    name: 'activity-e2e',
+    childProcess: true,
+    userNamesFromUpn: true,
+    beforeStart: (dir) => writeHistory(path.join(dir, 'dke.db')),
+  });
+  browser = await launchConsoleBrowser(service);
 
   // Keys and policies through the console's API as an admin, then real releases and refusals.
-  const admin = await signInOverHttp(service.url, 'admin');
-  const change = async (method: string, url: string, body: unknown): Promise<void> => {
-    const answer = await fetch(`${service.url}/console/api${url}`, {
-      method,
-      headers: {
-        cookie: admin.cookie,
-        'x-csrf-token': admin.csrfToken,
-        origin,
-        'content-type': 'application/json',
-      },
-      body: JSON.stringify(body),
-    });
-    assert.ok(answer.status < 300, `${url}: ${answer.status}`);
-  };
+  const admin = await service.signIn('admin');
+  const change = (method: string, url: string, body: unknown): Promise<void> =>
+    service.change(admin, method, url, body);
   await change('POST', '/keys', { name: 'finance' });
   await change('PUT', '/keys/finance/policy', { users: ['sub:alice', 'sub:bob'] });
   await change('POST', '/keys', { name: 'office', protocol: 'ms-dke' });
   await change('PUT', '/keys/office/policy', { users: ['sub:erin'] });
   for (const name of ['legal', 'hr']) await change('POST', '/keys', { name });
-  const token = (sub: string): Promise<string> => validToken(issuer, { sub, upn: `${sub}@example.test` });
+  const token = (sub: string): Promise<string> =>
+    validToken(service.issuer, { sub, upn: `${sub}@example.test` });
   const live: [string, string, number][] = [
     ['finance', 'alice', 200],
     ['finance', 'alice', 200],
@@ -156,9 +140,7 @@ before(async () => {
 after(async () => {
   if (skip !== undefined) return;
   await browser.close();
-  await stopServerProcess(service);
-  await issuer.close();
-  rmSync(dir, { recursive: true, force: true });
+  await service.close();
 });
 
 /** The totals table under a chart, as [name, releases, refusals] rows. */
@@ -195,8 +177,7 @@ test(
   'auditor: the charts draw on canvas, the tables hold the right numbers, ranges switch',
   { skip },
   async () => {
-    const page = await newConsolePage(browser.context, cspViolations);
-    await signIn(page, origin, issuer, 'auditor');
+    const page = await browser.signedInPage('auditor');
     await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Activity' }).click();
     await page.getByRole('heading', { name: 'Activity', level: 1 }).waitFor();
     const keys = page.getByRole('region', { name: 'Releases per key' });
@@ -261,6 +242,6 @@ test(
 
     await signOut(page);
     await page.close();
-    assert.deepEqual(cspViolations, []);
+    assert.deepEqual(browser.cspViolations, []);
   },
 );

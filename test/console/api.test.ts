@@ -8,71 +8,35 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { DevIssuer } from '../../src/devissuer/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { isDkeError } from '../../src/errors/index.js';
-import type { AuditRecord } from '../../src/service/contracts.js';
-import { startServer, type RunningServer } from '../../src/service/server.js';
+import { startServer } from '../../src/service/server.js';
 import {
-  signInOverHttp,
-  startConsoleIssuer,
+  startConsoleService,
   writeConsoleConfig,
+  type ConsoleAnswer,
+  type ConsoleService,
   type HttpSession,
-  auditRecordsIn,
 } from '../support/console.js';
 import { freePort } from '../support/free-port.js';
 
-let dir: string;
-let issuer: DevIssuer;
-let server: RunningServer;
-let origin: string;
-let configFile: string;
+let service: ConsoleService;
 
 before(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'opendke-console-api-'));
-  const port = await freePort();
-  origin = `http://localhost:${port}`;
-  issuer = await startConsoleIssuer(origin);
-  configFile = writeConsoleConfig(dir, issuer, port, origin);
-  server = await startServer(loadConfig({ file: configFile, env: {} }), {
-    logDestination: { write: () => true },
-  });
+  service = await startConsoleService({ name: 'api' });
 });
-after(async () => {
-  await server.close();
-  await issuer.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => service.close());
 
-const auditRecords = (): Promise<AuditRecord[]> => auditRecordsIn(dir);
-
-interface Answer {
-  readonly status: number;
-  readonly body: Record<string, unknown>;
-}
-
-async function apiCall(
+const apiCall = (
   session: HttpSession | undefined,
   method: string,
   url: string,
   body?: unknown,
-  headers: Record<string, string> = {},
-): Promise<Answer> {
-  const answer = await fetch(`${server.url}/console/api${url}`, {
-    method,
-    headers: {
-      ...(session === undefined ? {} : { cookie: session.cookie }),
-      ...(method === 'GET' || session === undefined ? {} : { 'x-csrf-token': session.csrfToken, origin }),
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...headers,
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: answer.status, body: (await answer.json()) as Record<string, unknown> };
-}
+  headers?: Record<string, string>,
+): Promise<ConsoleAnswer<Record<string, unknown>>> => service.call(session, method, url, { body, headers });
 
 test('the console pages come with a strict CSP and no inline script or style', async () => {
-  const page = await fetch(`${server.url}/console/`);
+  const page = await fetch(`${service.url}/console/`);
   assert.equal(page.status, 200);
   const html = await page.text();
   const csp = page.headers.get('content-security-policy') ?? '';
@@ -94,11 +58,11 @@ test('the console pages come with a strict CSP and no inline script or style', a
   assert.doesNotMatch(html, /<style|\sstyle=/);
   const script = /src="(\/console\/assets\/[^"]+\.js)"/.exec(html)?.[1];
   assert.ok(script !== undefined);
-  const asset = await fetch(`${server.url}${script}`);
+  const asset = await fetch(`${service.url}${script}`);
   assert.equal(asset.status, 200);
   assert.match(asset.headers.get('content-type') ?? '', /javascript/);
   // Routes outside the console keep their own headers (no console CSP on the key API).
-  const health = await fetch(`${server.url}/healthz`);
+  const health = await fetch(`${service.url}/healthz`);
   assert.equal(health.headers.get('content-security-policy'), null);
 });
 
@@ -115,19 +79,19 @@ test('without a session every API call is 401, never rate limited as failed auth
 });
 
 test('sign-in cookies: Lax short-lived login state, Strict HttpOnly session', async () => {
-  const start = await fetch(`${server.url}/console/login`, { redirect: 'manual' });
+  const start = await fetch(`${service.url}/console/login`, { redirect: 'manual' });
   const loginCookie = start.headers.getSetCookie().find((c) => c.startsWith('opendke-login=')) ?? '';
   assert.match(loginCookie, /HttpOnly/i);
   assert.match(loginCookie, /SameSite=Lax/i);
   assert.match(loginCookie, /Max-Age=600/);
   assert.match(loginCookie, /Path=\/console/);
   const location = new URL(start.headers.get('location') ?? '');
-  assert.equal(location.origin + location.pathname, issuer.authorizationEndpoint);
+  assert.equal(location.origin + location.pathname, service.issuer.authorizationEndpoint);
   assert.equal(location.searchParams.get('code_challenge_method'), 'S256');
-  assert.equal(location.searchParams.get('redirect_uri'), `${origin}/console/callback`);
+  assert.equal(location.searchParams.get('redirect_uri'), `${service.origin}/console/callback`);
 
   // A callback without the login-state cookie (another browser, or expired) is refused.
-  const stray = await fetch(`${server.url}/console/callback?code=x&state=y`, { redirect: 'manual' });
+  const stray = await fetch(`${service.url}/console/callback?code=x&state=y`, { redirect: 'manual' });
   assert.equal(stray.status, 400);
   assert.match(stray.headers.get('content-type') ?? '', /text\/html/);
   assert.match(stray.headers.get('content-security-policy') ?? '', /default-src 'none'/);
@@ -137,14 +101,14 @@ test('sign-in cookies: Lax short-lived login state, Strict HttpOnly session', as
 });
 
 test('an admin manages keys; every change is audited like the admin API, with the console user', async () => {
-  const admin = await signInOverHttp(server.url, 'admin');
+  const admin = await service.signIn('admin');
   const session = await apiCall(admin, 'GET', '/session');
   assert.deepEqual(session.body.roles, ['admin']);
   assert.equal((session.body.user as { userName: string }).userName, 'ada@example.test');
 
   const created = await apiCall(admin, 'POST', '/keys', { name: 'labels', protocol: 'ms-dke' });
   assert.equal(created.status, 201, JSON.stringify(created.body));
-  assert.equal(created.body.labelUrl, `${origin}/labels`);
+  assert.equal(created.body.labelUrl, `${service.origin}/labels`);
   assert.equal(created.body.backend, 'software');
   const bad = await apiCall(admin, 'PUT', '/keys/labels/policy', { users: ['\uff41lice@example.test'] });
   assert.equal(bad.status, 400);
@@ -165,7 +129,7 @@ test('an admin manages keys; every change is audited like the admin API, with th
   const importing = await apiCall(admin, 'POST', '/keys', { name: 'x', privateKeyPem: 'pem' });
   assert.equal(importing.status, 400);
 
-  const records = (await auditRecords()).filter((r) => r.subject === 'ada');
+  const records = (await service.auditRecords()).filter((r) => r.subject === 'ada');
   const actions = records.filter((r) => r.result === 'ok').map((r) => r.action);
   for (const action of [
     'console.signin',
@@ -179,7 +143,7 @@ test('an admin manages keys; every change is audited like the admin API, with th
     assert.ok(actions.includes(action), `${action} in ${actions.join(', ')}`);
   }
   const create = records.find((r) => r.action === 'admin.key.create' && r.result === 'allowed');
-  assert.equal(create?.issuer, issuer.issuer);
+  assert.equal(create?.issuer, service.issuer.issuer);
   assert.equal(create?.userName, 'ada@example.test');
   assert.equal(create?.keyName, 'labels');
   assert.ok(records.some((r) => r.action === 'admin.policy.set' && r.result === 'failed'));
@@ -187,12 +151,12 @@ test('an admin manages keys; every change is audited like the admin API, with th
 });
 
 test('a change without the CSRF token or from another origin is 403 and audited as denied', async () => {
-  const admin = await signInOverHttp(server.url, 'admin');
-  const before = (await auditRecords()).length;
+  const admin = await service.signIn('admin');
+  const before = (await service.auditRecords()).length;
   const noToken = await apiCall(admin, 'POST', '/keys', { name: 'csrf-a' }, { 'x-csrf-token': '' });
   assert.equal(noToken.status, 403);
   assert.equal(noToken.body.error, 'ERR_CSRF');
-  const otherSession = await signInOverHttp(server.url, 'admin');
+  const otherSession = await service.signIn('admin');
   const wrongToken = await apiCall(
     admin,
     'POST',
@@ -211,7 +175,7 @@ test('a change without the CSRF token or from another origin is 403 and audited 
     { origin: 'https://evil.example' },
   );
   assert.equal(crossOrigin.status, 403);
-  const noOrigin = await fetch(`${server.url}/console/api/keys`, {
+  const noOrigin = await fetch(`${service.url}/console/api/keys`, {
     method: 'POST',
     headers: { cookie: admin.cookie, 'x-csrf-token': admin.csrfToken, 'content-type': 'application/json' },
     body: JSON.stringify({ name: 'csrf-d' }),
@@ -219,7 +183,7 @@ test('a change without the CSRF token or from another origin is 403 and audited 
   assert.equal(noOrigin.status, 403);
   const keys = (await apiCall(admin, 'GET', '/keys')).body.keys as { name: string }[];
   assert.ok(!keys.some((k) => k.name.startsWith('csrf-')), 'no key was created');
-  const denied = (await auditRecords()).slice(before).filter((r) => r.result === 'denied');
+  const denied = (await service.auditRecords()).slice(before).filter((r) => r.result === 'denied');
   assert.equal(denied.length, 4);
   assert.ok(
     denied.every((r) => r.reason === 'ERR_CSRF' && r.action === 'admin.key.create' && r.subject === 'ada'),
@@ -227,9 +191,9 @@ test('a change without the CSRF token or from another origin is 403 and audited 
 });
 
 test('an auditor reads keys but every change is 403 ERR_ADMIN_REQUIRED, audited as denied', async () => {
-  const admin = await signInOverHttp(server.url, 'admin');
+  const admin = await service.signIn('admin');
   await apiCall(admin, 'POST', '/keys', { name: 'finance' });
-  const auditor = await signInOverHttp(server.url, 'auditor');
+  const auditor = await service.signIn('auditor');
   const keys = await apiCall(auditor, 'GET', '/keys');
   assert.equal(keys.status, 200);
   for (const [method, url, body] of [
@@ -245,7 +209,9 @@ test('an auditor reads keys but every change is 403 ERR_ADMIN_REQUIRED, audited 
     (await apiCall(admin, 'GET', '/keys')).body.keys as { name: string; state: string }[]
   ).find((k) => k.name === 'finance');
   assert.equal(finance?.state, 'enabled');
-  const denied = (await auditRecords()).filter((r) => r.subject === 'audrey' && r.result === 'denied');
+  const denied = (await service.auditRecords()).filter(
+    (r) => r.subject === 'audrey' && r.result === 'denied',
+  );
   assert.deepEqual(
     denied.map((r) => [r.action, r.keyName, r.reason]),
     [
@@ -257,7 +223,7 @@ test('an auditor reads keys but every change is 403 ERR_ADMIN_REQUIRED, audited 
 });
 
 test('a user without a console role is signed in but gets 403 everywhere', async () => {
-  const nobody = await signInOverHttp(server.url, 'nobody');
+  const nobody = await service.signIn('nobody');
   const session = await apiCall(nobody, 'GET', '/session');
   assert.deepEqual(session.body.roles, []);
   const keys = await apiCall(nobody, 'GET', '/keys');
@@ -266,9 +232,9 @@ test('a user without a console role is signed in but gets 403 everywhere', async
   assert.equal(keys.body.keys, undefined);
   assert.equal((await apiCall(nobody, 'POST', '/keys', { name: 'nemo' })).status, 403);
   // Sign-out works for everyone and deletes the cookie.
-  const out = await fetch(`${server.url}/console/api/logout`, {
+  const out = await fetch(`${service.url}/console/api/logout`, {
     method: 'POST',
-    headers: { cookie: nobody.cookie, 'x-csrf-token': nobody.csrfToken, origin },
+    headers: { cookie: nobody.cookie, 'x-csrf-token': nobody.csrfToken, origin: service.origin },
   });
   assert.equal(out.status, 200);
   assert.match(out.headers.getSetCookie().join('\n'), /opendke-console=;.*Expires=Thu, 01 Jan 1970/);
@@ -277,7 +243,7 @@ test('a user without a console role is signed in but gets 403 everywhere', async
 test('configuration: the console is off by default and checked strictly when on', () => {
   const base = { auth: { audience: 'a', issuers: [{ issuer: 'https://i.example', algorithms: ['ES256'] }] } };
   const load = (extra: Record<string, unknown>): unknown => {
-    const file = path.join(dir, `c-${Math.random()}.json`);
+    const file = path.join(service.dir, `c-${Math.random()}.json`);
     writeFileSyncJson(file, { ...base, ...extra });
     return loadConfig({ file, env: {} });
   };
@@ -317,7 +283,7 @@ function writeFileSyncJson(file: string, value: unknown): void {
 test('under an https public URL: __Host- cookies, Secure, Path=/, and HSTS', async () => {
   const httpsDir = mkdtempSync(path.join(tmpdir(), 'opendke-console-https-'));
   const port = await freePort();
-  const file = writeConsoleConfig(httpsDir, issuer, port, 'https://dke.example.test');
+  const file = writeConsoleConfig(httpsDir, service.issuer, port, 'https://dke.example.test');
   const tlsServer = await startServer(loadConfig({ file, env: {} }), {
     logDestination: { write: () => true },
   });
@@ -336,7 +302,7 @@ test('under an https public URL: __Host- cookies, Secure, Path=/, and HSTS', asy
     const page = await fetch(`${tlsServer.url}/console/`);
     assert.match(page.headers.get('strict-transport-security') ?? '', /max-age=31536000/);
     // The plain-http console of the other tests sends no HSTS.
-    assert.equal((await fetch(`${server.url}/console/`)).headers.get('strict-transport-security'), null);
+    assert.equal((await fetch(`${service.url}/console/`)).headers.get('strict-transport-security'), null);
   } finally {
     await tlsServer.close();
     rmSync(httpsDir, { recursive: true, force: true });
@@ -346,7 +312,7 @@ test('under an https public URL: __Host- cookies, Secure, Path=/, and HSTS', asy
 test('an unreachable issuer: sign-in answers 503 with a page, the rest of the service serves on', async () => {
   const downDir = mkdtempSync(path.join(tmpdir(), 'opendke-console-down-'));
   const port = await freePort();
-  const file = writeConsoleConfig(downDir, issuer, port, `http://localhost:${port}`);
+  const file = writeConsoleConfig(downDir, service.issuer, port, `http://localhost:${port}`);
   const config = JSON.parse(readFileSync(file, 'utf8')) as { console: { issuer: string } };
   config.console.issuer = `http://127.0.0.1:${await freePort()}`; // nothing listens there
   writeFileSync(file, JSON.stringify(config));

@@ -6,33 +6,17 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import type { DevIssuer } from '../../src/devissuer/index.js';
-import { loadConfig } from '../../src/config/index.js';
-import type { AuditRecord } from '../../src/service/contracts.js';
-import { startServer, type RunningServer } from '../../src/service/server.js';
 import {
-  auditRecordsIn,
-  signInOverHttp,
-  startConsoleIssuer,
-  writeConsoleConfig,
+  startConsoleService,
+  type ConsoleAnswer,
+  type ConsoleService,
   type HttpSession,
 } from '../support/console.js';
-import {
-  openEventStream,
-  unwrapAs,
-  wrapShareFor,
-  type SseReader,
-  type WrappedShare,
-} from '../support/console-audit.js';
-import { freePort } from '../support/free-port.js';
+import { openEventStream, type SseReader } from '../support/console-audit.js';
+import { validToken } from '../support/issuer.js';
+import { unwrapShare, wrapShareFor, type WrappedShare } from '../support/releases.js';
 
-let dir: string;
-let issuer: DevIssuer;
-let server: RunningServer;
-let origin: string;
+let service: ConsoleService;
 let admin: HttpSession;
 let auditor: HttpSession;
 /** Opened by alice twice, refused to bob once, on key `finance`. */
@@ -41,27 +25,17 @@ let opened: WrappedShare;
 let other: WrappedShare;
 let startedAt: string;
 
-interface Answer {
-  readonly status: number;
-  readonly body: Record<string, unknown>;
-}
-
-async function apiCall(
+const apiCall = (
   session: HttpSession | undefined,
   method: string,
   url: string,
   body?: unknown,
-): Promise<Answer> {
-  const answer = await fetch(`${server.url}/console/api${url}`, {
-    method,
-    headers: {
-      ...(session === undefined ? {} : { cookie: session.cookie }),
-      ...(method === 'GET' || session === undefined ? {} : { 'x-csrf-token': session.csrfToken, origin }),
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: answer.status, body: (await answer.json()) as Record<string, unknown> };
+): Promise<ConsoleAnswer<Record<string, unknown>>> => service.call(session, method, url, { body });
+
+/** `share` unwrapped on `keyName` by `userName` (subject `sub-<userName>`); the HTTP status. */
+async function unwrapAs(keyName: string, share: WrappedShare, userName: string): Promise<number> {
+  const token = await validToken(service.issuer, { sub: `sub-${userName}`, preferred_username: userName });
+  return unwrapShare(service.url, keyName, share, token);
 }
 
 interface Row {
@@ -90,16 +64,10 @@ async function page(
 }
 
 before(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'opendke-console-audit-'));
-  const port = await freePort();
-  origin = `http://localhost:${port}`;
-  issuer = await startConsoleIssuer(origin);
-  server = await startServer(loadConfig({ file: writeConsoleConfig(dir, issuer, port, origin), env: {} }), {
-    logDestination: { write: () => true },
-  });
+  service = await startConsoleService({ name: 'audit' });
   startedAt = new Date().toISOString();
-  admin = await signInOverHttp(server.url, 'admin');
-  auditor = await signInOverHttp(server.url, 'auditor');
+  admin = await service.signIn('admin');
+  auditor = await service.signIn('auditor');
   for (const [name, user] of [
     ['finance', 'alice@example.test'],
     ['hr', 'carol@example.test'],
@@ -107,27 +75,23 @@ before(async () => {
     const created = await apiCall(admin, 'POST', '/keys', { name, spec: 'P-256', policy: { users: [user] } });
     assert.equal(created.status, 201, JSON.stringify(created.body));
   }
-  opened = await wrapShareFor(server.url, 'finance');
-  other = await wrapShareFor(server.url, 'hr');
-  assert.equal(await unwrapAs(server.url, issuer, 'finance', opened, 'alice@example.test'), 200);
-  assert.equal(await unwrapAs(server.url, issuer, 'finance', opened, 'bob@example.test'), 403);
-  assert.equal(await unwrapAs(server.url, issuer, 'finance', opened, 'alice@example.test'), 200);
-  assert.equal(await unwrapAs(server.url, issuer, 'hr', other, 'carol@example.test'), 200);
+  opened = await wrapShareFor(service.url, 'finance');
+  other = await wrapShareFor(service.url, 'hr');
+  assert.equal(await unwrapAs('finance', opened, 'alice@example.test'), 200);
+  assert.equal(await unwrapAs('finance', opened, 'bob@example.test'), 403);
+  assert.equal(await unwrapAs('finance', opened, 'alice@example.test'), 200);
+  assert.equal(await unwrapAs('hr', other, 'carol@example.test'), 200);
 });
 /** A feed left open: closing the service must end it rather than wait for it. */
 let lingering: SseReader | undefined;
 after(async () => {
-  await server.close();
+  await service.close();
   if (lingering !== undefined) {
     await assert.rejects(async () => {
       for (;;) await lingering?.next(10_000);
     }, /the stream ended/);
   }
-  await issuer.close();
-  rmSync(dir, { recursive: true, force: true });
 });
-
-const auditRecords = (): Promise<AuditRecord[]> => auditRecordsIn(dir);
 
 test('the audit page reads the log newest first, with every filter, and records each read', async () => {
   const all = await page('');
@@ -183,7 +147,7 @@ test('the audit page reads the log newest first, with every filter, and records 
   assert.ok((await page(`?since=${startedAt.slice(0, 10)}&result=allowed&key=finance`)).records.length > 0);
 
   // Each read is recorded once (allowed, then ok), as the auditor, naming the filtered key or object.
-  const reads = (await auditRecords()).filter((r) => r.action === 'console.audit.query');
+  const reads = (await service.auditRecords()).filter((r) => r.action === 'console.audit.query');
   const byHr = reads.filter((r) => r.keyName === 'hr');
   assert.deepEqual(
     byHr.map((r) => r.result),
@@ -258,13 +222,13 @@ test('not signed in: 401; signed in without a role: 403, audited as denied', asy
     assert.equal(answer.status, 401, url);
     assert.equal(answer.body.error, 'ERR_CONSOLE_SIGNIN_REQUIRED');
   }
-  const nobody = await signInOverHttp(server.url, 'nobody');
+  const nobody = await service.signIn('nobody');
   for (const url of ['/audit?key=finance', '/audit/live', `/documents/${opened.objectId}`]) {
     const answer = await apiCall(nobody, 'GET', url);
     assert.equal(answer.status, 403, url);
     assert.equal(answer.body.error, 'ERR_CONSOLE_ROLE_REQUIRED');
   }
-  const denied = (await auditRecords()).filter((r) => r.subject === 'nemo' && r.result === 'denied');
+  const denied = (await service.auditRecords()).filter((r) => r.subject === 'nemo' && r.result === 'denied');
   assert.deepEqual(denied.map((r) => r.action).sort(), [
     'console.audit.live',
     'console.audit.query',
@@ -274,9 +238,9 @@ test('not signed in: 401; signed in without a role: 403, audited as denied', asy
 });
 
 test('the live feed sends the records after its cursor that match its filters, and is audited once', async () => {
-  const before = (await auditRecords()).filter((r) => r.action === 'console.audit.live').length;
+  const before = (await service.auditRecords()).filter((r) => r.action === 'console.audit.live').length;
   const feed = await openEventStream(
-    `${server.url}/console/api/audit/live?action=native.unwrap&key=finance`,
+    `${service.url}/console/api/audit/live?action=native.unwrap&key=finance`,
     {
       cookie: auditor.cookie,
     },
@@ -291,8 +255,8 @@ test('the live feed sends the records after its cursor that match its filters, a
     assert.equal(ready.id, String(cursor));
 
     // A release on the other key does not match; the one on finance does.
-    assert.equal(await unwrapAs(server.url, issuer, 'hr', other, 'carol@example.test'), 200);
-    assert.equal(await unwrapAs(server.url, issuer, 'finance', opened, 'alice@example.test'), 200);
+    assert.equal(await unwrapAs('hr', other, 'carol@example.test'), 200);
+    assert.equal(await unwrapAs('finance', opened, 'alice@example.test'), 200);
     const event = await feed.next();
     assert.equal(event.event, 'records');
     const { records } = JSON.parse(event.data) as { records: Row[] };
@@ -305,16 +269,19 @@ test('the live feed sends the records after its cursor that match its filters, a
     feed.close();
   }
   // Opening was recorded once (allowed, then ok); the second-by-second reads were not.
-  const opens = (await auditRecords()).filter((r) => r.action === 'console.audit.live');
+  const opens = (await service.auditRecords()).filter((r) => r.action === 'console.audit.live');
   assert.deepEqual(
     opens.slice(before).map((r) => `${r.result} ${r.keyName ?? ''}`),
     ['allowed finance', 'ok finance'],
   );
 
   // Resuming from a cursor: the records after it, oldest first, start the feed.
-  const resumed = await openEventStream(`${server.url}/console/api/audit/live?action=native.unwrap&after=0`, {
-    cookie: auditor.cookie,
-  });
+  const resumed = await openEventStream(
+    `${service.url}/console/api/audit/live?action=native.unwrap&after=0`,
+    {
+      cookie: auditor.cookie,
+    },
+  );
   try {
     assert.equal((await resumed.next()).event, 'ready');
     const first = await resumed.next();
@@ -327,12 +294,12 @@ test('the live feed sends the records after its cursor that match its filters, a
   } finally {
     resumed.close();
   }
-  lingering = await openEventStream(`${server.url}/console/api/audit/live`, { cookie: auditor.cookie });
+  lingering = await openEventStream(`${service.url}/console/api/audit/live`, { cookie: auditor.cookie });
   assert.equal((await lingering.next()).event, 'ready');
 });
 
 test('one user has at most 5 live feeds: a sixth ends their oldest with event replaced', async () => {
-  const url = `${server.url}/console/api/audit/live?key=hr`;
+  const url = `${service.url}/console/api/audit/live?key=hr`;
   const feeds = [];
   try {
     for (let i = 0; i < 6; i += 1) {
@@ -344,7 +311,7 @@ test('one user has at most 5 live feeds: a sixth ends their oldest with event re
     assert.equal((await oldest.next()).event, 'replaced');
     await assert.rejects(() => oldest.next(), /the stream ended/);
     // The other five are still open: a release on hr reaches the newest and the second oldest.
-    assert.equal(await unwrapAs(server.url, issuer, 'hr', other, 'carol@example.test'), 200);
+    assert.equal(await unwrapAs('hr', other, 'carol@example.test'), 200);
     for (const feed of [feeds[1]!, feeds[5]!]) {
       // Opening the later feeds (audited on key hr) may come first; the release follows.
       let seen = '';
@@ -394,7 +361,7 @@ test('who opened a document: releases, refusals, revocation per key; audited on 
   assert.equal(unknown.status, 200);
   assert.deepEqual(unknown.body.releases, []);
 
-  const lookups = (await auditRecords()).filter((r) => r.action === 'console.document.query');
+  const lookups = (await service.auditRecords()).filter((r) => r.action === 'console.document.query');
   assert.ok(
     lookups.some((r) => r.objectId === opened.objectId && r.result === 'ok' && r.subject === 'audrey'),
   );

@@ -9,60 +9,37 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Page, Request } from 'playwright-core';
-import type { DevIssuer } from '../../src/devissuer/index.js';
-import { browserSkipReason, launchBrowser, type Browser } from '../support/browser.js';
-import { newConsolePage, screenshot, signIn, signOut } from '../support/console-browser.js';
+import { browserSkipReason } from '../support/browser.js';
 import {
-  auditRecordsIn,
-  signInOverHttp,
-  startConsoleIssuer,
-  writeConsoleConfig,
-  type HttpSession,
-} from '../support/console.js';
+  launchConsoleBrowser,
+  screenshot,
+  signOut,
+  type ConsoleBrowser,
+} from '../support/console-browser.js';
+import { startConsoleService, type ConsoleService, type HttpSession } from '../support/console.js';
 import { encryptForService } from '../support/service-file.js';
-import { startServerProcess, stopServerProcess, type ServerProcess } from '../support/server-process.js';
-import { freePort } from '../support/free-port.js';
 
 const skip = browserSkipReason();
 
-let dir: string;
-let issuer: DevIssuer;
-let service: ServerProcess;
-let browser: Browser;
-let origin: string;
+let service: ConsoleService;
+let browser: ConsoleBrowser;
 let admin: HttpSession;
 /** The encrypted file and its object id (from `dke inspect`). */
 let encrypted: string;
 let objectId: string;
-const cspViolations: string[] = [];
 
 /** A change through the console's admin API (over HTTP, as the admin), to make records happen. */
 async function adminCall(method: string, url: string, body?: unknown): Promise<number> {
-  const answer = await fetch(`${origin}/console/api${url}`, {
-    method,
-    headers: {
-      cookie: admin.cookie,
-      ...(method === 'GET' ? {} : { 'x-csrf-token': admin.csrfToken, origin }),
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  await answer.arrayBuffer();
-  return answer.status;
+  return (await service.call(admin, method, url, { body })).status;
 }
 
 before(async () => {
   if (skip !== undefined) return;
-  dir = mkdtempSync(path.join(tmpdir(), 'opendke-console-audit-e2e-'));
-  const port = await freePort();
-  origin = `http://localhost:${port}`;
-  issuer = await startConsoleIssuer(origin);
-  service = await startServerProcess(writeConsoleConfig(dir, issuer, port, origin), { cwd: dir });
-  admin = await signInOverHttp(origin, 'admin');
+  service = await startConsoleService({ name: 'audit-e2e', childProcess: true });
+  admin = await service.signIn('admin');
   assert.equal(
     await adminCall('POST', '/keys', {
       name: 'finance',
@@ -72,25 +49,19 @@ before(async () => {
     201,
   );
   // A file encrypted to a local provider key and the service's `finance` key, opened by alice, refused to bob.
-  const file = await encryptForService(dir, service.url, 'finance', issuer);
+  const file = await encryptForService(service.dir, service.url, 'finance', service.issuer);
   ({ encrypted, objectId } = file);
   assert.equal(await file.decryptAs('alice@example.test'), 0);
   assert.notEqual(await file.decryptAs('bob@example.test'), 0);
   // Enough records for more than one page (50 a page): each key listing is recorded twice.
   for (let i = 0; i < 30; i += 1) assert.equal(await adminCall('GET', '/keys'), 200);
-  browser = await launchBrowser();
+  browser = await launchConsoleBrowser(service);
 });
 after(async () => {
   if (skip !== undefined) return;
   await browser?.close();
-  await stopServerProcess(service);
-  await issuer.close();
-  rmSync(dir, { recursive: true, force: true });
+  await service.close();
 });
-
-function newPage(): Promise<Page> {
-  return newConsolePage(browser.context, cspViolations);
-}
 
 const rows = (page: Page) => page.locator('table.records tbody tr');
 
@@ -110,8 +81,7 @@ test(
   'auditor: the audit log with filters, older pages, live records (and none while paused)',
   { skip },
   async () => {
-    const page = await newPage();
-    await signIn(page, origin, issuer, 'auditor');
+    const page = await browser.signedInPage('auditor');
     await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Audit' }).click();
     await page.getByRole('heading', { name: 'Audit', level: 1 }).waitFor();
     await page.getByRole('status').getByText('Live: new records appear at the top').waitFor();
@@ -131,7 +101,7 @@ test(
     );
 
     // Filters: releases of the finance key, then only refusals.
-    await page.getByLabel('Key').fill('finance');
+    await page.getByLabel('Key', { exact: true }).fill('finance');
     await page.getByLabel('Action').fill('native.unwrap');
     await page.getByRole('button', { name: 'Apply filters' }).click();
     await rows(page).filter({ hasText: 'bob@example.test' }).waitFor();
@@ -177,24 +147,24 @@ test(
 
     // The finance key's records for the screenshot, then an object id leads to its Document page.
     await page.getByRole('button', { name: 'Clear' }).click();
-    await page.getByLabel('Key').fill('finance');
+    await page.getByLabel('Key', { exact: true }).fill('finance');
     await page.getByRole('button', { name: 'Apply filters' }).click();
     await rows(page).filter({ hasText: 'ERR_FORBIDDEN' }).waitFor();
     await page.getByRole('status').getByText('Live: new records appear at the top').waitFor();
     await screenshot(page, 'audit');
-    await page.getByLabel('Key').fill('');
+    await page.getByLabel('Key', { exact: true }).fill('');
     await page.getByLabel('Action').fill('native.unwrap');
     await page.getByLabel('Result').selectOption('allowed');
     await page.getByRole('button', { name: 'Apply filters' }).click();
     await rowCountIs(page, '===', 1);
     await page.getByRole('link', { name: `Who opened ${objectId}` }).click();
-    await page.waitForURL(`${origin}/console/#document/${objectId}`);
+    await page.waitForURL(`${service.origin}/console/#document/${objectId}`);
     await page.getByRole('table', { name: 'Who opened it' }).getByText('alice@example.test').waitFor();
     await signOut(page);
     await page.close();
 
     // The live feed was opened (and recorded) once per filter change, not once a second.
-    const records = await auditRecordsIn(dir);
+    const records = await service.auditRecords();
     const opens = records.filter((r) => r.action === 'console.audit.live' && r.result === 'ok');
     assert.ok(opens.length >= 5 && opens.length <= 12, `${opens.length} live feeds opened`);
     assert.ok(opens.every((r) => r.subject === 'audrey'));
@@ -202,15 +172,14 @@ test(
 );
 
 test('auditor: the Document page reads a chosen file locally and shows who opened it', { skip }, async () => {
-  const page = await newPage();
-  await signIn(page, origin, issuer, 'auditor');
+  const page = await browser.signedInPage('auditor');
   await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Document' }).click();
   await page.getByRole('heading', { name: 'Document', level: 1 }).waitFor();
 
   // Not an OpenDKE file: a clear message, nothing asked of the service.
   const requests: Request[] = [];
   page.on('request', (request) => requests.push(request));
-  await page.getByLabel('OpenDKE file').setInputFiles(path.join(dir, 'board-minutes.txt'));
+  await page.getByLabel('OpenDKE file').setInputFiles(path.join(service.dir, 'board-minutes.txt'));
   await page.getByRole('alert').getByText('board-minutes.txt: This is not an OpenDKE file').waitFor();
   // Cut short inside its header, and a format version this console does not read.
   const whole = readFileSync(encrypted);
@@ -232,7 +201,7 @@ test('auditor: the Document page reads a chosen file locally and shows who opene
 
   await page.getByLabel('OpenDKE file').setInputFiles(encrypted);
   await page.getByRole('status').getByText(`object id ${objectId}`).waitFor();
-  await page.waitForURL(`${origin}/console/#document/${objectId}`);
+  await page.waitForURL(`${service.origin}/console/#document/${objectId}`);
   const readers = page.getByRole('table', { name: 'Who opened it' });
   await readers.getByText('alice@example.test').waitFor();
   assert.match((await readers.locator('tbody tr').first().textContent()) ?? '', /alice@example\.test.*1/);
@@ -254,14 +223,14 @@ test('auditor: the Document page reads a chosen file locally and shows who opene
   await page.getByLabel('Object id', { exact: true }).fill('AAAAAAAAAAAAAAAAAAAAAA');
   await page.getByRole('button', { name: 'Show who opened it' }).click();
   await page.getByText('Nobody has opened this object').waitFor();
-  await page.goto(`${origin}/console/#document/not-an-id`);
+  await page.goto(`${service.origin}/console/#document/not-an-id`);
   await page.getByRole('alert').getByText('An object id is 22 base64url characters').waitFor();
   await signOut(page);
   await page.close();
 
-  const lookups = (await auditRecordsIn(dir)).filter(
+  const lookups = (await service.auditRecords()).filter(
     (r) => r.action === 'console.document.query' && r.result === 'ok' && r.objectId === objectId,
   );
   assert.ok(lookups.length >= 2, 'the Audit link and the file both looked the object up, audited');
-  assert.deepEqual(cspViolations, []);
+  assert.deepEqual(browser.cspViolations, []);
 });

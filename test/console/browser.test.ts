@@ -8,52 +8,35 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
-import type { DevIssuer } from '../../src/devissuer/index.js';
-import type { AuditRecord } from '../../src/service/contracts.js';
-import { browserSkipReason, launchBrowser, type Browser } from '../support/browser.js';
-import { startConsoleIssuer, writeConsoleConfig, type TestUser, auditRecordsIn } from '../support/console.js';
-import { newConsolePage, screenshot, signIn as signInAs, signOut } from '../support/console-browser.js';
-import { startServerProcess, stopServerProcess, type ServerProcess } from '../support/server-process.js';
-import { freePort } from '../support/free-port.js';
+import { browserSkipReason } from '../support/browser.js';
+import { startConsoleService, type ConsoleService } from '../support/console.js';
+import {
+  launchConsoleBrowser,
+  screenshot,
+  signOut,
+  type ConsoleBrowser,
+} from '../support/console-browser.js';
 import { encryptForService, type ServiceFile } from '../support/service-file.js';
 
 const skip = browserSkipReason();
 
-let dir: string;
-let issuer: DevIssuer;
-let service: ServerProcess;
-let browser: Browser;
-let origin: string;
+let service: ConsoleService;
+let browser: ConsoleBrowser;
 /** The file alice opened under finance before the admin disabled it. */
 let file: ServiceFile;
-const cspViolations: string[] = [];
 
 before(async () => {
   if (skip !== undefined) return;
-  dir = mkdtempSync(path.join(tmpdir(), 'opendke-console-e2e-'));
-  const port = await freePort();
-  origin = `http://localhost:${port}`;
-  issuer = await startConsoleIssuer(origin);
-  service = await startServerProcess(writeConsoleConfig(dir, issuer, port, origin), { cwd: dir });
-  browser = await launchBrowser();
+  service = await startConsoleService({ name: 'e2e', childProcess: true });
+  browser = await launchConsoleBrowser(service);
 });
 after(async () => {
   if (skip !== undefined) return;
   await browser.close();
-  await stopServerProcess(service);
-  await issuer.close();
-  rmSync(dir, { recursive: true, force: true });
+  await service.close();
 });
-
-const auditRecords = (): Promise<AuditRecord[]> => auditRecordsIn(dir);
-
-const newPage = (): Promise<Page> => newConsolePage(browser.context, cspViolations);
-const signIn = (page: Page, user: TestUser, shot?: string): Promise<void> =>
-  signInAs(page, origin, issuer, user, shot);
 
 /** A change request from inside the page (same origin, the session cookie attached by the browser). */
 function pageFetch(page: Page, url: string, csrf: boolean): Promise<{ status: number; error: string }> {
@@ -79,8 +62,7 @@ test(
   'admin: sign in, create keys, set a policy, disable, rotate, revoke, destroy; CSRF-less change refused',
   { skip },
   async () => {
-    const page = await newPage();
-    await signIn(page, 'admin', 'sign-in');
+    const page = await browser.signedInPage('admin', 'sign-in');
     await page.getByText('Signed in as ada@example.test (admin)').waitFor();
     // Navigation: every page is a link, Keys is the current one.
     const nav = page.getByRole('navigation', { name: 'Pages' });
@@ -97,7 +79,7 @@ test(
     await page.getByLabel('Protocol').selectOption('ms-dke');
     await page.getByRole('button', { name: 'Create key' }).click();
     await page.getByRole('status').getByText('Key contoso created.').waitFor();
-    assert.equal(await row(page, 'contoso').locator('code').textContent(), `${origin}/contoso`);
+    assert.equal(await row(page, 'contoso').locator('code').textContent(), `${service.origin}/contoso`);
 
     await row(page, 'finance').getByRole('button', { name: 'Manage finance' }).click();
     // A policy the service refuses: its message is shown, nothing saved.
@@ -113,7 +95,7 @@ test(
       .waitFor();
 
     // alice opens a file under finance while the key is enabled: a release the auditor will be shown.
-    file = await encryptForService(dir, service.url, 'finance', issuer);
+    file = await encryptForService(service.dir, service.url, 'finance', service.issuer);
     assert.equal(await file.decryptAs('alice@example.test'), 0);
 
     await page.getByRole('button', { name: 'Disable' }).click();
@@ -147,7 +129,7 @@ test(
     await signOut(page);
     await page.close();
 
-    const records = await auditRecords();
+    const records = await service.auditRecords();
     const ok = records
       .filter((r) => r.subject === 'ada' && r.result === 'ok')
       .map((r) => `${r.action} ${r.keyName ?? ''}`);
@@ -178,8 +160,7 @@ test(
   "auditor: reads keys but cannot change one; sees the admin's changes, who opened the file, and downloads the report",
   { skip },
   async () => {
-    const page = await newPage();
-    await signIn(page, 'auditor');
+    const page = await browser.signedInPage('auditor');
     await page.getByText('Signed in as audrey@example.test (auditor)').waitFor();
     await row(page, 'finance').waitFor();
     assert.equal(await page.getByRole('button', { name: 'Create key' }).count(), 0);
@@ -191,7 +172,7 @@ test(
 
     // Audit: the admin's changes to finance, each by ada, and the refused enable just now.
     await nav.getByRole('link', { name: 'Audit' }).click();
-    await page.getByLabel('Key').fill('finance');
+    await page.getByLabel('Key', { exact: true }).fill('finance');
     await page.getByRole('button', { name: 'Apply filters' }).click();
     const records = page.locator('table.records tbody tr');
     for (const change of ['admin.key.createok', 'admin.policy.setok', 'admin.key.disableok']) {
@@ -212,7 +193,7 @@ test(
       .getByRole('link', { name: `Who opened ${file.objectId}` })
       .first()
       .click();
-    await page.waitForURL(`${origin}/console/#document/${file.objectId}`);
+    await page.waitForURL(`${service.origin}/console/#document/${file.objectId}`);
     const readers = page.getByRole('table', { name: 'Who opened it' });
     await readers.getByRole('rowheader', { name: 'alice@example.test' }).waitFor();
     assert.equal(await readers.locator('tbody tr').count(), 1);
@@ -231,7 +212,9 @@ test(
       assert.ok(html.includes(expected), `the report names ${expected}`);
     await signOut(page);
     await page.close();
-    const denied = (await auditRecords()).filter((r) => r.subject === 'audrey' && r.result === 'denied');
+    const denied = (await service.auditRecords()).filter(
+      (r) => r.subject === 'audrey' && r.result === 'denied',
+    );
     assert.deepEqual(
       denied.map((r) => [r.action, r.keyName, r.reason]),
       [['admin.key.enable', 'finance', 'ERR_ADMIN_REQUIRED']],
@@ -240,8 +223,7 @@ test(
 );
 
 test('a user without a role sees nothing but a page saying so', { skip }, async () => {
-  const page = await newPage();
-  await signIn(page, 'nobody');
+  const page = await browser.signedInPage('nobody');
   await page.getByRole('alert').getByText('your account has no console role').waitFor();
   assert.equal(await page.locator('table').count(), 0);
   assert.equal(await page.getByText('finance').count(), 0);
@@ -250,5 +232,5 @@ test('a user without a role sees nothing but a page saying so', { skip }, async 
   assert.equal(keys, 403);
   await signOut(page);
   await page.close();
-  assert.deepEqual(cspViolations, []);
+  assert.deepEqual(browser.cspViolations, []);
 });

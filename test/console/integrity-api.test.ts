@@ -6,80 +6,39 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import type { DevIssuer } from '../../src/devissuer/index.js';
-import { loadConfig } from '../../src/config/index.js';
-import { startServer, type RunningServer } from '../../src/service/server.js';
-import { openSqliteStore } from '../../src/store/index.js';
 import type { IntegrityState, VerificationView } from '../../src/console/integrity-api.js';
-import {
-  auditRecordsIn,
-  signInOverHttp,
-  startConsoleIssuer,
-  writeConsoleConfig,
-  type HttpSession,
-} from '../support/console.js';
-import { logVkeyOf, withAuditLog } from '../support/console-transparency.js';
-import { freePort } from '../support/free-port.js';
+import { startConsoleService, type ConsoleService, type HttpSession } from '../support/console.js';
+import { logVkeyOf, tamperAuditRecord } from '../support/console-transparency.js';
 import { startTestWitness, type TestWitness } from '../support/tlog-witness.js';
 
 /** The fail-closed limit: short, so the stale alarm shows within the test. */
 const LIMIT_SECONDS = 4;
 const WITNESS = 'witness.test/w1';
 
-let dir: string;
-let issuer: DevIssuer;
 let witness: TestWitness;
-let server: RunningServer;
-let origin: string;
-let configFile: string;
+let service: ConsoleService;
 let auditor: HttpSession;
 
 before(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'opendke-console-integrity-'));
-  const port = await freePort();
-  origin = `http://localhost:${port}`;
-  issuer = await startConsoleIssuer(origin);
   witness = await startTestWitness(WITNESS);
-  configFile = writeConsoleConfig(dir, issuer, port, origin);
-  withAuditLog(configFile, {
-    checkpointIntervalSeconds: 1,
-    witnesses: [{ url: witness.url, vkey: witness.vkey }],
-    quorum: 1,
-    requireCosignatureWithinSeconds: LIMIT_SECONDS,
-  });
-  server = await startServer(loadConfig({ file: configFile, env: {} }), {
-    logDestination: { write: () => true },
-  });
-  auditor = await signInOverHttp(server.url, 'auditor');
-});
-after(async () => {
-  await server.close();
-  await witness.close();
-  await issuer.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function apiCall<T = Record<string, unknown>>(
-  session: HttpSession,
-  method: string,
-  url: string,
-  csrf = true,
-): Promise<{ status: number; body: T }> {
-  const answer = await fetch(`${server.url}/console/api${url}`, {
-    method,
-    headers: {
-      cookie: session.cookie,
-      ...(method !== 'GET' && csrf ? { 'x-csrf-token': session.csrfToken, origin } : {}),
+  service = await startConsoleService({
+    name: 'integrity',
+    auditLog: {
+      checkpointIntervalSeconds: 1,
+      witnesses: [{ url: witness.url, vkey: witness.vkey }],
+      quorum: 1,
+      requireCosignatureWithinSeconds: LIMIT_SECONDS,
     },
   });
-  return { status: answer.status, body: (await answer.json()) as T };
-}
+  auditor = await service.signIn('auditor');
+});
+after(async () => {
+  await service.close();
+  await witness.close();
+});
 
 const state = async (): Promise<IntegrityState> => {
-  const answer = await apiCall<IntegrityState>(auditor, 'GET', '/integrity');
+  const answer = await service.call<IntegrityState>(auditor, 'GET', '/integrity');
   assert.equal(answer.status, 200, JSON.stringify(answer.body));
   return answer.body;
 };
@@ -98,12 +57,12 @@ async function stateWhen(what: string, check: (s: IntegrityState) => boolean): P
 const kinds = (s: IntegrityState): string[] => s.alarms.map((a) => a.kind);
 
 test('no role: every integrity endpoint is 403', async () => {
-  const nobody = await signInOverHttp(server.url, 'nobody');
+  const nobody = await service.signIn('nobody');
   for (const [method, url] of [
     ['GET', '/integrity'],
     ['POST', '/integrity/verify'],
   ] as const) {
-    const answer = await apiCall(nobody, method, url);
+    const answer = await service.call(nobody, method, url);
     assert.equal(answer.status, 403, url);
     assert.equal(answer.body.error, 'ERR_CONSOLE_ROLE_REQUIRED');
   }
@@ -129,14 +88,14 @@ test('before the witness knows our log: the fail-closed rule is not met and the 
 });
 
 test('witnessed: the latest checkpoint with its cosignature and age, no alarm', async () => {
-  witness.logVkey = logVkeyOf(configFile);
+  witness.logVkey = logVkeyOf(service.configFile);
   const current = await stateWhen(
     'a cosigned latest checkpoint',
     (s) => (s.checkpoint?.cosignatures.length ?? 0) > 0 && s.alarms.length === 0,
   );
   const checkpoint = current.checkpoint;
   assert.ok(checkpoint !== undefined);
-  assert.equal(checkpoint.origin, `localhost:${new URL(origin).port}/opendke/audit`);
+  assert.equal(checkpoint.origin, `localhost:${new URL(service.origin).port}/opendke/audit`);
   assert.match(checkpoint.rootHash, /^[0-9a-f]{64}$/);
   assert.ok(checkpoint.noteText.startsWith(`${checkpoint.origin}\n${checkpoint.size}\n`));
   assert.deepEqual(checkpoint.signedBy, [checkpoint.origin]);
@@ -154,11 +113,11 @@ test('witnessed: the latest checkpoint with its cosignature and age, no alarm', 
 });
 
 test('verify now: the whole log against the checkpoint; kept for the page; a change needs CSRF', async () => {
-  const forged = await apiCall(auditor, 'POST', '/integrity/verify', false);
+  const forged = await service.call(auditor, 'POST', '/integrity/verify', { csrf: false });
   assert.equal(forged.status, 403);
   assert.equal(forged.body.error, 'ERR_CSRF');
 
-  const answer = await apiCall<{ verification: VerificationView }>(auditor, 'POST', '/integrity/verify');
+  const answer = await service.call<{ verification: VerificationView }>(auditor, 'POST', '/integrity/verify');
   assert.equal(answer.status, 200, JSON.stringify(answer.body));
   const { verification } = answer.body;
   assert.equal(verification.verified, true);
@@ -173,11 +132,13 @@ test('verify now: the whole log against the checkpoint; kept for the page; a cha
 
   // Concurrent calls: all answered (one verification at a time, the others join or follow it).
   const many = await Promise.all(
-    [1, 2, 3].map(() => apiCall<{ verification: VerificationView }>(auditor, 'POST', '/integrity/verify')),
+    [1, 2, 3].map(() =>
+      service.call<{ verification: VerificationView }>(auditor, 'POST', '/integrity/verify'),
+    ),
   );
   for (const one of many) assert.equal(one.body.verification.verified, true);
 
-  const records = await auditRecordsIn(dir);
+  const records = await service.auditRecords();
   const mine = records.filter((r) => r.subject === 'audrey').map((r) => `${r.action} ${r.result}`);
   for (const expected of [
     'console.integrity.get ok',
@@ -204,15 +165,8 @@ test('a witness refusing, then its cosignature goes stale: both alarms', async (
 });
 
 test('a tampered log: verify now names the first broken record; the alarm stays', async () => {
-  const store = openSqliteStore(path.join(dir, 'dke.db'));
-  try {
-    store
-      .unsafeDatabase()
-      .exec("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET user_name = 'mallory' WHERE seq = 3");
-  } finally {
-    await store.close();
-  }
-  const answer = await apiCall<{ verification: VerificationView }>(auditor, 'POST', '/integrity/verify');
+  await tamperAuditRecord(service.dir, 3);
+  const answer = await service.call<{ verification: VerificationView }>(auditor, 'POST', '/integrity/verify');
   assert.equal(answer.status, 200);
   const { verification } = answer.body;
   assert.equal(verification.verified, false);

@@ -8,55 +8,43 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { Download, Page } from 'playwright-core';
-import type { DevIssuer } from '../../src/devissuer/index.js';
 import type { IncidentReport } from '../../src/report/index.js';
-import { browserSkipReason, launchBrowser, type Browser } from '../support/browser.js';
-import { auditRecordsIn, startConsoleIssuer, writeConsoleConfig } from '../support/console.js';
-import { newConsolePage, screenshot, signIn, signOut } from '../support/console-browser.js';
-import { logVkeyOf, withAuditLog } from '../support/console-transparency.js';
-import { freePort } from '../support/free-port.js';
-import { startServerProcess, stopServerProcess, type ServerProcess } from '../support/server-process.js';
+import { browserSkipReason } from '../support/browser.js';
+import { startConsoleService, type ConsoleService } from '../support/console.js';
+import {
+  launchConsoleBrowser,
+  screenshot,
+  signOut,
+  type ConsoleBrowser,
+} from '../support/console-browser.js';
+import { logVkeyOf, tamperAuditRecord } from '../support/console-transparency.js';
 import { startTestWitness, type TestWitness } from '../support/tlog-witness.js';
-import { openSqliteStore } from '../../src/store/index.js';
 
 const skip = browserSkipReason();
 const WITNESS = 'witness.test/w1';
 
-let dir: string;
-let issuer: DevIssuer;
 let witness: TestWitness;
-let service: ServerProcess;
-let browser: Browser;
-let origin: string;
-const cspViolations: string[] = [];
+let service: ConsoleService;
+let browser: ConsoleBrowser;
 
 before(async () => {
   if (skip !== undefined) return;
-  dir = mkdtempSync(path.join(tmpdir(), 'opendke-console-integrity-e2e-'));
-  const port = await freePort();
-  origin = `http://localhost:${port}`;
-  issuer = await startConsoleIssuer(origin);
   witness = await startTestWitness(WITNESS);
-  const configFile = writeConsoleConfig(dir, issuer, port, origin);
-  withAuditLog(configFile, {
-    checkpointIntervalSeconds: 1,
-    witnesses: [{ url: witness.url, vkey: witness.vkey }],
+  service = await startConsoleService({
+    name: 'integrity-e2e',
+    childProcess: true,
+    auditLog: { checkpointIntervalSeconds: 1, witnesses: [{ url: witness.url, vkey: witness.vkey }] },
   });
-  service = await startServerProcess(configFile, { cwd: dir });
-  witness.logVkey = logVkeyOf(configFile);
-  browser = await launchBrowser();
+  witness.logVkey = logVkeyOf(service.configFile);
+  browser = await launchConsoleBrowser(service);
 });
 after(async () => {
   if (skip !== undefined) return;
   await browser.close();
-  await stopServerProcess(service);
+  await service.close();
   await witness.close();
-  await issuer.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 function open(page: Page, title: string): Promise<void> {
@@ -77,8 +65,7 @@ test(
   'auditor: checkpoint and cosignature, verify now, a report downloaded, the status checks',
   { skip },
   async () => {
-    const page = await newConsolePage(browser.context, cspViolations);
-    await signIn(page, origin, issuer, 'auditor');
+    const page = await browser.signedInPage('auditor');
 
     // Integrity: wait (reloading) until the witness has cosigned the latest checkpoint.
     await open(page, 'Integrity');
@@ -91,7 +78,9 @@ test(
       await page.reload();
       await page.getByRole('heading', { name: 'Latest signed checkpoint' }).waitFor();
     }
-    await page.getByText(`localhost:${new URL(origin).port}/opendke/audit`, { exact: true }).waitFor();
+    await page
+      .getByText(`localhost:${new URL(service.origin).port}/opendke/audit`, { exact: true })
+      .waitFor();
     await page.getByText('Not verified by this server process yet.').waitFor();
     await page.getByRole('button', { name: 'Verify now' }).click();
     const verified = page.getByRole('status').getByText(/Verified up to size \d+/);
@@ -147,14 +136,7 @@ test(
 
     // Someone with write access to the database changes a record: the next verification names it, and the
     // Integrity page raises the alarm.
-    const store = openSqliteStore(path.join(dir, 'dke.db'));
-    try {
-      store
-        .unsafeDatabase()
-        .exec("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET user_name = 'mallory' WHERE seq = 3");
-    } finally {
-      await store.close();
-    }
+    await tamperAuditRecord(service.dir, 3);
     await open(page, 'Integrity');
     await page.getByRole('button', { name: 'Verify now' }).click();
     await page
@@ -169,7 +151,7 @@ test(
     await signOut(page);
     await page.close();
 
-    const records = await auditRecordsIn(dir);
+    const records = await service.auditRecords();
     const mine = records.filter((r) => r.subject === 'audrey' && r.result === 'ok').map((r) => r.action);
     for (const action of [
       'console.integrity.get',
@@ -179,6 +161,6 @@ test(
     ]) {
       assert.ok(mine.includes(action), `${action} in ${mine.join(', ')}`);
     }
-    assert.deepEqual(cspViolations, []);
+    assert.deepEqual(browser.cspViolations, []);
   },
 );

@@ -5,67 +5,28 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import type { DevIssuer } from '../../src/devissuer/index.js';
-import { loadConfig } from '../../src/config/index.js';
 import type { IncidentReport } from '../../src/report/index.js';
-import { startServer, type RunningServer } from '../../src/service/server.js';
-import {
-  auditRecordsIn,
-  signInOverHttp,
-  startConsoleIssuer,
-  writeConsoleConfig,
-  type HttpSession,
-} from '../support/console.js';
-import { freePort } from '../support/free-port.js';
+import { startConsoleService, type ConsoleService, type HttpSession } from '../support/console.js';
 
-let dir: string;
-let issuer: DevIssuer;
-let server: RunningServer;
-let origin: string;
+let service: ConsoleService;
 let auditor: HttpSession;
 let since: string;
 
 before(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'opendke-console-report-'));
-  const port = await freePort();
-  origin = `http://localhost:${port}`;
-  issuer = await startConsoleIssuer(origin);
-  const configFile = writeConsoleConfig(dir, issuer, port, origin);
-  server = await startServer(loadConfig({ file: configFile, env: {} }), {
-    logDestination: { write: () => true },
-  });
+  service = await startConsoleService({ name: 'report' });
   since = new Date(Date.now() - 60_000).toISOString();
   // Something to report: an admin creates a key; an auditor's attempt to change it is refused.
-  const admin = await signInOverHttp(server.url, 'admin');
-  const created = await fetch(`${server.url}/console/api/keys`, {
-    method: 'POST',
-    headers: {
-      cookie: admin.cookie,
-      'x-csrf-token': admin.csrfToken,
-      origin,
-      'content-type': 'application/json',
-    },
-    body: JSON.stringify({ name: 'finance' }),
-  });
+  const admin = await service.signIn('admin');
+  const created = await service.call(admin, 'POST', '/keys', { body: { name: 'finance' } });
   assert.equal(created.status, 201);
-  auditor = await signInOverHttp(server.url, 'auditor');
-  const refused = await fetch(`${server.url}/console/api/keys/finance/disable`, {
-    method: 'POST',
-    headers: { cookie: auditor.cookie, 'x-csrf-token': auditor.csrfToken, origin },
-  });
+  auditor = await service.signIn('auditor');
+  const refused = await service.call(auditor, 'POST', '/keys/finance/disable');
   assert.equal(refused.status, 403);
 });
-after(async () => {
-  await server.close();
-  await issuer.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => service.close());
 
 function download(session: HttpSession, query: Record<string, string>): Promise<Response> {
-  return fetch(`${server.url}/console/api/report?${new URLSearchParams(query).toString()}`, {
+  return fetch(`${service.url}/console/api/report?${new URLSearchParams(query).toString()}`, {
     headers: { cookie: session.cookie },
   });
 }
@@ -151,11 +112,11 @@ test('bad windows and filters are 400 ERR_BAD_REQUEST, with nothing built', asyn
 });
 
 test('no role: 403, and the refusal is audited; downloads are audited', async () => {
-  const nobody = await signInOverHttp(server.url, 'nobody');
+  const nobody = await service.signIn('nobody');
   const answer = await download(nobody, { since, until: new Date().toISOString(), format: 'json' });
   assert.equal(answer.status, 403);
   assert.equal(((await answer.json()) as { error: string }).error, 'ERR_CONSOLE_ROLE_REQUIRED');
-  const records = await auditRecordsIn(dir);
+  const records = await service.auditRecords();
   const downloads = records.filter((r) => r.action === 'console.report.download');
   assert.ok(downloads.some((r) => r.subject === 'nemo' && r.result === 'denied'));
   assert.ok(downloads.some((r) => r.subject === 'audrey' && r.result === 'ok' && r.keyName === 'finance'));

@@ -5,50 +5,20 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import type { DevIssuer } from '../../src/devissuer/index.js';
-import { loadConfig } from '../../src/config/index.js';
 import type { StatusAnswer } from '../../src/console/status-api.js';
-import { startServer, type RunningServer } from '../../src/service/server.js';
-import {
-  auditRecordsIn,
-  signInOverHttp,
-  startConsoleIssuer,
-  writeConsoleConfig,
-  type HttpSession,
-} from '../support/console.js';
-import { freePort } from '../support/free-port.js';
+import { startConsoleService, type ConsoleService, type HttpSession } from '../support/console.js';
 
-let dir: string;
-let issuer: DevIssuer;
-let server: RunningServer;
+let service: ConsoleService;
 let auditor: HttpSession;
 
 before(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'opendke-console-status-'));
-  const port = await freePort();
-  const origin = `http://localhost:${port}`;
-  issuer = await startConsoleIssuer(origin);
-  const configFile = writeConsoleConfig(dir, issuer, port, origin);
-  server = await startServer(loadConfig({ file: configFile, env: {} }), {
-    logDestination: { write: () => true },
-  });
-  auditor = await signInOverHttp(server.url, 'auditor');
+  service = await startConsoleService({ name: 'status' });
+  auditor = await service.signIn('auditor');
 });
-after(async () => {
-  await server.close();
-  await issuer.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => service.close());
 
-async function status(session: HttpSession, query = ''): Promise<{ status: number; body: StatusAnswer }> {
-  const answer = await fetch(`${server.url}/console/api/status${query}`, {
-    headers: { cookie: session.cookie },
-  });
-  return { status: answer.status, body: (await answer.json()) as StatusAnswer };
-}
+const status = (session: HttpSession, query = '') =>
+  service.call<StatusAnswer>(session, 'GET', `/status${query}`);
 
 test('the doctor runs against this service from inside it; the result is kept briefly', async () => {
   const started = Date.now();
@@ -58,14 +28,14 @@ test('the doctor runs against this service from inside it; the result is kept br
   const { report } = first.body;
   assert.equal(first.body.cached, false);
   assert.ok(tookMs < 15_000, `took ${tookMs} ms`);
-  assert.equal(report.url, server.url.replace('127.0.0.1', 'localhost'));
+  assert.equal(report.url, service.url.replace('127.0.0.1', 'localhost'));
   const ids = report.findings.map((f) => f.id);
   for (const id of [
     'public-url',
     'service:reachable',
     'health:store',
     'audit:checkpoint',
-    `issuer:${issuer.issuer}`,
+    `issuer:${service.issuer.issuer}`,
   ])
     assert.ok(ids.includes(id), `${id} in ${ids.join(', ')}`);
   const reachable = report.findings.find((f) => f.id === 'service:reachable');
@@ -85,17 +55,15 @@ test('the doctor runs against this service from inside it; the result is kept br
   // A re-run right away is still answered from the run just made (a flood guard) ...
   const rerun = await status(auditor, '?rerun=true');
   assert.equal(rerun.body.checkedAt, first.body.checkedAt);
-  const bad = await fetch(`${server.url}/console/api/status?rerun=yes`, {
-    headers: { cookie: auditor.cookie },
-  });
+  const bad = await status(auditor, '?rerun=yes');
   assert.equal(bad.status, 400);
 });
 
 test('no role: 403; every call is audited', async () => {
-  const nobody = await signInOverHttp(server.url, 'nobody');
-  const refused = await fetch(`${server.url}/console/api/status`, { headers: { cookie: nobody.cookie } });
+  const nobody = await service.signIn('nobody');
+  const refused = await status(nobody);
   assert.equal(refused.status, 403);
-  const records = (await auditRecordsIn(dir)).filter((r) => r.action === 'console.status.get');
+  const records = (await service.auditRecords()).filter((r) => r.action === 'console.status.get');
   assert.ok(records.some((r) => r.subject === 'audrey' && r.result === 'ok'));
   assert.ok(records.some((r) => r.subject === 'nemo' && r.result === 'denied'));
 });

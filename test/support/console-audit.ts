@@ -1,56 +1,7 @@
 /**
- * Helpers for the Audit and Document pages' tests: a real native unwrap against the service (a share wrapped
- * to the key's published public key for a fresh object, unwrapped with a token of the development issuer),
- * and a reader of the Server-Sent Events of /console/api/audit/live over a real HTTP connection.
+ * The Audit page's tests: a reader of the Server-Sent Events of /console/api/audit/live over a real HTTP
+ * connection.
  */
-import { randomBytes } from 'node:crypto';
-import type { JWK } from 'jose';
-import { publicKeyFromJwk } from '../../src/crypto/holder-keys.js';
-import { wrapShare } from '../../src/format/share-jwe.js';
-import type { DevIssuer } from '../../src/devissuer/index.js';
-import { TEST_AUDIENCE } from './issuer.js';
-
-export interface WrappedShare {
-  /** base64url of the 16-byte object id. */
-  readonly objectId: string;
-  readonly stanza: string;
-}
-
-/** What an encrypting client does for one holder: fetch the key's public key, wrap a share to it. */
-export async function wrapShareFor(
-  serviceUrl: string,
-  keyName: string,
-  objectId = randomBytes(16),
-): Promise<WrappedShare> {
-  const published = await fetch(`${serviceUrl}/keys/${keyName}`);
-  if (published.status !== 200) throw new Error(`GET /keys/${keyName}: ${published.status}`);
-  const { jwk, keyId } = (await published.json()) as { jwk: JWK; keyId: string };
-  const stanza = await wrapShare(randomBytes(32), publicKeyFromJwk(jwk), { objectId, keyId });
-  return { objectId: objectId.toString('base64url'), stanza };
-}
-
-/** POST /keys/<name>/unwrap as `userName` (sub `sub-<userName>`); the HTTP status. */
-export async function unwrapAs(
-  serviceUrl: string,
-  issuer: DevIssuer,
-  keyName: string,
-  share: WrappedShare,
-  userName: string,
-): Promise<number> {
-  const token = await issuer.signToken({
-    sub: `sub-${userName}`,
-    aud: TEST_AUDIENCE,
-    preferred_username: userName,
-  });
-  const answer = await fetch(`${serviceUrl}/keys/${keyName}/unwrap`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ stanza: share.stanza }),
-  });
-  await answer.arrayBuffer();
-  return answer.status;
-}
-
 export interface SseEvent {
   readonly event: string;
   readonly id?: string;

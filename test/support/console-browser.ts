@@ -1,12 +1,14 @@
 /**
  * The console's browser tests' shared steps (test/console/*-browser.test.ts): a page that collects the CSP
  * violations Chromium reports, signing in through the development issuer's form, signing out, and the
- * screenshots for docs/console.md (saved only with DKE_CONSOLE_SCREENSHOTS=1).
+ * screenshots for docs/console.md (saved only with DKE_CONSOLE_SCREENSHOTS=1); and all of it as one
+ * `launchConsoleBrowser` for a console service.
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { DevIssuer } from '../../src/devissuer/index.js';
+import { launchBrowser } from './browser.js';
 import { USERS, type TestUser } from './console.js';
 import { repoRoot } from './paths.js';
 
@@ -54,4 +56,30 @@ export async function signIn(
 export async function signOut(page: Page): Promise<void> {
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('link', { name: 'Sign in' }).waitFor();
+}
+
+export interface ConsoleBrowser {
+  /** The CSP violations of every page it opened; a test ends by asserting there were none. */
+  readonly cspViolations: string[];
+  /** A new page signed in as `user` through the issuer's form (`shot`: a screenshot of the start page). */
+  signedInPage(user: TestUser, shot?: string): Promise<Page>;
+  close(): Promise<void>;
+}
+
+/** Headless Chromium (test/support/browser.ts) for the console at `service.origin`. */
+export async function launchConsoleBrowser(service: {
+  readonly origin: string;
+  readonly issuer: DevIssuer;
+}): Promise<ConsoleBrowser> {
+  const browser = await launchBrowser();
+  const cspViolations: string[] = [];
+  return {
+    cspViolations,
+    async signedInPage(user, shot) {
+      const page = await newConsolePage(browser.context, cspViolations);
+      await signIn(page, service.origin, service.issuer, user, shot);
+      return page;
+    },
+    close: () => browser.close(),
+  };
 }

@@ -1,11 +1,14 @@
 /**
  * The console tests' audit log transparency: a console config (test/support/console.ts) with `audit.log`
  * added (checkpoints, witnesses, the fail-closed rule), and the log's vkey as an operator gets it
- * (`dke audit key`), for the test witness to know our log.
+ * (`dke audit key`), for the test witness to know our log; and a record changed behind the log's back, as
+ * someone with write access to the database would, for verification to find.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { openSqliteStore } from '../../src/store/index.js';
 import { cliPath } from './paths.js';
 import { envWithoutDke } from './server-process.js';
 
@@ -23,4 +26,18 @@ export function logVkeyOf(configFile: string): string {
   });
   assert.equal(run.status, 0, run.stderr);
   return run.stdout.trim();
+}
+
+/** Changes the user name of audit record `seq` in `dir`/dke.db (dropping the trigger that forbids it). */
+export async function tamperAuditRecord(dir: string, seq: number): Promise<void> {
+  const store = openSqliteStore(path.join(dir, 'dke.db'));
+  try {
+    store
+      .unsafeDatabase()
+      .exec(
+        `DROP TRIGGER audit_log_no_update; UPDATE audit_log SET user_name = 'mallory' WHERE seq = ${seq}`,
+      );
+  } finally {
+    await store.close();
+  }
 }

@@ -1,7 +1,8 @@
 /**
  * Key releases over real HTTP against a running service, as clients make them: a native unwrap of a share
  * wrapped to the key's public key (GET /keys/{name}), and a Microsoft DKE decrypt of a value encrypted to
- * the key Office would fetch (GET /{name}). Each answers the HTTP status, so a test can make allowed
+ * the key Office would fetch (GET /{name}); a share wrapped once and unwrapped as often as a test needs (the
+ * same object opened by several users). Each answers the HTTP status, so a test can make allowed
  * releases and policy refusals happen and count them in the audit log.
  */
 import { constants, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
@@ -20,16 +21,38 @@ async function postJson(url: string, body: unknown, token: string): Promise<numb
   return response.status;
 }
 
-/** Wraps a fresh share to native key `name` and asks the service to unwrap it; the status. */
-export async function nativeUnwrap(serviceUrl: string, name: string, token: string): Promise<number> {
+export interface WrappedShare {
+  /** base64url of the 16-byte object id. */
+  readonly objectId: string;
+  readonly stanza: string;
+}
+
+/** What an encrypting client does for one holder: fetch native key `name`'s public key, wrap a share to it. */
+export async function wrapShareFor(
+  serviceUrl: string,
+  name: string,
+  objectId = randomBytes(16),
+): Promise<WrappedShare> {
   const key = await fetch(`${serviceUrl}/keys/${name}`);
   if (key.status !== 200) throw new Error(`GET /keys/${name}: ${key.status}`);
   const { keyId, jwk } = (await key.json()) as { keyId: string; jwk: JWK };
-  const stanza = await wrapShare(randomBytes(32), publicKeyFromJwk(jwk), {
-    objectId: randomBytes(16),
-    keyId,
-  });
-  return postJson(`${serviceUrl}/keys/${name}/unwrap`, { stanza }, token);
+  const stanza = await wrapShare(randomBytes(32), publicKeyFromJwk(jwk), { objectId, keyId });
+  return { objectId: objectId.toString('base64url'), stanza };
+}
+
+/** Asks the service to unwrap `share` (wrapped to native key `name`) with `token`; the status. */
+export function unwrapShare(
+  serviceUrl: string,
+  name: string,
+  share: WrappedShare,
+  token: string,
+): Promise<number> {
+  return postJson(`${serviceUrl}/keys/${name}/unwrap`, { stanza: share.stanza }, token);
+}
+
+/** Wraps a fresh share to native key `name` and asks the service to unwrap it; the status. */
+export async function nativeUnwrap(serviceUrl: string, name: string, token: string): Promise<number> {
+  return unwrapShare(serviceUrl, name, await wrapShareFor(serviceUrl, name), token);
 }
 
 /** Encrypts a fresh secret to ms-dke key `name` as Office does and asks the service to decrypt it; the status. */
