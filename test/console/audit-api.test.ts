@@ -182,6 +182,45 @@ test('paging back with the seq cursor: pages follow one another without gaps or 
   assert.deepEqual((await page('?before=1')).records, []);
 });
 
+test("reads=hide leaves out the console's page reads, and only them", async () => {
+  // Reads of every kind first: key listings (admin.key.list), audit queries, a document look-up.
+  assert.equal((await apiCall(admin, 'GET', '/keys')).status, 200);
+  assert.equal((await apiCall(auditor, 'GET', `/documents/${opened.objectId}`)).status, 200);
+  const all = (await page('?limit=200')).records;
+  const hidden = (await page('?limit=200&reads=hide')).records;
+  const made = ['admin.key.list', 'console.audit.query', 'console.document.query'];
+  // Every GET route's action of the console (docs/console.md, the API table).
+  const reads = new Set([
+    ...made,
+    'console.audit.live',
+    'console.integrity.get',
+    'console.report.download',
+    'console.activity.get',
+    'console.status.get',
+  ]);
+  for (const action of made)
+    assert.ok(
+      all.some((r) => r.action === action),
+      `${action} is in the log`,
+    );
+  assert.deepEqual(
+    hidden.map((r) => r.action).filter((action) => reads.has(action)),
+    [],
+  );
+  // Everything else is still there: releases, refusals, key changes and sign-ins.
+  const kept = (records: readonly Row[]) =>
+    records.filter((r) => !reads.has(r.action) && r.seq <= hidden[0]!.seq).map((r) => r.seq);
+  assert.deepEqual(
+    hidden.map((r) => r.seq),
+    kept(all),
+  );
+  for (const action of ['native.unwrap', 'admin.key.create', 'console.signin'])
+    assert.ok(
+      hidden.some((r) => r.action === action),
+      `${action} is kept`,
+    );
+});
+
 test('bad queries are 400 with ERR_BAD_REQUEST and a message, never a stack', async () => {
   for (const query of [
     '?limit=201',
@@ -199,6 +238,8 @@ test('bad queries are 400 with ERR_BAD_REQUEST and a message, never a stack', as
     '?before=-1',
     '?before=99999999999999999',
     '?sort=asc',
+    '?reads=show',
+    '?reads=',
     `?subject=${'x'.repeat(513)}`,
   ]) {
     const answer = await apiCall(auditor, 'GET', `/audit${query}`);
