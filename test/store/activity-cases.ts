@@ -9,40 +9,12 @@ import assert from 'node:assert/strict';
 import type { AuditActivityRow, AuditRow, DkeStore } from '../../src/store/index.js';
 import { buildIncidentReport, type IncidentReport, type ReportFilter } from '../../src/report/index.js';
 import { collect } from '../support/collect.js';
+import { chainedRows } from './audit-rows.js';
 
 type Spec = Partial<AuditRow> & { readonly time: string };
 
-function chained(specs: readonly Spec[], after: { seq: number; hash: string } | undefined): AuditRow[] {
-  const rows: AuditRow[] = [];
-  let prev = after;
-  for (const spec of specs) {
-    const seq = (prev?.seq ?? 0) + 1;
-    const row: AuditRow = {
-      seq,
-      prevHash: prev?.hash ?? '0'.repeat(64),
-      hash: `a${seq}`.padEnd(64, '0'),
-      action: 'native.unwrap',
-      result: 'allowed',
-      reason: null,
-      issuer: null,
-      subject: null,
-      userName: null,
-      keyName: null,
-      keyVersion: null,
-      keyId: null,
-      objectId: null,
-      clientAddress: null,
-      requestId: null,
-      ...spec,
-    };
-    rows.push(row);
-    prev = { seq, hash: row.hash };
-  }
-  return rows;
-}
-
 async function append(store: DkeStore, specs: readonly Spec[]): Promise<void> {
-  await store.appendAuditRows((tail) => chained(specs, tail));
+  await store.appendAuditRows((tail) => chainedRows(specs, tail));
 }
 
 /** mulberry32: a failing pattern can be replayed from its seed. */

@@ -28,6 +28,9 @@ import {
 import { collect } from '../support/collect.js';
 import { recordLeaf, referenceRoot } from '../support/mth.js';
 import { registerActivityCases } from './activity-cases.js';
+import { T0, auditRow, chainedRows } from './audit-rows.js';
+
+export { auditRow };
 
 /** A small deterministic PRNG (mulberry32), so a failing batch pattern can be replayed. */
 function seeded(seed: number): () => number {
@@ -46,7 +49,6 @@ export interface StoreFixture {
   cleanup(): Promise<void>;
 }
 
-const T0 = '2025-01-01T00:00:00.000Z';
 const T1 = '2025-01-02T00:00:00.000Z';
 
 export function version(keyId: string, sealed = Buffer.from(`sealed:${keyId}`)): NewKeyVersion {
@@ -56,30 +58,6 @@ export function version(keyId: string, sealed = Buffer.from(`sealed:${keyId}`)):
     publicJwk: JSON.stringify({ kty: 'EC', kid: keyId }),
     sealedPrivateKey: sealed,
     createdAt: T0,
-  };
-}
-
-/** An audit row that follows `tail` (the first row when there is none); `fields` override. */
-export function auditRow(tail: AuditTail | undefined, fields: Partial<AuditRow> = {}): AuditRow {
-  const seq = (tail?.seq ?? 0) + 1;
-  return {
-    seq,
-    time: T0,
-    prevHash: tail?.hash ?? '0'.repeat(64),
-    hash: `h${seq}`.padEnd(64, '0'),
-    action: 'native.unwrap',
-    result: 'allowed',
-    reason: null,
-    issuer: null,
-    subject: null,
-    userName: null,
-    keyName: null,
-    keyVersion: null,
-    keyId: null,
-    objectId: null,
-    clientAddress: null,
-    requestId: null,
-    ...fields,
   };
 }
 
@@ -505,21 +483,16 @@ export function runStoreSuite(backend: string, makeStore: () => StoreFixture): v
 
     void test('queryAuditRows filters, newest first, with a limit', async () => {
       const store = await open();
-      await store.appendAuditRows((tail) => {
-        const rows: AuditRow[] = [];
-        let last = tail;
-        const specs: Partial<AuditRow>[] = [
-          { keyName: 'a', subject: 'alice', objectId: 'o1', time: T0 },
-          { keyName: 'b', subject: 'bob', userName: 'bob@example.com', objectId: 'o2', time: T0 },
-          { keyName: 'a', subject: 'bob', userName: 'bob@example.com', objectId: 'o1', time: T1 },
-        ];
-        for (const spec of specs) {
-          const row = auditRow(last, spec);
-          rows.push(row);
-          last = { seq: row.seq, hash: row.hash };
-        }
-        return rows;
-      });
+      await store.appendAuditRows((tail) =>
+        chainedRows(
+          [
+            { keyName: 'a', subject: 'alice', objectId: 'o1', time: T0 },
+            { keyName: 'b', subject: 'bob', userName: 'bob@example.com', objectId: 'o2', time: T0 },
+            { keyName: 'a', subject: 'bob', userName: 'bob@example.com', objectId: 'o1', time: T1 },
+          ],
+          tail,
+        ),
+      );
       const seqs = (rows: AuditRow[]): number[] => rows.map((r) => r.seq);
       assert.deepEqual(seqs(await store.queryAuditRows({ limit: 10 })), [3, 2, 1]);
       assert.deepEqual(seqs(await store.queryAuditRows({ keyName: 'a', limit: 10 })), [3, 1]);
@@ -538,24 +511,19 @@ export function runStoreSuite(backend: string, makeStore: () => StoreFixture): v
     void test('queryAuditRows: until (exclusive), action, result, and seq cursors both ways', async () => {
       const store = await open();
       const T2 = '2025-01-03T00:00:00.000Z';
-      await store.appendAuditRows((tail) => {
-        const rows: AuditRow[] = [];
-        let last = tail;
-        const specs: Partial<AuditRow>[] = [
-          { time: T0, keyName: 'a', result: 'allowed' },
-          { time: T0, keyName: 'b', result: 'denied', reason: 'ERR_POLICY_DENIED' },
-          { time: T1, keyName: 'a', action: 'admin.key.disable', result: 'ok' },
-          { time: T1, keyName: 'a', result: 'denied', reason: 'ERR_KEY_DISABLED' },
-          { time: T2, keyName: 'b', result: 'allowed' },
-          { time: T2, keyName: 'a', result: 'failed', reason: 'ERR_INTERNAL' },
-        ];
-        for (const spec of specs) {
-          const row = auditRow(last, spec);
-          rows.push(row);
-          last = { seq: row.seq, hash: row.hash };
-        }
-        return rows;
-      });
+      await store.appendAuditRows((tail) =>
+        chainedRows(
+          [
+            { time: T0, keyName: 'a', result: 'allowed' },
+            { time: T0, keyName: 'b', result: 'denied', reason: 'ERR_POLICY_DENIED' },
+            { time: T1, keyName: 'a', action: 'admin.key.disable', result: 'ok' },
+            { time: T1, keyName: 'a', result: 'denied', reason: 'ERR_KEY_DISABLED' },
+            { time: T2, keyName: 'b', result: 'allowed' },
+            { time: T2, keyName: 'a', result: 'failed', reason: 'ERR_INTERNAL' },
+          ],
+          tail,
+        ),
+      );
       const seqs = async (query: Omit<Parameters<DkeStore['queryAuditRows']>[0], 'limit'>, limit = 10) =>
         (await store.queryAuditRows({ ...query, limit })).map((r) => r.seq);
       assert.deepEqual(await seqs({ until: T1 }), [2, 1]);
@@ -592,22 +560,13 @@ export function runStoreSuite(backend: string, makeStore: () => StoreFixture): v
 
     void test('iterateAuditRows streams the records at or after a time, in seq order', async () => {
       const store = await open();
-      await store.appendAuditRows((tail) => {
-        const rows: AuditRow[] = [];
-        let last = tail;
+      await store.appendAuditRows((tail) =>
         // The third record's clock stepped back: a time filter, not a seq cut-off.
-        for (const spec of [
-          { time: T0 },
-          { time: T1, subject: 'bob' },
-          { time: T0 },
-          { time: T1, keyName: 'a' },
-        ]) {
-          const row = auditRow(last, spec);
-          rows.push(row);
-          last = { seq: row.seq, hash: row.hash };
-        }
-        return rows;
-      });
+        chainedRows(
+          [{ time: T0 }, { time: T1, subject: 'bob' }, { time: T0 }, { time: T1, keyName: 'a' }],
+          tail,
+        ),
+      );
       assert.deepEqual(
         (await collect(store.iterateAuditRows())).map((r) => r.seq),
         [1, 2, 3, 4],

@@ -9,6 +9,7 @@ import type { PageProps } from '../page.js';
 import { ActivityChart } from './activity/activity-chart.js';
 import { RANGES, bucketLabel, loadActivity, presetRange, type Activity } from './activity/activity-data.js';
 import './activity/activity.css';
+import { ErrorMessage, StatusLine } from '../messages.js';
 
 /** `<input type="datetime-local">` text read as UTC (the page shows UTC throughout). */
 function utcInstant(local: string): string | undefined {
@@ -111,18 +112,14 @@ export function ActivityPage(_props: PageProps): JSX.Element {
           {range === 'custom' ? 'Show' : 'Refresh'}
         </button>
       </form>
-      <p class="status" role="status" aria-live="polite">
+      <StatusLine>
         {loading
           ? 'Loading…'
           : activity === undefined
             ? ''
             : `${releases} releases and ${refusals} refusals from ${bucketLabel(activity.since, 'hour')} to ${bucketLabel(activity.until, 'hour')} UTC, per ${activity.bucket}.`}
-      </p>
-      {error === '' ? null : (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      </StatusLine>
+      <ErrorMessage error={error} />
       {activity === undefined ? null : (
         <div class="activity-charts">
           <ActivityChart

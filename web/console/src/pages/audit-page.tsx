@@ -10,6 +10,7 @@ import { FiltersForm } from './audit/filters-form.js';
 import { useLiveFeed, type LiveState } from './audit/live-feed.js';
 import { auditApi, type AuditFilters, type AuditRecordView } from './audit/records.js';
 import { RecordsTable } from './audit/records-table.js';
+import { ErrorMessage } from '../messages.js';
 
 /** Most rows kept on the page; live updates beyond it drop the oldest (page back again to see them). */
 const MAX_ROWS = 2000;
@@ -100,11 +101,7 @@ export function AuditPage({ navigate }: PageProps): JSX.Element {
           {paused ? 'Resume live updates' : 'Pause live updates'}
         </button>
       </div>
-      {error === '' ? null : (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorMessage error={error} />
       {records === undefined ? (
         error === '' ? (
           <p>Loading records…</p>

@@ -11,6 +11,7 @@ import type { PageProps } from '../page.js';
 import { auditApi, utcTime, whoOf, type AuditRecordView, type DocumentAnswer } from './audit/records.js';
 import { RecordsTable } from './audit/records-table.js';
 import { HeaderError, readFileHeader, type FileHeader } from './document/file-header.js';
+import { ErrorMessage } from '../messages.js';
 
 const OBJECT_ID = /^[A-Za-z0-9_-]{21}[AQgw]$/;
 
@@ -92,11 +93,7 @@ function FileHeaderInput({
         Choose or drop a file here: only its header is read, in this browser, to find its object id. The file
         is not uploaded.
       </p>
-      {problem === '' ? null : (
-        <p class="error" role="alert">
-          {problem}
-        </p>
-      )}
+      <ErrorMessage error={problem} />
     </div>
   );
 }
@@ -170,11 +167,7 @@ export function DocumentPage({ param, navigate }: PageProps): JSX.Element {
           .
         </p>
       )}
-      {error === '' ? null : (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorMessage error={error} />
       {answer === undefined ? null : (
         <div>
           <h2>

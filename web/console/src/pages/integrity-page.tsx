@@ -10,6 +10,7 @@ import { ago, localTime } from './integrity/time.js';
 import type { IntegrityState, VerificationView } from './integrity/types.js';
 import { Verification } from './integrity/verification.js';
 import { Witnesses } from './integrity/witnesses.js';
+import { ErrorMessage } from '../messages.js';
 
 /** The state is re-read this often while the page is open, so ages and alarms stay current; each read is an
  * audited call (two records), so not more often. */
@@ -49,11 +50,7 @@ export function IntegrityPage(_props: PageProps): JSX.Element {
   return (
     <section aria-labelledby="integrity-title">
       <h1 id="integrity-title">Integrity</h1>
-      {error === '' ? null : (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorMessage error={error} />
       {state === undefined ? (
         <p>Loading…</p>
       ) : (

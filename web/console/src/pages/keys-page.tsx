@@ -4,6 +4,7 @@ import { useCallback, useEffect, useState } from 'preact/hooks';
 import { api, describeError, type KeyView } from '../api.js';
 import type { PageProps } from '../page.js';
 import { KeyDetail } from './key-detail.js';
+import { ErrorMessage, StatusLine } from '../messages.js';
 
 function policySummary(key: KeyView): string {
   const { users, groups, roles, tenants } = key.policy;
@@ -56,14 +57,8 @@ export function KeysPage({ session }: PageProps): JSX.Element {
   return (
     <section aria-labelledby="keys-title">
       <h1 id="keys-title">Keys</h1>
-      <p class="status" role="status" aria-live="polite">
-        {status}
-      </p>
-      {error === '' ? null : (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <StatusLine>{status}</StatusLine>
+      <ErrorMessage error={error} />
       {keys === undefined ? (
         <p>Loading keys…</p>
       ) : keys.length === 0 ? (

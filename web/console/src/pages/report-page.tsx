@@ -9,6 +9,7 @@ import { ApiError, describeError } from '../api.js';
 import type { PageProps } from '../page.js';
 import type { IncidentReport } from '../../../../src/report/index.js';
 import { browserZone, toLocalInput } from './integrity/time.js';
+import { ErrorMessage, StatusLine } from '../messages.js';
 
 const WEEK_MS = 7 * 86_400_000;
 
@@ -181,14 +182,8 @@ export function ReportPage(_props: PageProps): JSX.Element {
           </button>
         </p>
       </form>
-      <p class="status" role="status" aria-live="polite">
-        {status}
-      </p>
-      {error === '' ? null : (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <StatusLine>{status}</StatusLine>
+      <ErrorMessage error={error} />
       {summary === undefined ? null : (
         <table class="summary">
           <caption>In this report</caption>

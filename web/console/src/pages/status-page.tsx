@@ -11,6 +11,7 @@ import { duration, localTime } from './integrity/time.js';
 // The back end's own types, type-only (src/console/status-api.ts, src/doctor/types.ts).
 import type { StatusAnswer } from '../../../../src/console/status-api.js';
 import type { FindingStatus } from '../../../../src/doctor/index.js';
+import { ErrorMessage } from '../messages.js';
 
 const GROUPS: readonly { readonly status: FindingStatus; readonly title: string }[] = [
   { status: 'fail', title: 'Failures' },
@@ -57,11 +58,7 @@ export function StatusPage(_props: PageProps): JSX.Element {
           {running ? 'Checking…' : 'Run again'}
         </button>
       </p>
-      {error === '' ? null : (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorMessage error={error} />
       <div role="status" aria-live="polite">
         {answer === undefined ? (
           <p>{running ? 'Running the checks…' : ''}</p>
