@@ -2,7 +2,7 @@
  * The live audit feed's bounds (src/console/audit-live.ts) on a real Fastify server and a real SQLite store,
  * with small limits: one feed per user (a second one replaces the first, which is told so), two in the
  * process (a third user is refused 503 ERR_CONSOLE_BUSY until one closes), and records appended to the store
- * reach the open feeds that match.
+ * reach the open feeds that match; a feed ends when its session does.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,8 +30,20 @@ before(async () => {
     return reply.code(ERRORS[code].status).send({ error: code });
   });
   const open = openAuditLiveFeed(app, store, { pollMs: 50, heartbeatMs: 10_000, perUser: 1, total: 2 });
-  app.get<{ Params: { user: string } }>('/feed/:user', (request, reply) =>
-    open(request, reply, { keyName: 'finance' }, 0, request.params.user, Date.now() / 1000 + 3600),
+  // `?expiresIn=<ms>`: the session ends that soon (default an hour).
+  app.get<{ Params: { user: string }; Querystring: { expiresIn?: string } }>(
+    '/feed/:user',
+    (request, reply) => {
+      const expiresIn = Number(request.query.expiresIn ?? 3_600_000);
+      return open(
+        request,
+        reply,
+        { keyName: 'finance' },
+        0,
+        request.params.user,
+        (Date.now() + expiresIn) / 1000,
+      );
+    },
   );
   base = await app.listen({ host: '127.0.0.1', port: 0 });
 });
@@ -40,6 +52,18 @@ after(async () => {
   await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** A feed for `path`, once the server has a place for it (closed feeds free theirs when it sees them go). */
+async function openWhenFree(path: string): Promise<SseReader> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const feed = await openEventStream(`${base}${path}`, {});
+    if (feed.status === 200) return feed;
+    feed.close();
+    if (Date.now() > deadline) throw new Error(`${path}: still ${feed.status}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 async function append(keyName: string): Promise<void> {
   await store.appendAuditRows((tail) => [auditRow(tail, { keyName })]);
@@ -84,16 +108,25 @@ test('one feed per user, two in all: a second of the same user replaces, a third
 
     // bob leaves: carol gets in (once the server has seen bob's connection close).
     bob.close();
-    const deadline = Date.now() + 5000;
-    let carolIn: SseReader | undefined;
-    while (carolIn === undefined && Date.now() < deadline) {
-      const attempt = await openFeed('carol');
-      if (attempt.status === 200) carolIn = attempt;
-      else await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    assert.ok(carolIn !== undefined, 'a place freed by a closed feed is taken');
+    const carolIn = await openWhenFree('/feed/carol');
+    feeds.push(carolIn);
     assert.equal((await carolIn.next()).event, 'ready');
   } finally {
     for (const feed of feeds) feed.close();
+  }
+});
+
+test('a feed ends with event expired when its session expires, and the stream closes', async () => {
+  const feed = await openWhenFree('/feed/dave?expiresIn=300');
+  try {
+    assert.equal((await feed.next()).event, 'ready');
+    const started = Date.now();
+    let event = await feed.next(5000);
+    while (event.event === 'records') event = await feed.next(5000); // the earlier test's finance record
+    assert.equal(event.event, 'expired');
+    assert.ok(Date.now() - started < 3000, 'ended at the expiry, not at some later timeout');
+    await assert.rejects(feed.next(2000), /the stream ended/);
+  } finally {
+    feed.close();
   }
 });
