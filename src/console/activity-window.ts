@@ -3,7 +3,7 @@
  * and aligned to whole UTC buckets, the bucket size chosen by the range when not given, and the store's
  * sparse rows turned into dense columns (one value per bucket) as a chart library draws them.
  */
-import { DkeError } from '../errors/index.js';
+import { badQuery, QUERY_TIME, queryInstant } from './query-time.js';
 import type { AuditActivityRow } from '../store/index.js';
 
 export type ActivityBucket = 'hour' | 'day';
@@ -25,16 +25,12 @@ export const ACTIVITY_LIMITS = {
   series: 8,
 } as const;
 
-/** ISO-8601 UTC instants as the page sends them: minutes at least, milliseconds at most, `Z`. */
-export const ACTIVITY_TIME_PATTERN =
-  '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,3})?)?Z$';
-
 export const activityQuerystring = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    since: { type: 'string', maxLength: 30, pattern: ACTIVITY_TIME_PATTERN },
-    until: { type: 'string', maxLength: 30, pattern: ACTIVITY_TIME_PATTERN },
+    since: QUERY_TIME,
+    until: QUERY_TIME,
     bucket: { enum: ['hour', 'day'] },
   },
 } as const;
@@ -54,32 +50,20 @@ export interface ActivityWindow {
   readonly buckets: readonly string[];
 }
 
-function badRange(message: string): DkeError {
-  return new DkeError('ERR_BAD_REQUEST', { message });
-}
-
-function instant(text: string, name: string): number {
-  const ms = Date.parse(text);
-  // The pattern admits 2025-02-30T... which Date.parse rejects or rolls over: require a round trip.
-  if (!Number.isFinite(ms) || new Date(ms).toISOString().slice(0, 10) !== text.slice(0, 10))
-    throw badRange(`${name} is not a valid time`);
-  return ms;
-}
-
 /** Checks the range (400 ERR_BAD_REQUEST), picks the bucket, widens the range to whole buckets. */
 export function activityWindow(query: ActivityQuery, now: number): ActivityWindow {
-  const until = query.until === undefined ? now : instant(query.until, 'until');
+  const until = query.until === undefined ? now : queryInstant(query.until, 'until');
   const since =
     query.since === undefined
       ? until - ACTIVITY_LIMITS.defaultRangeHours * HOUR_MS
-      : instant(query.since, 'since');
-  if (until <= since) throw badRange('until must be after since');
+      : queryInstant(query.since, 'since');
+  if (until <= since) throw badQuery('until must be after since');
   const range = until - since;
   if (range > ACTIVITY_LIMITS.maxRangeDays * DAY_MS)
-    throw badRange(`the range is longer than ${ACTIVITY_LIMITS.maxRangeDays} days`);
+    throw badQuery(`the range is longer than ${ACTIVITY_LIMITS.maxRangeDays} days`);
   const bucket = query.bucket ?? (range <= ACTIVITY_LIMITS.autoHourlyRangeDays * DAY_MS ? 'hour' : 'day');
   if (bucket === 'hour' && range > ACTIVITY_LIMITS.maxHourlyRangeDays * DAY_MS)
-    throw badRange(`hourly buckets cover at most ${ACTIVITY_LIMITS.maxHourlyRangeDays} days; use bucket=day`);
+    throw badQuery(`hourly buckets cover at most ${ACTIVITY_LIMITS.maxHourlyRangeDays} days; use bucket=day`);
   const size = BUCKET_MS[bucket];
   const start = Math.floor(since / size) * size;
   const end = Math.ceil(until / size) * size;

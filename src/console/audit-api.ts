@@ -4,9 +4,9 @@
  * Both are for admins and auditors and are audited: each page read once, the live feed once when it opens.
  */
 import type { FastifyInstance as DkeApp } from 'fastify';
-import { DkeError } from '../errors/index.js';
 import type { AuditRowQuery } from '../store/index.js';
 import { READERS, type ConsoleRouter } from './api.js';
+import { badQuery, QUERY_TIME, queryInstant } from './query-time.js';
 import type { ConsoleStore } from './sources.js';
 import { openAuditLiveFeed, type AuditLiveFeeds } from './audit-live.js';
 import { recordView, type AuditRecordView } from './audit-view.js';
@@ -15,19 +15,12 @@ import { recordView, type AuditRecordView } from './audit-view.js';
 export const AUDIT_PAGE_DEFAULT = 50;
 export const AUDIT_PAGE_MAX = 200;
 
-/** A date (UTC midnight) or a date and time with an optional zone (UTC without one). */
-const isoTime = {
-  type: 'string',
-  maxLength: 40,
-  pattern:
-    '^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?$',
-} as const;
 const seqParam = { type: 'string', pattern: '^[1-9][0-9]{0,15}$' } as const;
 
 /** The filters both endpoints take (query string, text only: nothing is coerced). */
 const filterProperties = {
-  since: isoTime,
-  until: isoTime,
+  since: QUERY_TIME,
+  until: QUERY_TIME,
   key: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
   /** The token subject or the user name (case-insensitive). */
   subject: { type: 'string', minLength: 1, maxLength: 512 },
@@ -63,25 +56,9 @@ export interface AuditLiveQuerystring extends Filters {
   readonly after?: string;
 }
 
-function bad(message: string): DkeError {
-  return new DkeError('ERR_BAD_REQUEST', { message });
-}
-
-function instant(value: string, name: string): string {
-  // The schema's pattern let only dates and times of that shape through; no zone means UTC.
-  const zoned = /T/.test(value) && !/(Z|[+-][0-9]{2}:[0-9]{2})$/.test(value) ? `${value}Z` : value;
-  const date = new Date(zoned);
-  const [year, month, day] = value.slice(0, 10).split('-').map(Number) as [number, number, number];
-  const calendar = new Date(Date.UTC(year, month - 1, day));
-  // Date() rolls 2025-02-30 over to March: refuse a day the month does not have.
-  if (Number.isNaN(date.getTime()) || calendar.getUTCMonth() !== month - 1 || calendar.getUTCDate() !== day)
-    throw bad(`${name} is not a valid date or time`);
-  return date.toISOString();
-}
-
 function seqOf(value: string, name: string): number {
   const seq = Number(value);
-  if (!Number.isSafeInteger(seq)) throw bad(`${name} is too large`);
+  if (!Number.isSafeInteger(seq)) throw badQuery(`${name} is too large`);
   return seq;
 }
 
@@ -90,9 +67,10 @@ export function filtersToQuery(
   q: Filters,
   readActions: ReadonlySet<string> = new Set(),
 ): Omit<AuditRowQuery, 'limit'> {
-  const since = q.since === undefined ? undefined : instant(q.since, 'since');
-  const until = q.until === undefined ? undefined : instant(q.until, 'until');
-  if (since !== undefined && until !== undefined && since >= until) throw bad('until must be after since');
+  const since = q.since === undefined ? undefined : new Date(queryInstant(q.since, 'since')).toISOString();
+  const until = q.until === undefined ? undefined : new Date(queryInstant(q.until, 'until')).toISOString();
+  if (since !== undefined && until !== undefined && since >= until)
+    throw badQuery('until must be after since');
   return {
     ...(since === undefined ? {} : { since }),
     ...(until === undefined ? {} : { until }),
@@ -140,7 +118,7 @@ export function registerAuditApi(
       const q = request.query as AuditPageQuerystring;
       const filters = filtersToQuery(q, readActions);
       const limit = q.limit === undefined ? AUDIT_PAGE_DEFAULT : Number(q.limit);
-      if (limit > AUDIT_PAGE_MAX) throw bad(`limit must be at most ${AUDIT_PAGE_MAX}`);
+      if (limit > AUDIT_PAGE_MAX) throw badQuery(`limit must be at most ${AUDIT_PAGE_MAX}`);
       const beforeSeq = q.before === undefined ? undefined : seqOf(q.before, 'before');
       return audited(targetOf(filters), async (): Promise<AuditPage> => {
         const head = (await store.auditTail())?.seq ?? 0;

@@ -14,6 +14,7 @@ import {
   type ReportFilter,
 } from '../report/index.js';
 import { READERS, type ConsoleRouter } from './api.js';
+import { badQuery, QUERY_TIME, queryInstant } from './query-time.js';
 import type { IntegrityMonitor } from './integrity-monitor.js';
 import type { ConsoleSources } from './sources.js';
 
@@ -21,17 +22,13 @@ import type { ConsoleSources } from './sources.js';
 export const MAX_REPORT_DAYS = 366;
 const DAY_MS = 86_400_000;
 
-/** A date (UTC midnight) or a date and time with Z or an offset: never the server's local time. */
-const TIME =
-  '^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$';
-
 export const reportQuerystring = {
   type: 'object',
   additionalProperties: false,
   required: ['since', 'until', 'format'],
   properties: {
-    since: { type: 'string', maxLength: 40, pattern: TIME },
-    until: { type: 'string', maxLength: 40, pattern: TIME },
+    since: QUERY_TIME,
+    until: QUERY_TIME,
     key: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' },
     object: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[\\x21-\\x7e]+$' },
     subject: { type: 'string', minLength: 1, maxLength: 256, pattern: '^[^\\x00-\\x1f\\x7f]+$' },
@@ -52,33 +49,18 @@ interface ReportQuery {
 
 const CONTENT_TYPE = { html: 'text/html; charset=utf-8', json: 'application/json; charset=utf-8' } as const;
 
-function bad(message: string): DkeError {
-  return new DkeError('ERR_BAD_REQUEST', { message });
-}
-
-/** POSIX ms of a time the schema's pattern let through; NaN for a day or hour that does not exist (02-30). */
-function parseTime(value: string): number {
-  const [y, mo, d, h, mi, s] = [...value.matchAll(/[0-9]+/g)].slice(0, 6).map((m) => Number(m[0]));
-  const day = new Date(Date.UTC(y ?? 0, (mo ?? 1) - 1, d ?? 0));
-  const calendar = day.getUTCFullYear() === y && day.getUTCMonth() + 1 === mo && day.getUTCDate() === d;
-  const clock = (h ?? 0) <= 23 && (mi ?? 0) <= 59 && (s ?? 0) <= 59;
-  return calendar && clock ? Date.parse(value) : NaN;
-}
-
 /** The filter of a query the schema let through, or ERR_BAD_REQUEST. */
 export function consoleReportFilter(query: ReportQuery): ReportFilter {
-  const since = parseTime(query.since);
-  const until = parseTime(query.until);
-  if (Number.isNaN(since)) throw bad('since is not a valid date or time');
-  if (Number.isNaN(until)) throw bad('until is not a valid date or time');
-  if (since >= until) throw bad('since must be before until');
+  const since = queryInstant(query.since, 'since');
+  const until = queryInstant(query.until, 'until');
+  if (since >= until) throw badQuery('since must be before until');
   if (until - since > MAX_REPORT_DAYS * DAY_MS)
-    throw bad(`the window is longer than ${MAX_REPORT_DAYS} days: narrow it`);
+    throw badQuery(`the window is longer than ${MAX_REPORT_DAYS} days: narrow it`);
   if (query.timezone !== undefined) {
     try {
       hourFunction(query.timezone);
     } catch {
-      throw bad(`unknown time zone: ${query.timezone}`);
+      throw badQuery(`unknown time zone: ${query.timezone}`);
     }
   }
   return reportFilter({
