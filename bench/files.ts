@@ -7,7 +7,8 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes, randomFillSy
 import { chmodSync, closeSync, createReadStream, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chunkPipeline, cipherThreads } from '../src/client/chunk-pipeline.js';
+import { chunkPipeline } from '../src/client/chunk-pipeline.js';
+import { cipherThreads } from '../src/client/chunk-workers.js';
 import { DEFAULT_CHUNK_LOG2 } from '../src/format/constants.js';
 import { opensslAesGcm, type AesSpeed } from './openssl.js';
 import {

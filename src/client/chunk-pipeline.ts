@@ -13,7 +13,6 @@
  * stalled pipe still gets every chunk that authenticated. Ending early (a failed chunk, a consumer that
  * gives up) waits for the read already in flight, then closes the input.
  */
-import os from 'node:os';
 import { DkeError } from '../errors/index.js';
 import { TAG_LENGTH } from '../format/constants.js';
 import { runChunkJob, type ChunkOperation, type ChunkResult } from './chunk-job.js';
@@ -32,15 +31,6 @@ const MAX_IN_FLIGHT = 16;
  */
 export function chunksInFlight(chunkSize: number): number {
   return Math.max(1, Math.min(MAX_IN_FLIGHT, Math.floor(IN_FLIGHT_BYTES / chunkSize)));
-}
-
-/**
- * Worker threads for the cipher: one core is left to the main thread, which reads and writes every byte
- * (on 2 cores, one worker beat two: 0.74 s against 0.87 s per GiB, the main thread's reads slowed by the
- * contention), and at most four.
- */
-export function cipherThreads(): number {
-  return Math.max(1, Math.min(4, os.availableParallelism() - 1));
 }
 
 export interface ChunkPipelineOptions {
@@ -145,7 +135,7 @@ export async function* chunkPipeline(options: ChunkPipelineOptions): AsyncGenera
       if (index === 0 && piece.last) {
         pending.push({ index, result: Promise.resolve(runChunkJob(op, key, job)) });
       } else {
-        const result = runOnWorker(cipherThreads(), op, key, job);
+        const result = runOnWorker(op, key, job);
         result.catch(() => undefined); // observed in order by takeHead()
         pending.push({ index, result });
       }

@@ -108,6 +108,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
 
   // Issuers do not depend on the service: fetch them meanwhile.
   const issuerChecks = Promise.all((auth?.issuers ?? []).map((issuer) => checkIssuer(issuer, timeoutMs)));
+  issuerChecks.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
 
   const health = await probe(`${baseUrl}/healthz`, { timeoutMs, inspectTls: true, ...ca });
   findings.push(checkReachable(baseUrl, health));

@@ -17,7 +17,6 @@ import { buildApp, type DkeApp } from './app.js';
 import { createLogger } from './logger.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
 import { SecurityEventRecorder, securityEventQuery } from '../security-events/index.js';
-import { runDoctor } from '../doctor/index.js';
 
 export interface StartServerOptions {
   /** Where JSON log lines go; default stdout. */
@@ -266,7 +265,8 @@ export async function startServer(
                 store: service.store,
                 log: service.audit,
                 transparency,
-                doctor: () => runDoctor({ config }),
+                // Loaded at the first status check: a server without the console never loads the doctor.
+                doctor: async () => (await import('../doctor/index.js')).runDoctor({ config }),
               },
             },
           }

@@ -14,6 +14,19 @@ import { withTempDir } from './temp-dir.js';
 
 void describe('WalSync', () => {
   it(
+    'close waits for a queued flush as well as the running one: its callers get their flush, not an error',
+    withTempDir(async (dir) => {
+      const file = path.join(dir, 'x-wal');
+      writeFileSync(file, 'frames');
+      const sync = new WalSync(file);
+      const running = sync.sync();
+      const queued = sync.sync(); // behind the running flush
+      const closed = sync.close();
+      await Promise.all([running, queued, closed]);
+    }),
+  );
+
+  it(
     'shares flushes between concurrent callers: one running, one queued for everyone who came meanwhile',
     withTempDir(async (dir) => {
       const file = path.join(dir, 'x-wal');

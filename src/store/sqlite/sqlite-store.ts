@@ -1,6 +1,7 @@
 /**
  * The embedded backend: one SQLite file via better-sqlite3. WAL so readers never block the writer,
- * synchronous=FULL so a returned commit survives power loss, busy_timeout so the CLI and a running key
+ * synchronous=NORMAL with the WAL fdatasynced off the event loop before a write resolves (wal-sync.ts), so
+ * a returned commit survives power loss, busy_timeout so the CLI and a running key
  * service can share the file, secure_delete so destroyed key material is overwritten (docs/storage.md).
  *
  * better-sqlite3 is synchronous: each method does its whole transaction before it returns its (settled)

@@ -47,7 +47,9 @@ export class WalSync {
   }
 
   async close(): Promise<void> {
-    await this.running?.catch(() => undefined);
+    // A flush queued behind the running one has callers waiting too: let it run before the thread goes.
+    while (this.running !== undefined || this.next !== undefined)
+      await (this.next ?? this.running)?.catch(() => undefined);
     const thread = this.thread;
     this.thread = undefined;
     await thread?.terminate();
