@@ -13,7 +13,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { isDkeError, ERRORS } from '../../src/errors/index.js';
 import { openAuditLiveFeed } from '../../src/console/audit-live.js';
 import { openSqliteStore, type SqliteStore } from '../../src/store/index.js';
-import { auditRow } from '../store/store-suite.js';
+import { auditRow } from '../store/audit-rows.js';
 import { openEventStream, type SseReader } from '../support/console-audit.js';
 
 let dir: string;

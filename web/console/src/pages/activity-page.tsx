@@ -3,7 +3,7 @@
  * 24 hours, 7 days, 30 days or a custom range (UTC); charts drawn with uPlot, the numbers also as tables.
  */
 import type { JSX } from 'preact';
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { describeError } from '../api.js';
 import type { PageProps } from '../page.js';
 import { ActivityChart } from './activity/activity-chart.js';
@@ -27,15 +27,20 @@ export function ActivityPage(_props: PageProps): JSX.Element {
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState('');
 
+  // Only the latest request's answer is shown: a slow 30-day answer must not replace a later 24-hour one.
+  const latest = useRef(0);
   const load = useCallback((since: string, until: string) => {
+    const request = ++latest.current;
     setLoading(true);
     loadActivity(since, until).then(
       (answer) => {
+        if (request !== latest.current) return;
         setActivity(answer);
         setError('');
         setLoading(false);
       },
       (e: unknown) => {
+        if (request !== latest.current) return;
         setError(describeError(e));
         setLoading(false);
       },

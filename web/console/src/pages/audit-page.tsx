@@ -71,18 +71,23 @@ export function AuditPage({ navigate }: PageProps): JSX.Element {
   }, []);
   const live = useLiveFeed(filters, cursor, records !== undefined, paused, onLive);
 
+  // The filters an answer was asked with: an older page arriving after the filters changed is dropped.
+  const shownFilters = useRef(filters);
+  shownFilters.current = filters;
   const loadOlder = () => {
     if (older === undefined) return;
+    const askedWith = filters;
     setLoading(true);
     auditApi.page(filters, older).then(
       (answer) => {
+        setLoading(false);
+        if (shownFilters.current !== askedWith) return;
         setRecords((shown) => [...(shown ?? []), ...answer.records]);
         setOlder(answer.older);
-        setLoading(false);
       },
       (e: unknown) => {
-        setError(describeError(e));
         setLoading(false);
+        if (shownFilters.current === askedWith) setError(describeError(e));
       },
     );
   };

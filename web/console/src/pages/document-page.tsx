@@ -11,7 +11,7 @@ import type { PageProps } from '../page.js';
 import { auditApi, utcTime, whoOf, type AuditRecordView, type DocumentAnswer } from './audit/records.js';
 import { RecordsTable } from './audit/records-table.js';
 import { HeaderError, readFileHeader, type FileHeader } from './document/file-header.js';
-import { ErrorMessage } from '../messages.js';
+import { ErrorMessage, StatusLine } from '../messages.js';
 
 const OBJECT_ID = /^[A-Za-z0-9_-]{21}[AQgw]$/;
 
@@ -157,16 +157,18 @@ export function DocumentPage({ param, navigate }: PageProps): JSX.Element {
           }}
         />
       </div>
-      {fromFile === undefined ? null : (
-        <p class="status" role="status">
-          Read locally from <strong>{fromFile.name}</strong>: object id{' '}
-          <code>{fromFile.header.objectId}</code>, format version {fromFile.header.version}, holders:{' '}
-          {fromFile.header.holders
-            .map((h) => (h.locator === '' ? `${h.type} ${h.keyId}` : `${h.type} ${h.locator}`))
-            .join('; ')}
-          .
-        </p>
-      )}
+      <StatusLine>
+        {fromFile === undefined ? null : (
+          <>
+            Read locally from <strong>{fromFile.name}</strong>: object id{' '}
+            <code>{fromFile.header.objectId}</code>, format version {fromFile.header.version}, holders:{' '}
+            {fromFile.header.holders
+              .map((h) => (h.locator === '' ? `${h.type} ${h.keyId}` : `${h.type} ${h.locator}`))
+              .join('; ')}
+            .
+          </>
+        )}
+      </StatusLine>
       <ErrorMessage error={error} />
       {answer === undefined ? null : (
         <div>
