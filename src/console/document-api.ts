@@ -8,11 +8,10 @@
 import { READERS, type ConsoleRouter } from './api.js';
 import type { ConsoleStore } from './sources.js';
 import { recordView, type AuditRecordView } from './audit-view.js';
+import { isReleaseAction } from '../audit/release-rules.js';
 
 /** Most records read for one object; `truncated` says when there were more (the newest are kept). */
 export const DOCUMENT_RECORDS_MAX = 2000;
-
-const RELEASE_ACTIONS: ReadonlySet<string> = new Set(['native.unwrap', 'ms-dke.decrypt']);
 
 /** The 16-byte object_id of docs/format.md in base64url without padding: 22 characters, the last 4 bits zero. */
 export const documentParams = {
@@ -56,7 +55,7 @@ export function registerDocumentApi(route: ConsoleRouter, store: ConsoleStore): 
           if (row.action.startsWith('console.')) continue;
           if (row.keyName !== null) keyNames.add(row.keyName);
           const record = recordView(row);
-          if (!RELEASE_ACTIONS.has(row.action)) view.other.push(record);
+          if (!isReleaseAction(row.action)) view.other.push(record);
           else if (row.result === 'allowed' || row.result === 'ok') view.releases.push(record);
           else view.refusals.push(record);
         }

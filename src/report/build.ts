@@ -16,6 +16,7 @@ import type {
   ReportRecord,
   SubjectVolume,
 } from './types.js';
+import { isReleaseAction, REFUSAL_RESULTS, RELEASE_RESULT } from '../audit/release-rules.js';
 
 export const REPORT_DEFAULTS = {
   maxRows: 1000,
@@ -25,7 +26,6 @@ export const REPORT_DEFAULTS = {
 } as const;
 
 const DAY_MS = 86_400_000;
-const RELEASE_ACTIONS = new Set(['native.unwrap', 'ms-dke.decrypt']);
 const ADMIN_ACTION = /^(key|admin|cli)\./;
 const READ_ONLY_ACTION = /\.(list|get|query|verify)$/;
 const MAX_LISTED = 5;
@@ -33,8 +33,8 @@ const MAX_LISTED = 5;
 export const MAX_ADDRESSES_PER_SUBJECT = 1000;
 
 export const isRelease = (r: ReportRecord): boolean =>
-  RELEASE_ACTIONS.has(r.action) && r.result === 'allowed';
-export const isRefusal = (r: ReportRecord): boolean => r.result === 'denied' || r.result === 'failed';
+  isReleaseAction(r.action) && r.result === RELEASE_RESULT;
+export const isRefusal = (r: ReportRecord): boolean => REFUSAL_RESULTS.includes(r.result);
 export const isAdminChange = (r: ReportRecord): boolean =>
   ADMIN_ACTION.test(r.action) && !READ_ONLY_ACTION.test(r.action);
 

@@ -3,15 +3,17 @@
  * records of a time window counted per time bucket and per key (or subject) with GROUP BY, on the
  * `audit_by_time` index, so the page's cost grows with the number of buckets and series, not of records.
  *
- * What counts MUST stay the definitions of the incident report (src/report/build.ts `isRelease`,
- * `isRefusal`): a release is `native.unwrap` or `ms-dke.decrypt` with result `allowed`; a refusal is any
- * record with result `denied` or `failed`. The store suite pins the two together (it compares this
- * aggregation with buildIncidentReport over the same records, per bucket, key and subject).
+ * What counts is src/audit/release-rules.ts, the incident report's definitions, written here in SQL. The
+ * store suite pins the two together (it compares this aggregation with buildIncidentReport over the same
+ * records, per bucket, key and subject).
  */
+import { REFUSAL_RESULTS, RELEASE_ACTIONS, RELEASE_RESULT } from '../audit/release-rules.js';
 import type { AuditActivityQuery, AuditActivityRow } from './types.js';
 
-const RELEASE = `(action IN ('native.unwrap', 'ms-dke.decrypt') AND result = 'allowed')`;
-const REFUSAL = `(result IN ('denied', 'failed'))`;
+/** SQL string literals of the rules' fixed values (no quotes in them: they are our own action names). */
+const literals = (values: readonly string[]): string => values.map((v) => `'${v}'`).join(', ');
+const RELEASE = `(action IN (${literals(RELEASE_ACTIONS)}) AND result = '${RELEASE_RESULT}')`;
+const REFUSAL = `(result IN (${literals(REFUSAL_RESULTS)}))`;
 
 /** Characters of the stored time (ISO-8601 UTC, `YYYY-MM-DDTHH:MM:SS.sssZ`) that name the bucket. */
 const PREFIX = { hour: 13, day: 10 } as const;
