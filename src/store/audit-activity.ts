@@ -21,7 +21,7 @@ const SUFFIX = { hour: ':00:00.000Z', day: 'T00:00:00.000Z' } as const;
 const COLUMN = { keyName: 'key_name', subject: 'subject' } as const;
 
 /** Most named series one call may ask for (the page shows 8). */
-export const MAX_ACTIVITY_SERIES = 50;
+const MAX_ACTIVITY_SERIES = 50;
 
 /**
  * The statement; `param(i)` writes the i-th placeholder (1-based: since, until, series): `?` for SQLite,

@@ -14,7 +14,7 @@ interface ServeOptions {
 }
 
 /** `server.workers`, with `auto` as the cores this process may use. */
-export function workerCount(config: ServiceConfig): number {
+function workerCount(config: ServiceConfig): number {
   const { workers } = config.server;
   return workers === 'auto' ? os.availableParallelism() : workers;
 }

@@ -18,7 +18,7 @@ function send(message: WorkerMessage): void {
 }
 
 /** This worker's number from the primary (WORKER_ID_VARIABLE); 1 is the leader. */
-export function workerIdFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+function workerIdFromEnv(env: NodeJS.ProcessEnv = process.env): number {
   const id = Number(env[WORKER_ID_VARIABLE]);
   if (!Number.isInteger(id) || id < 1) {
     throw new DkeError('ERR_INTERNAL', { detail: `${WORKER_ID_VARIABLE} is not a worker number` });

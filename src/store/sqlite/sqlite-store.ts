@@ -621,7 +621,6 @@ export class SqliteStore implements DkeStore {
     }
   }
 
-  /** One write transaction, settled: see transact. */
   /** A write transaction, resolved once it is durable. */
   private write<T>(work: () => T, changesKeys = true): Promise<T> {
     return this.durable(settle(() => this.transact(work, changesKeys)));
