@@ -47,13 +47,16 @@ export async function call<T>(method: string, path: string, body?: unknown): Pro
     credentials: 'same-origin',
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
+  if (!answer.ok) throw await apiErrorOf(answer);
+  return (await answer.json().catch(() => ({}))) as T;
+}
+
+/** The ApiError of an error answer: its registry code and public message, or the HTTP status. */
+export async function apiErrorOf(answer: Response): Promise<ApiError> {
   const json = (await answer.json().catch(() => ({}))) as Record<string, unknown>;
-  if (!answer.ok) {
-    const code = typeof json.error === 'string' ? json.error : `HTTP ${answer.status}`;
-    const message = typeof json.message === 'string' ? json.message : answer.statusText;
-    throw new ApiError(answer.status, code, message);
-  }
-  return json as T;
+  const code = typeof json.error === 'string' ? json.error : `HTTP ${answer.status}`;
+  const message = typeof json.message === 'string' ? json.message : answer.statusText;
+  return new ApiError(answer.status, code, message);
 }
 
 /** The signed-in user, or undefined when nobody is signed in. */

@@ -6,7 +6,7 @@ import type { JSX } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { call, describeError } from '../api.js';
 import type { PageProps } from '../page.js';
-import { ago, localTime } from './integrity/time.js';
+import { ago, localTime } from '../time.js';
 import type { IntegrityState, VerificationView } from './integrity/types.js';
 import { Verification } from './integrity/verification.js';
 import { Witnesses } from './integrity/witnesses.js';

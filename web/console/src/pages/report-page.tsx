@@ -5,10 +5,10 @@
  */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
-import { ApiError, describeError } from '../api.js';
+import { apiErrorOf, describeError } from '../api.js';
 import type { PageProps } from '../page.js';
 import type { IncidentReport } from '../../../../src/report/index.js';
-import { browserZone, toLocalInput } from './integrity/time.js';
+import { browserZone, fromLocalInput, toLocalInput } from '../time.js';
 import { ErrorMessage, StatusLine } from '../messages.js';
 
 const WEEK_MS = 7 * 86_400_000;
@@ -53,9 +53,9 @@ export function ReportPage(_props: PageProps): JSX.Element {
     setError('');
     setStatus('');
     setSummary(undefined);
-    const from = new Date(since);
-    const to = new Date(until);
-    if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) {
+    const from = fromLocalInput(since);
+    const to = fromLocalInput(until);
+    if (from === undefined || to === undefined) {
       setError('Enter both times.');
       return;
     }
@@ -63,7 +63,7 @@ export function ReportPage(_props: PageProps): JSX.Element {
       setError('"From" must be before "To".');
       return;
     }
-    const query = new URLSearchParams({ since: from.toISOString(), until: to.toISOString(), format });
+    const query = new URLSearchParams({ since: from, until: to, format });
     if (timezone.trim() !== '') query.set('timezone', timezone.trim());
     if (key.trim() !== '') query.set('key', key.trim());
     if (objectId.trim() !== '') query.set('object', objectId.trim());
@@ -71,14 +71,7 @@ export function ReportPage(_props: PageProps): JSX.Element {
     setBusy(true);
     try {
       const answer = await fetch(`/console/api/report?${query.toString()}`, { credentials: 'same-origin' });
-      if (!answer.ok) {
-        const json = (await answer.json().catch(() => ({}))) as { error?: string; message?: string };
-        throw new ApiError(
-          answer.status,
-          json.error ?? `HTTP ${answer.status}`,
-          json.message ?? answer.statusText,
-        );
-      }
+      if (!answer.ok) throw await apiErrorOf(answer);
       const blob = await answer.blob();
       const name = fileName(answer, `opendke-report.${format}`);
       save(blob, name);

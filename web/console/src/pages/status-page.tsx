@@ -6,7 +6,7 @@ import type { JSX } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { call, describeError } from '../api.js';
 import type { PageProps } from '../page.js';
-import { duration, localTime } from './integrity/time.js';
+import { duration, localTime } from '../time.js';
 
 // The back end's own types, type-only (src/console/status-api.ts, src/doctor/types.ts).
 import type { StatusAnswer } from '../../../../src/console/status-api.js';

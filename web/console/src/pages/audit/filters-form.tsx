@@ -2,6 +2,7 @@
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import type { AuditFilters, AuditResult } from './records.js';
+import { fromLocalInput } from '../../time.js';
 
 interface Props {
   readonly onApply: (filters: AuditFilters) => void;
@@ -29,17 +30,10 @@ const EMPTY: Fields = {
   hideReads: false,
 };
 
-/** A `datetime-local` value (local time, no zone) as ISO-8601 UTC. */
-function isoOf(local: string): string | undefined {
-  if (local === '') return undefined;
-  const date = new Date(local);
-  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
-}
-
 export function toFilters(fields: Fields): AuditFilters {
   const text = (value: string): string | undefined => (value.trim() === '' ? undefined : value.trim());
-  const since = isoOf(fields.since);
-  const until = isoOf(fields.until);
+  const since = fromLocalInput(fields.since);
+  const until = fromLocalInput(fields.until);
   const key = text(fields.key);
   const subject = text(fields.subject);
   const object = text(fields.object);

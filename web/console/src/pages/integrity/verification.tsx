@@ -1,6 +1,6 @@
 /** One verification of the log as the Integrity page shows it: verified up to N, or the first broken record. */
 import type { JSX } from 'preact';
-import { duration, localTime } from './time.js';
+import { duration, localTime } from '../../time.js';
 import type { VerificationView } from './types.js';
 
 export function Verification({ result }: { readonly result: VerificationView }): JSX.Element {

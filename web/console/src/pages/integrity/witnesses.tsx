@@ -1,6 +1,6 @@
 /** The Integrity page's witnesses and rules: each witness's newest cosignature and its age, the quorum. */
 import type { JSX } from 'preact';
-import { ago, localTime } from './time.js';
+import { ago, localTime } from '../../time.js';
 import type { IntegrityState } from './types.js';
 
 export function Witnesses({ state }: { readonly state: IntegrityState }): JSX.Element {

@@ -1,4 +1,4 @@
-/** Times as the Integrity, report and status pages show them: local date and time, and an age in words. */
+/** Times as the pages show and read them: local date and time, an age in words, datetime-local inputs. */
 
 /** `3 min ago`, `2 h ago`, `just now`. */
 export function ago(seconds: number): string {
@@ -31,4 +31,11 @@ export function toLocalInput(date: Date): string {
     `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}` +
     `T${pad(date.getHours())}:${pad(date.getMinutes())}`
   );
+}
+
+/** A datetime-local input's value (local time, no zone) as ISO-8601 UTC; undefined when empty or invalid. */
+export function fromLocalInput(local: string): string | undefined {
+  if (local === '') return undefined;
+  const date = new Date(local);
+  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
 }
